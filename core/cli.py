@@ -1,0 +1,168 @@
+"""`l1-trainer train`: headless training that prints the seed notebook's own loss lines."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.config import DEVICE_NAMES, PRESETS, TrainConfig
+
+if TYPE_CHECKING:  # the engine pulls in torch, which --help and bad arguments should not wait for
+    from core.engine import Trainer
+    from core.events import EpochMetrics, RunEnded
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
+SEED_LOG_EVERY = 500  # the notebook prints every 500 mini-batches
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # One line naming the problem, not argparse's usage block.
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="l1-trainer", description="Train an L1-regularized MLP on MNIST.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    train = sub.add_parser("train", help="train from the command line and print the losses")
+    train.add_argument("--preset", choices=sorted(PRESETS), help="start from these settings")
+    train.add_argument("--l1-weight", type=float, help="weight of sum(|w|) in the loss")
+    train.add_argument("--lr", type=float, help="learning rate")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--optimizer", choices=("adamw", "sgd"))
+    train.add_argument("--device", help=f"one of {', '.join(DEVICE_NAMES)} or cuda:N")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--l1-threshold", type=float, help="|w| at or below this counts as sparse")
+    train.add_argument("--weights-only", action="store_true", help="do not penalize biases")
+    train.add_argument("--train-subset", type=int, help="train on the first N images only")
+    train.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
+    train.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root")
+    train.add_argument("--download", action="store_true", help="let torchvision fetch into --data-dir")
+    train.add_argument("--save", type=Path, help="write the trained model here (.safetensors)")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The preset (or the defaults) with every option the user gave applied on top."""
+    base = PRESETS[args.preset] if args.preset else TrainConfig()
+    changes = {
+        field: getattr(args, field)
+        for field in ("l1_weight", "lr", "epochs", "batch_size", "optimizer", "device",
+                      "seed", "l1_threshold", "train_subset")
+        if getattr(args, field) is not None
+    }
+    if args.weights_only:
+        changes["penalize_biases"] = False
+    return base.replace(**changes)
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "train":
+        parser.print_help()
+        return EXIT_USAGE
+    if args.download and args.data_dir is None:
+        return _fail("--download needs --data-dir (the bundled copy is already here)", EXIT_USAGE)
+    if args.threads is not None and args.threads < 1:
+        return _fail(f"--threads must be at least 1, got {args.threads}", EXIT_USAGE)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    return train(config, args.data_dir, args.download, args.save)
+
+
+def train(config: TrainConfig, data_dir: Path | None, download: bool, save: Path | None) -> int:
+    from core.data import DataError, load_mnist
+    from core.devices import DeviceUnavailableError, resolve_device
+    from core.engine import Trainer
+
+    try:
+        device = resolve_device(config.device)
+    except DeviceUnavailableError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    try:
+        data = load_mnist(device, data_dir, download)
+    except DataError as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    trainer = Trainer(config, data)
+    print(f"Training on {device} with {_describe(config)}", flush=True)
+    previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())
+    try:
+        ended = _print_events(trainer)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if save is not None:
+        saved = _save(save, trainer, ended)
+        if saved != EXIT_OK:
+            return saved
+    return {"finished": EXIT_OK, "stopped": EXIT_STOPPED}.get(ended.status.value, EXIT_FAILED)
+
+
+def _print_events(trainer: Trainer) -> RunEnded:
+    from core.events import EpochMetrics, EpochStarted, HyperparamsChanged, RunEnded, StepMetrics
+
+    for event in trainer.run():
+        if isinstance(event, StepMetrics) and event.batch % SEED_LOG_EVERY == 0:
+            print("Loss after mini-batch %5d: %.5f (of which %.5f L1 loss)"
+                  % (event.batch, event.total, event.l1), flush=True)
+        elif isinstance(event, EpochStarted):
+            print(f"Starting epoch {event.epoch}", flush=True)
+        elif isinstance(event, EpochMetrics):
+            print(_epoch_line(event, trainer.config.epochs), flush=True)
+        elif isinstance(event, HyperparamsChanged):
+            print(f"From step {event.step}: L1 weight {event.l1_weight:g}, lr {event.lr:g}")
+        elif isinstance(event, RunEnded):
+            if event.status.value == "finished":
+                print("Training process has finished.")
+            else:
+                print(f"Training {event.status.value}: {event.reason}", file=sys.stderr)
+            return event
+    raise AssertionError("the engine ended without a RunEnded event")
+
+
+def _epoch_line(m: EpochMetrics, epochs: int) -> str:
+    s = m.sparsity
+    return (
+        f"Epoch {m.epoch}/{epochs}: test accuracy {m.test_accuracy:.2%}, "
+        f"train accuracy {m.train_accuracy:.2%}, sparsity {s.fraction:.1%} "
+        f"(|w| <= {s.threshold:g}; {s.exact_zeros:,} exact zeros of {s.size:,}), "
+        f"{m.seconds:.2f} s, {m.samples_per_s:,.0f} samples/s, eval {m.eval_seconds:.2f} s"
+    )
+
+
+def _save(path: Path, trainer: Trainer, ended: RunEnded) -> int:
+    from core.modelfile import save_model
+
+    summary = {
+        "epochs_done": ended.epochs_done,
+        "step": ended.step,
+        "status": ended.status.value,
+        "test_accuracy": trainer.evaluate(trainer.data.test_x, trainer.data.test_y),
+    }
+    try:
+        save_model(path, trainer.model, trainer.config, summary)
+    except OSError as exc:
+        return _fail(f"could not save the model to {path}: {exc.strerror or exc}", EXIT_FAILED)
+    print(f"Saved the model to {path}")
+    return EXIT_OK
+
+
+def _describe(c: TrainConfig) -> str:
+    return (f"L1 weight {c.l1_weight:g}, lr {c.lr:g}, {c.epochs} epoch(s), batch {c.batch_size}, "
+            f"{c.optimizer}, seed {c.seed}, {c.train_size:,} training images")
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"l1-trainer: error: {message}", file=sys.stderr)
+    return code

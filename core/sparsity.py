@@ -1,0 +1,58 @@
+"""Sparsity of a network's weights, as a pure function of tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class LayerSparsity:
+    name: str
+    size: int
+    near_zero: int  # |w| <= threshold
+    exact_zeros: int
+
+    @property
+    def fraction(self) -> float:
+        return self.near_zero / self.size if self.size else 0.0
+
+
+@dataclass(frozen=True)
+class SparsityReport:
+    """Share of weights with |w| <= threshold, per weight matrix and overall."""
+
+    threshold: float
+    layers: tuple[LayerSparsity, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(layer.size for layer in self.layers)
+
+    @property
+    def near_zero(self) -> int:
+        return sum(layer.near_zero for layer in self.layers)
+
+    @property
+    def exact_zeros(self) -> int:
+        return sum(layer.exact_zeros for layer in self.layers)
+
+    @property
+    def fraction(self) -> float:
+        return self.near_zero / self.size if self.size else 0.0
+
+
+def sparsity(weights: Mapping[str, torch.Tensor], threshold: float) -> SparsityReport:
+    """Count, for each named tensor, the entries with |w| <= threshold and those exactly 0."""
+    with torch.no_grad():
+        counts = [
+            torch.stack([(w.abs() <= threshold).sum(), (w == 0).sum()]) for w in weights.values()
+        ]
+        values = torch.stack(counts).tolist() if counts else []  # one host read for all layers
+    layers = tuple(
+        LayerSparsity(name, w.numel(), near, zeros)
+        for (name, w), (near, zeros) in zip(weights.items(), values)
+    )
+    return SparsityReport(threshold, layers)

@@ -1,0 +1,34 @@
+"""Shared fixtures. Qt runs offscreen; MNIST is unpacked once into a private cache folder."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# A private cache, so tests never touch (or depend on) the user's unpacked copy.
+os.environ.setdefault("L1_TRAINER_CACHE", tempfile.mkdtemp(prefix="l1-trainer-test-cache-"))
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """Both MNIST splits on the CPU, loaded once for the whole run."""
+    from core.data import load_mnist
+
+    return load_mnist("cpu")
+
+
+@pytest.fixture()
+def small_config():
+    """A quick run: 2,048 training images, batches of 64, logged every 4 steps, on the CPU."""
+    from core.config import TrainConfig
+
+    return TrainConfig(
+        l1_weight=1e-4, lr=1e-3, epochs=2, batch_size=64, train_subset=2048, device="cpu",
+        log_every=4,
+    )

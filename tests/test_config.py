@@ -1,0 +1,60 @@
+import math
+
+import pytest
+
+from core.config import PRESETS, TrainConfig
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("lr", -1e-3),
+        ("lr", 0.0),
+        ("lr", math.nan),
+        ("lr", math.inf),
+        ("epochs", 0),
+        ("epochs", 2.5),
+        ("batch_size", 0),
+        ("batch_size", 60_001),
+        ("l1_weight", -1e-5),
+        ("l1_weight", math.nan),
+        ("l1_threshold", -1.0),
+        ("momentum", 1.5),
+        ("device", "tpu"),
+        ("device", "cuda:x"),
+        ("optimizer", "adam"),
+        ("train_subset", 0),
+        ("train_subset", 70_000),
+        ("log_every", 0),
+        ("hidden_sizes", ()),
+        ("hidden_sizes", (64, 0)),
+    ],
+)
+def test_invalid_value_names_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{field: value})
+
+
+def test_batch_size_is_bounded_by_the_training_subset():
+    TrainConfig(train_subset=500, batch_size=500)
+    with pytest.raises(ValueError, match=r"batch_size must be an integer in \[1, 500\]"):
+        TrainConfig(train_subset=500, batch_size=501)
+
+
+def test_message_states_the_allowed_range():
+    with pytest.raises(ValueError, match=r"lr must be a finite number in \(0, inf\), got -1"):
+        TrainConfig(lr=-1)
+
+
+def test_seed_preset_is_the_notebooks_settings():
+    seed = PRESETS["seed"]
+    assert (seed.seed, seed.batch_size, seed.lr, seed.l1_weight, seed.epochs) == (42, 64, 1e-4, 1.0, 5)
+    assert (seed.optimizer, seed.weight_decay, seed.penalize_biases) == ("adamw", 0.01, True)
+    assert seed.hidden_sizes == (64, 32)
+
+
+def test_replace_validates_and_counts_steps():
+    config = TrainConfig(train_subset=1000, batch_size=64)
+    assert config.steps_per_epoch == 16  # 15 full batches and one of 40
+    with pytest.raises(ValueError, match="epochs"):
+        config.replace(epochs=0)

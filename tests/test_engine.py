@@ -1,0 +1,253 @@
+import math
+import threading
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from core.engine import Trainer, shuffled_indices
+from core.events import (
+    EpochMetrics,
+    EpochStarted,
+    HyperparamsChanged,
+    Paused,
+    Resumed,
+    RunEnded,
+    RunStatus,
+    StepMetrics,
+)
+from core.model import MLP, build_model
+from core.sparsity import sparsity
+
+
+def _events(trainer):
+    return list(trainer.run())
+
+
+def _steps(events):
+    return [e for e in events if isinstance(e, StepMetrics)]
+
+
+def test_model_init_matches_nn_linear_under_the_global_seed():
+    torch.manual_seed(7)
+    reference = MLP((64, 32))  # nn.Linear's own reset_parameters, global generator
+    ours = build_model((64, 32), torch.Generator().manual_seed(7))
+    for (name, a), (_, b) in zip(reference.state_dict().items(), ours.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_batch_order_matches_a_shuffling_dataloader():
+    n, batch, seed = 300, 64, 42
+    torch.manual_seed(seed)
+    MLP((64, 32))  # the notebook builds the model before iterating
+    loader = DataLoader(TensorDataset(torch.arange(n)), batch_size=batch, shuffle=True)
+    expected = [torch.cat([b[0] for b in loader]) for _ in range(3)]
+
+    rng = torch.Generator().manual_seed(seed)
+    build_model((64, 32), rng)
+    ours = [shuffled_indices(rng, n) for _ in range(3)]
+    for epoch, (a, b) in enumerate(zip(expected, ours)):
+        assert torch.equal(a, b), f"epoch {epoch + 1}"
+
+
+def test_event_sequence_and_metrics(mnist, small_config):
+    events = _events(Trainer(small_config, mnist))
+    kinds = [type(e) for e in events if not isinstance(e, StepMetrics)]
+    assert kinds == [EpochStarted, EpochMetrics, EpochStarted, EpochMetrics, RunEnded]
+    steps = _steps(events)
+    assert [s.step for s in steps] == list(range(1, 2 * 32 + 1))
+    assert steps[31].epoch == pytest.approx(1.0) and steps[32].epoch == pytest.approx(1 + 1 / 32)
+    for s in steps:
+        assert s.total == pytest.approx(s.ce + s.l1) and s.samples_per_s > 0
+    ended = events[-1]
+    assert (ended.status, ended.step, ended.epochs_done) == (RunStatus.FINISHED, 64, 2)
+    assert steps[-1].ce < steps[0].ce  # it learns
+
+
+def test_epoch_metrics_report_accuracy_and_sparsity_of_the_model(mnist, small_config):
+    trainer = Trainer(small_config.replace(epochs=1), mnist)
+    epoch = next(e for e in trainer.run() if isinstance(e, EpochMetrics))
+    assert 0.5 < epoch.test_accuracy <= 1.0 and 0.5 < epoch.train_accuracy <= 1.0
+    weights = {n: p.detach() for n, p in trainer.model.named_parameters() if p.dim() == 2}
+    assert epoch.sparsity == sparsity(weights, small_config.l1_threshold)
+    assert [layer.name for layer in epoch.sparsity.layers] == trainer.model.weight_names()
+
+
+def test_l1_term_is_weight_times_sum_of_all_parameters(mnist, small_config):
+    trainer = Trainer(small_config.replace(l1_weight=0.5), mnist)
+    expected = 0.5 * sum(p.abs().sum().item() for p in trainer.model.parameters())
+    first = next(e for e in trainer.run() if isinstance(e, StepMetrics))
+    assert first.l1 == pytest.approx(expected, rel=1e-5)  # measured before the first update
+
+
+def test_weights_only_penalty_leaves_biases_out(mnist, small_config):
+    trainer = Trainer(small_config.replace(l1_weight=0.5, penalize_biases=False), mnist)
+    expected = 0.5 * sum(p.abs().sum().item() for p in trainer.model.parameters() if p.dim() == 2)
+    first = next(e for e in trainer.run() if isinstance(e, StepMetrics))
+    assert first.l1 == pytest.approx(expected, rel=1e-5)
+
+
+def test_same_seed_and_config_give_the_same_numbers(mnist, small_config):
+    a, b = Trainer(small_config, mnist), Trainer(small_config, mnist)
+    losses_a = [(s.ce, s.l1) for s in _steps(_events(a))]
+    losses_b = [(s.ce, s.l1) for s in _steps(_events(b))]
+    assert losses_a == losses_b
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(p, q)
+    c = Trainer(small_config.replace(seed=43), mnist)
+    assert [(s.ce, s.l1) for s in _steps(_events(c))] != losses_a
+
+
+def test_stop_is_honoured_after_the_current_step(mnist, small_config):
+    trainer = Trainer(small_config, mnist)
+    events = []
+    for event in trainer.run():
+        events.append(event)
+        if isinstance(event, StepMetrics) and event.step == 6:
+            trainer.stop()
+    ended = events[-1]
+    # Steps 7 and 8 were already taken when step 6 was read back (log_every=4); none after.
+    assert ended.status is RunStatus.STOPPED and ended.step == 8
+    assert [s.step for s in _steps(events)] == list(range(1, 9))
+
+
+def test_stop_from_another_thread_while_paused(mnist, small_config):
+    trainer = Trainer(small_config, mnist)
+    trainer.pause()
+    timer = threading.Timer(0.2, trainer.stop)
+    timer.start()
+    events = _events(trainer)
+    timer.join()
+    assert isinstance(events[1], Paused) and events[-1].status is RunStatus.STOPPED
+    assert trainer.step == 0 and not _steps(events)
+
+
+def test_pause_holds_the_loop_until_resume(mnist, small_config):
+    trainer = Trainer(small_config, mnist)
+    run = trainer.run()
+    seen = []
+    for event in run:
+        seen.append(event)
+        if isinstance(event, StepMetrics) and event.step == 4:
+            trainer.pause()
+            break
+    step_when_paused = trainer.step
+    consumer_events = []
+    consumer = threading.Thread(target=lambda: consumer_events.extend(run))
+    consumer.start()
+    consumer.join(timeout=0.5)
+    assert consumer.is_alive(), "the loop should wait while paused"
+    assert trainer.step == step_when_paused and trainer.paused
+    trainer.resume()
+    consumer.join(timeout=30)
+    assert not consumer.is_alive()
+    assert isinstance(consumer_events[0], Paused) and isinstance(consumer_events[1], Resumed)
+    assert consumer_events[-1].status is RunStatus.FINISHED
+
+
+def test_live_hyperparameters_apply_from_the_next_step(mnist, small_config):
+    trainer = Trainer(small_config, mnist)
+    events = []
+    for event in trainer.run():
+        events.append(event)
+        if isinstance(event, StepMetrics) and event.step == 8:
+            trainer.set_l1_weight(0.0)
+            trainer.set_lr(0.05)
+    change = next(e for e in events if isinstance(e, HyperparamsChanged))
+    # Step 8 closes a readout window (log_every=4), so step 9 is the next one taken.
+    assert (change.step, change.l1_weight, change.lr) == (9, 0.0, 0.05)
+    steps = _steps(events)
+    assert all(s.l1 > 0 for s in steps[:8]) and all(s.l1 == 0.0 for s in steps[8:])
+    assert trainer.optimizer.param_groups[0]["lr"] == 0.05
+
+
+def test_live_values_are_validated(mnist, small_config):
+    trainer = Trainer(small_config, mnist)
+    with pytest.raises(ValueError, match="l1_weight"):
+        trainer.set_l1_weight(-1.0)
+    with pytest.raises(ValueError, match="lr"):
+        trainer.set_lr(math.nan)
+
+
+def test_non_finite_loss_fails_and_keeps_the_last_finite_weights(mnist, small_config):
+    config = small_config.replace(epochs=1)
+    poisoned_sample = 1000
+    train_x = mnist.train_x[: config.train_size].clone()
+    train_x[poisoned_sample, 0] = math.nan
+    data = type(mnist)(train_x, mnist.train_y[: config.train_size], mnist.test_x, mnist.test_y)
+    rng = torch.Generator().manual_seed(config.seed)
+    build_model(config.hidden_sizes, rng)
+    position = (shuffled_indices(rng, config.train_size) == poisoned_sample).nonzero().item()
+    bad_step = position // config.batch_size + 1
+
+    trainer = Trainer(config, data)
+    events = _events(trainer)
+    ended = events[-1]
+    assert ended.status is RunStatus.FAILED
+    assert f"diverged at step {bad_step}" in ended.reason
+    assert [s.step for s in _steps(events)] == list(range(1, bad_step))
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert trainer.evaluate(mnist.test_x, mnist.test_y) > 0.2
+
+
+def test_latest_weights_is_a_detached_copy(mnist, small_config):
+    trainer = Trainer(small_config.replace(epochs=1), mnist)
+    _events(trainer)
+    snap = trainer.latest_weights()
+    assert snap.step == trainer.step
+    for name, param in trainer.model.state_dict().items():
+        assert torch.equal(snap.state[name], param)
+        assert snap.state[name].data_ptr() != param.data_ptr()
+    assert list(snap.weights()) == trainer.model.weight_names()
+
+
+def test_sgd_option_trains(mnist, small_config):
+    trainer = Trainer(small_config.replace(optimizer="sgd", lr=0.05), mnist)
+    assert isinstance(trainer.optimizer, torch.optim.SGD)
+    events = _events(trainer)
+    assert events[-1].status is RunStatus.FINISHED
+    assert events[-2].test_accuracy > 0.6
+
+
+def test_seed_model_matches_notebook_layers():
+    model = MLP()
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    assert shapes == [(64, 784), (64,), (32, 64), (32,), (10, 32), (10,)]
+    assert [type(m) for m in model.layers] == [
+        nn.Flatten, nn.Linear, nn.ReLU, nn.Linear, nn.ReLU, nn.Linear
+    ]
+
+
+def _notebook_losses(data, config):
+    """The notebook's loop (cell 6) verbatim, on the same subset: every step's (total, L1)."""
+    torch.manual_seed(config.seed)
+    n = config.train_size
+    dataset = TensorDataset(data.train_x[:n].reshape(n, 1, 28, 28), data.train_y[:n])
+    trainloader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, num_workers=0)
+    mlp = MLP()
+    loss_function = nn.CrossEntropyLoss()
+    optimizer = torch.optim.AdamW(mlp.parameters(), lr=config.lr)
+    losses = []
+    for _ in range(config.epochs):
+        for inputs, targets in trainloader:
+            optimizer.zero_grad()
+            loss = loss_function(mlp(inputs), targets)
+            l1 = config.l1_weight * torch.abs(torch.cat([p.view(-1) for p in mlp.parameters()])).sum()
+            loss += l1
+            loss.backward()
+            optimizer.step()
+            losses.append((loss.item(), l1.item()))
+    return losses
+
+
+def test_engine_follows_the_notebook_loop_step_by_step(mnist):
+    from core.config import SEED_PRESET
+
+    config = SEED_PRESET.replace(epochs=2, train_subset=3200, device="cpu")
+    expected = _notebook_losses(mnist, config)
+    ours = [(s.total, s.l1) for s in _steps(_events(Trainer(config, mnist)))]
+    assert len(ours) == len(expected) == 100
+    for step, ((total, l1), (ref_total, ref_l1)) in enumerate(zip(ours, expected), 1):
+        assert total == pytest.approx(ref_total, rel=1e-5), f"step {step}"
+        assert l1 == pytest.approx(ref_l1, rel=1e-5), f"step {step}"
