@@ -11,6 +11,7 @@ import torch
 @dataclass(frozen=True)
 class LayerSparsity:
     name: str
+    shape: tuple[int, ...]  # (out, in) for a weight matrix
     size: int
     near_zero: int  # |w| <= threshold
     exact_zeros: int
@@ -52,7 +53,7 @@ def sparsity(weights: Mapping[str, torch.Tensor], threshold: float) -> SparsityR
         ]
         values = torch.stack(counts).tolist() if counts else []  # one host read for all layers
     layers = tuple(
-        LayerSparsity(name, w.numel(), near, zeros)
+        LayerSparsity(name, tuple(w.shape), w.numel(), near, zeros)
         for (name, w), (near, zeros) in zip(weights.items(), values)
     )
     return SparsityReport(threshold, layers)

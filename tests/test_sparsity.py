@@ -15,7 +15,9 @@ def test_sparsity_counts_per_layer_and_overall():
     }
     report = sparsity(weights, threshold=1e-3)
     first, second = report.layers
-    assert (first.name, first.size, first.near_zero, first.exact_zeros) == ("first", 6, 4, 2)
+    assert (first.name, first.shape, first.size, first.near_zero, first.exact_zeros) == (
+        "first", (2, 3), 6, 4, 2
+    )
     assert (second.size, second.near_zero, second.exact_zeros) == (2, 1, 0)
     assert first.fraction == pytest.approx(4 / 6)
     assert (report.size, report.near_zero, report.exact_zeros) == (8, 5, 2)

@@ -1,0 +1,142 @@
+"""The window's costs, in one run: time to window, GUI overhead, event-loop latency, memory.
+
+    python benchmarks/bench_gui.py [--epochs 1] [--repeats 2]
+
+- Time to window: a fresh process that starts the app as `l1-trainer` does, until the window
+  is exposed on screen (best of three; PyTorch is still loading in the background then).
+- GUI overhead: one epoch at the "Balanced" preset's settings headless (the engine alone) and
+  inside the window with plots and readouts live, at the same PyTorch thread count, side by side.
+- Responsiveness: while the window trains, a 10 ms QTimer records how late each tick fires; the
+  99th percentile of that lateness is the event loop's latency.
+Runs offscreen unless QT_QPA_PLATFORM says otherwise (use xvfb-run with QT_QPA_PLATFORM=xcb for
+a real X server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+STARTUP_PROBE = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from gui.window import MainWindow
+window = MainWindow(QSettings({ini!r}, QSettings.Format.IniFormat))
+window.show()
+window.load_torch()
+while not (window.windowHandle() and window.windowHandle().isExposed()):
+    app.processEvents()
+app.processEvents()
+print(time.time() - {start!r})
+window.close()
+"""
+
+
+def time_to_window(tmp: Path) -> float:
+    runs = []
+    for _ in range(3):
+        code = STARTUP_PROBE.format(repo=str(REPO), ini=str(tmp / "probe.ini"), start=time.time())
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        runs.append(float(out.stdout.strip().splitlines()[-1]))
+    return min(runs)
+
+
+def headless_epoch(config, data) -> float:
+    from core.engine import Trainer
+    from core.events import EpochMetrics
+
+    trainer = Trainer(config, data)
+    return next(e for e in trainer.run() if isinstance(e, EpochMetrics)).seconds
+
+
+def window_epoch(window, config) -> tuple[float, list[float]]:
+    """Seconds of training in the window, and the event loop's lateness samples (ms)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    lateness: list[float] = []
+    expected = [time.perf_counter() + 0.010]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        lateness.append(max(0.0, now - expected[0]) * 1000)
+        expected[0] = now + 0.010
+
+    probe = QTimer()
+    probe.setTimerType(probe.timerType().PreciseTimer)
+    probe.setInterval(10)
+    probe.timeout.connect(tick)
+    loop = QEventLoop()
+    window.runFinished.connect(loop.quit)
+    window.controls.apply_config(config)
+    window.start()
+    probe.start()
+    loop.exec()
+    probe.stop()
+    window.runFinished.disconnect(loop.quit)
+    return window.last_epoch.seconds, lateness
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp())
+    startup = time_to_window(tmp)
+
+    from PySide6.QtCore import QEventLoop, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([])
+    from core.config import PRESETS
+    from core.data import load_mnist
+    from gui.window import MainWindow
+
+    data = load_mnist("cpu")
+    window = MainWindow(QSettings(str(tmp / "bench.ini"), QSettings.Format.IniFormat), data=data)
+    window.resize(1400, 900)
+    window.show()
+    ready = QEventLoop()
+    window.torchReady.connect(ready.quit)
+    window.load_torch()
+    ready.exec()
+    import torch
+
+    config = PRESETS["balanced"].replace(epochs=1, device="cpu")
+    headless, in_window, lateness = [], [], []
+    for _ in range(args.repeats):
+        headless.append(headless_epoch(config, data))
+        seconds, late = window_epoch(window, config)
+        in_window.append(seconds)
+        lateness.extend(late)
+    window.close()
+    lateness.sort()
+    p99 = lateness[int(0.99 * (len(lateness) - 1))]
+    best_h, best_w = min(headless), min(in_window)
+    print(f"Qt platform {app.platformName()}, torch {torch.__version__}, {torch.get_num_threads()} training thread(s)")
+    print(f"time to window:       {startup:.2f} s (best of 3; PyTorch still loading)")
+    print(f"one epoch headless:   {best_h:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in headless)})")
+    print(f"one epoch in window:  {best_w:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in in_window)})")
+    print(f"GUI overhead:         {100 * (best_w / best_h - 1):+.1f}%  (target: within 15%)")
+    print(f"event-loop latency:   p50 {lateness[len(lateness) // 2]:.1f} ms, p99 {p99:.1f} ms, "
+          f"max {lateness[-1]:.1f} ms over {len(lateness)} ticks (target: p99 under 50 ms)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (max RSS) of this process: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

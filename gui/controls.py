@@ -1,0 +1,273 @@
+"""The left panel: presets, hyperparameter inputs and the run buttons."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.config import MNIST_TRAIN_SIZE, PRESETS, TrainConfig
+from gui.inputs import LogInput
+
+PRESET_ITEMS = [
+    ("Custom", None, "Your own settings."),
+    ("Seed notebook", "seed",
+     "The notebook's settings: L1 weight 1.0, lr 1e-4, 5 epochs. The penalty is so strong that "
+     "every weight is driven to zero and the net collapses to chance (10%, CE = ln 10)."),
+    ("No regularization", "none", "L1 weight 0, lr 1e-3, 10 epochs: about 97.2% and no sparsity."),
+    ("Balanced (L1 1e-4)", "balanced",
+     "L1 weight 1e-4, lr 1e-3, 10 epochs: about 97.0% with half the weights near zero."),
+    ("Sparse (L1 1e-3)", "sparse",
+     "L1 weight 1e-3, lr 1e-3, 10 epochs: about 93.7% with 85% of the weights near zero."),
+]
+BUTTONS = [  # objectName, text, shortcut, tooltip
+    ("startButton", "Start", "F5", "Train a new model with these settings"),
+    ("pauseButton", "Pause", "F6", "Pause or resume the run"),
+    ("stopButton", "Stop", "Shift+F5", "Stop after the current step; the curves stay"),
+    ("resetButton", "Reset", "Ctrl+R", "Forget the model and clear all curves"),
+]
+
+
+class ControlsPanel(QWidget):
+    """Builds a TrainConfig from its inputs; says nothing about runs except through signals."""
+
+    l1WeightChanged = Signal(float)
+    learningRateChanged = Signal(float)
+    thresholdChanged = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.preset = QComboBox()
+        for i, (label, key, tip) in enumerate(PRESET_ITEMS):
+            self.preset.addItem(label, key)
+            self.preset.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        self.l1_weight = LogInput(1e-6, 10.0, allow_zero=True)
+        self.lr = LogInput(1e-6, 1.0, allow_zero=False)
+        self.epochs = _spin(1, 1000)
+        self.batch_size = _spin(1, MNIST_TRAIN_SIZE)
+        self.train_images = _spin(100, MNIST_TRAIN_SIZE, step=1000)
+        self.optimizer = QComboBox()
+        self.optimizer.addItem("AdamW", "adamw")
+        self.optimizer.addItem("SGD with momentum", "sgd")
+        self.device = QComboBox()
+        self.device.addItem("Auto", "auto")
+        self.seed = _spin(0, 2**31 - 1)
+        self.penalize_biases = QCheckBox("Penalize biases too")
+        self.threshold = LogInput(1e-6, 1.0, allow_zero=True)
+        self.buttons = {name: QPushButton(text) for name, text, _, _ in BUTTONS}
+        self._applying = False
+        self._describe_inputs()
+        self._lay_out()
+        # A first start shows a useful run: the balanced preset, not the notebook's collapse.
+        self.preset.setCurrentIndex(self.preset.findData("balanced"))
+        self.apply_config(PRESETS["balanced"])
+        self.preset.currentIndexChanged.connect(self._preset_chosen)
+        self.l1_weight.valueChanged.connect(self.l1WeightChanged)
+        self.lr.valueChanged.connect(self.learningRateChanged)
+        self.threshold.valueChanged.connect(self.thresholdChanged)
+        for signal in self._edit_signals():
+            signal.connect(self._edited)
+
+    def _describe_inputs(self) -> None:
+        described = [
+            (self.preset, "presetSelect", "Preset", "Fill every setting from a tested preset."),
+            (self.l1_weight, "l1WeightInput", "L1 weight",
+             "How hard sum(|w|) pulls every weight towards zero. Small (1e-5 to 1e-3) prunes "
+             "unneeded weights; too large (about 0.01 and up here) zeroes them all and the net "
+             "guesses. Can be changed while training."),
+            (self.lr, "learningRateInput", "Learning rate",
+             "Step size of the optimizer. Can be changed while training."),
+            (self.epochs, "epochsInput", "Epochs", "Passes over the training images."),
+            (self.batch_size, "batchSizeInput", "Batch size", "Images per training step."),
+            (self.train_images, "trainSubsetInput", "Training images",
+             "Train on the first N of the 60,000 images: fewer is faster, for demos."),
+            (self.optimizer, "optimizerSelect", "Optimizer", "AdamW as in the notebook, or SGD."),
+            (self.device, "deviceSelect", "Device", "Where to train: only devices found here."),
+            (self.seed, "seedInput", "Random seed", "Same seed, same settings: same numbers."),
+            (self.penalize_biases, "penalizeBiasesCheck", "Penalize biases",
+             "The notebook penalizes biases as well as weights."),
+            (self.threshold, "thresholdInput", "Sparsity threshold",
+             "Weights with |w| at or below this count as zero in the sparsity readout."),
+        ]
+        for widget, name, label, tip in described:
+            widget.setObjectName(name)
+            if isinstance(widget, LogInput):
+                widget.set_accessible(label, tip)
+            else:
+                widget.setAccessibleName(label)
+                widget.setToolTip(tip)
+        for name, text, key, tip in BUTTONS:
+            button = self.buttons[name]
+            button.setObjectName(name)
+            button.setAccessibleName(text)
+            button.setShortcut(QKeySequence(key))
+            button.setToolTip(f"{tip} ({key})")
+
+    def _lay_out(self) -> None:
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for label, widget in [
+            ("Preset", self.preset), ("L1 weight", self.l1_weight), ("Learning rate", self.lr),
+            ("Epochs", self.epochs), ("Batch size", self.batch_size),
+            ("Training images", self.train_images), ("Optimizer", self.optimizer),
+            ("Device", self.device), ("Seed", self.seed), ("", self.penalize_biases),
+            ("Sparsity threshold", self.threshold),
+        ]:
+            form.addRow(label, widget)
+        settings = QGroupBox("Settings")
+        settings.setLayout(form)
+        grid = QGridLayout()
+        for i, (name, *_rest) in enumerate(BUTTONS):
+            grid.addWidget(self.buttons[name], i // 2, i % 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(settings)
+        layout.addLayout(grid)
+        layout.addStretch(1)
+
+    def _edit_signals(self) -> list:
+        return [
+            self.l1_weight.valueChanged, self.lr.valueChanged, self.epochs.valueChanged,
+            self.batch_size.valueChanged, self.train_images.valueChanged,
+            self.optimizer.currentIndexChanged, self.seed.valueChanged,
+            self.penalize_biases.toggled,
+        ]
+
+    # ---- config in and out ----------------------------------------------------------------
+
+    def config(self) -> TrainConfig:
+        """The settings as a TrainConfig; raises ValueError with the engine's own message."""
+        images = self.train_images.value()
+        return TrainConfig(
+            l1_weight=self.l1_weight.value(),
+            lr=self.lr.value(),
+            epochs=self.epochs.value(),
+            batch_size=self.batch_size.value(),
+            train_subset=None if images >= MNIST_TRAIN_SIZE else images,
+            optimizer=self.optimizer.currentData(),
+            device=self.device.currentData(),
+            seed=self.seed.value(),
+            penalize_biases=self.penalize_biases.isChecked(),
+            l1_threshold=self.threshold.value(),
+        )
+
+    def apply_config(self, config: TrainConfig) -> None:
+        """Fill the inputs (the device is kept: presets do not choose hardware)."""
+        self._applying = True
+        try:
+            self.l1_weight.setValue(config.l1_weight)
+            self.lr.setValue(config.lr)
+            self.epochs.setValue(config.epochs)
+            self.batch_size.setValue(config.batch_size)
+            self.train_images.setValue(config.train_size)
+            self.optimizer.setCurrentIndex(self.optimizer.findData(config.optimizer))
+            self.seed.setValue(config.seed)
+            self.penalize_biases.setChecked(config.penalize_biases)
+            self.threshold.setValue(config.l1_threshold)
+        finally:
+            self._applying = False
+
+    @Slot(int)
+    def _preset_chosen(self, index: int) -> None:
+        key = self.preset.itemData(index)
+        if key is not None:
+            self.apply_config(PRESETS[key])
+
+    @Slot()
+    def _edited(self) -> None:
+        if not self._applying:
+            self.preset.blockSignals(True)
+            self.preset.setCurrentIndex(0)  # "Custom"
+            self.preset.blockSignals(False)
+
+    def set_devices(self, devices: list, auto_label: str) -> bool:
+        """Offer `auto` (naming what it picks) and each device that exists here.
+
+        Returns False when the device chosen before (e.g. restored) is not among them."""
+        wanted = self.device.currentData()
+        self.device.clear()
+        self.device.addItem(f"Auto ({auto_label})", "auto")
+        for info in devices:
+            self.device.addItem(info.label, info.name)
+        index = self.device.findData(wanted)
+        self.device.setCurrentIndex(max(index, 0))
+        return index >= 0
+
+    # ---- run state --------------------------------------------------------------------------
+
+    def set_state(self, state: str, has_results: bool) -> None:
+        """state: loading, idle, running, paused or stopping."""
+        active = state in ("running", "paused")
+        self.buttons["startButton"].setEnabled(state == "idle")
+        self.buttons["pauseButton"].setEnabled(active)
+        self.buttons["pauseButton"].setText("Resume" if state == "paused" else "Pause")
+        self.buttons["stopButton"].setEnabled(active)
+        self.buttons["resetButton"].setEnabled(state == "idle" and has_results)
+        for widget in (self.preset, self.epochs, self.batch_size, self.train_images,
+                       self.optimizer, self.device, self.seed, self.penalize_biases):
+            widget.setEnabled(state in ("idle", "loading"))
+
+    # ---- persistence ------------------------------------------------------------------------
+
+    def save(self, settings: QSettings) -> None:
+        settings.setValue("controls/preset", self.preset.currentIndex())
+        settings.setValue("controls/device", self.device.currentData())
+        for key, value in self.config_values().items():
+            settings.setValue(f"controls/{key}", value)
+
+    def config_values(self) -> dict[str, object]:
+        return {
+            "l1_weight": self.l1_weight.value(), "lr": self.lr.value(),
+            "epochs": self.epochs.value(), "batch_size": self.batch_size.value(),
+            "train_images": self.train_images.value(), "optimizer": self.optimizer.currentData(),
+            "seed": self.seed.value(), "penalize_biases": self.penalize_biases.isChecked(),
+            "l1_threshold": self.threshold.value(),
+        }
+
+    def restore(self, settings: QSettings) -> None:
+        self._applying = True
+        try:
+            for key, setter, kind in [
+                ("l1_weight", self.l1_weight.setValue, float), ("lr", self.lr.setValue, float),
+                ("epochs", self.epochs.setValue, int), ("batch_size", self.batch_size.setValue, int),
+                ("train_images", self.train_images.setValue, int), ("seed", self.seed.setValue, int),
+                ("l1_threshold", self.threshold.setValue, float),
+            ]:
+                value = settings.value(f"controls/{key}")
+                if value is not None:
+                    setter(kind(value))
+            optimizer = settings.value("controls/optimizer")
+            if optimizer is not None:
+                self.optimizer.setCurrentIndex(max(self.optimizer.findData(optimizer), 0))
+            biases = settings.value("controls/penalize_biases")
+            if biases is not None:
+                self.penalize_biases.setChecked(str(biases).lower() == "true")
+            device = settings.value("controls/device")
+            if device is not None and self.device.findData(device) < 0:
+                self.device.addItem(str(device), device)  # checked against the hardware later
+            if device is not None:
+                self.device.setCurrentIndex(self.device.findData(device))
+            self.preset.blockSignals(True)
+            self.preset.setCurrentIndex(int(settings.value("controls/preset", 0)))
+            self.preset.blockSignals(False)
+        finally:
+            self._applying = False
+
+
+def _spin(low: int, high: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setGroupSeparatorShown(True)
+    box.setKeyboardTracking(False)
+    return box

@@ -1,0 +1,169 @@
+"""Input widgets for values that span decades, and the in-window message bar."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QToolButton,
+    QWidget,
+)
+
+_NUMBER_CHARS = re.compile(r"^[0-9eE.+\-]*$")
+STEPS_PER_DECADE = 4
+
+
+class SciSpinBox(QDoubleSpinBox):
+    """A spin box showing `1e-04`-style values; arrows step by a factor; 0 only if allowed.
+
+    Out-of-range or malformed text is never accepted: it stays "intermediate" while typed
+    and reverts to the previous value when editing ends."""
+
+    def __init__(self, low: float, high: float, allow_zero: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.low, self.high, self.allow_zero = low, high, allow_zero
+        self.setDecimals(12)  # QDoubleSpinBox rounds every value to this many decimals
+        self.setRange(0.0 if allow_zero else low, high)
+        self.setKeyboardTracking(False)  # valueChanged on Enter or focus-out, not per keystroke
+        self.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToPreviousValue)
+
+    def allowed(self, value: float) -> bool:
+        return (self.allow_zero and value == 0) or self.low <= value <= self.high
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:.3g}"
+
+    def valueFromText(self, text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int) -> object:
+        try:
+            value = float(text)
+        except ValueError:
+            state = QValidator.State.Intermediate if _NUMBER_CHARS.match(text) else QValidator.State.Invalid
+            return state, text, pos
+        ok = math.isfinite(value) and self.allowed(value)
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
+
+    def stepBy(self, steps: int) -> None:
+        value = self.value()
+        if value == 0:
+            new = self.low if steps > 0 else 0.0
+        else:
+            new = value * 10 ** (steps / STEPS_PER_DECADE)
+            if new < self.low:
+                new = 0.0 if self.allow_zero else self.low
+        self.setValue(min(new, self.high))
+
+
+class LogInput(QWidget):
+    """A logarithmic slider beside a SciSpinBox, kept in step; the left end is 0 if allowed."""
+
+    valueChanged = Signal(float)
+    TICKS = 1000
+
+    def __init__(self, low: float, high: float, allow_zero: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.spin_box = SciSpinBox(low, high, allow_zero)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, self.TICKS)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.slider, 3)
+        layout.addWidget(self.spin_box, 2)
+        self.spin_box.valueChanged.connect(self._spin_changed)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self._sync_slider(self.spin_box.value())
+
+    def value(self) -> float:
+        return self.spin_box.value()
+
+    def setValue(self, value: float) -> None:
+        self.spin_box.setValue(value)
+
+    def set_accessible(self, name: str, tip: str) -> None:
+        for widget, suffix in ((self, ""), (self.spin_box, ""), (self.slider, " slider")):
+            widget.setAccessibleName(name + suffix)
+            widget.setToolTip(tip)
+
+    @Slot(float)
+    def _spin_changed(self, value: float) -> None:
+        self._sync_slider(value)
+        self.valueChanged.emit(value)
+
+    @Slot(int)
+    def _slider_moved(self, position: int) -> None:
+        # Only the user moves it: programmatic syncs block its signals.
+        self.spin_box.setValue(self._value_at(position))
+
+    def _sync_slider(self, value: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(self._position_of(value))
+        self.slider.blockSignals(False)
+
+    def _span(self) -> tuple[int, float, float]:
+        first = 1 if self.spin_box.allow_zero else 0  # position 0 means exactly 0
+        return first, math.log10(self.spin_box.low), math.log10(self.spin_box.high)
+
+    def _value_at(self, position: int) -> float:
+        first, lo, hi = self._span()
+        if position < first:
+            return 0.0
+        fraction = (position - first) / (self.TICKS - first)
+        return float(f"{10 ** (lo + fraction * (hi - lo)):.3g}")
+
+    def _position_of(self, value: float) -> int:
+        first, lo, hi = self._span()
+        if value <= 0:
+            return 0
+        fraction = (math.log10(value) - lo) / (hi - lo)
+        return first + round(min(max(fraction, 0.0), 1.0) * (self.TICKS - first))
+
+
+class MessageBar(QWidget):
+    """A dismissible line at the top of the window for errors and notices."""
+
+    STYLES = {
+        "error": "background:#fde2e1; color:#7a1712; border:1px solid #e8a19c;",
+        "info": "background:#e4f0fb; color:#10385e; border:1px solid #9fc3e6;",
+    }
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageBar")
+        self.setAccessibleName("Message")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setAccessibleName("Dismiss message")
+        close.setAutoRaise(True)
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
+        self.kind = "info"
+        self.hide()
+
+    def show_message(self, text: str, kind: str = "error") -> None:
+        self.setStyleSheet(f"MessageBar {{{self.STYLES[kind]} border-radius:4px;}}")
+        self.label.setText(text)
+        self.kind = kind
+        self.show()
+
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""

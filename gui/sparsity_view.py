@@ -1,0 +1,78 @@
+"""The live sparsity readout: one large figure, a bar per layer, the count of exact zeros."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:  # core.sparsity imports torch, which the window must not wait for
+    from core.sparsity import SparsityReport
+
+BAR_SCALE = 1000
+
+
+class SparsityReadout(QGroupBox):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Sparsity", parent)
+        self.setObjectName("sparsityReadout")
+        self.setAccessibleName("Sparsity readout")
+        self.setToolTip(
+            "Share of weights whose magnitude is at or below the threshold: the weights L1 has "
+            "pushed to (almost) zero. Biases are not counted."
+        )
+        self.figure = QLabel("—")
+        self.figure.setObjectName("sparsityFigure")
+        self.figure.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = self.figure.font()
+        font.setPointSize(30)
+        font.setBold(True)
+        self.figure.setFont(font)
+        self.caption = QLabel("of weights with |w| ≤ 0.001")
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.zeros = QLabel("")
+        self.zeros.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._layers = QGridLayout()
+        self._bars: list[tuple[QLabel, QProgressBar]] = []
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.figure)
+        layout.addWidget(self.caption)
+        layout.addLayout(self._layers)
+        layout.addWidget(self.zeros)
+        layout.addStretch(1)
+        self.report: SparsityReport | None = None
+
+    def show_report(self, report: SparsityReport) -> None:
+        self.report = report
+        self.figure.setText(f"{report.fraction:.1%}")
+        self.figure.setAccessibleName(f"{report.fraction:.1%} of weights near zero")
+        self.caption.setText(f"of {report.size:,} weights with |w| ≤ {report.threshold:g}")
+        self.zeros.setText(f"{report.exact_zeros:,} exactly zero")
+        self._ensure_rows(len(report.layers))
+        for (label, bar), layer in zip(self._bars, report.layers):
+            out_features, in_features = layer.shape
+            label.setText(f"{in_features} → {out_features}")
+            bar.setValue(round(layer.fraction * BAR_SCALE))
+            bar.setFormat(f"{layer.fraction:.1%}")
+            bar.setAccessibleName(f"Layer {in_features} to {out_features}: {layer.fraction:.1%} near zero")
+
+    def clear(self) -> None:
+        self.report = None
+        self.figure.setText("—")
+        self.zeros.setText("")
+        self._ensure_rows(0)
+
+    def _ensure_rows(self, count: int) -> None:
+        while len(self._bars) > count:
+            label, bar = self._bars.pop()
+            label.deleteLater()
+            bar.deleteLater()
+        while len(self._bars) < count:
+            label, bar = QLabel(), QProgressBar()
+            bar.setRange(0, BAR_SCALE)
+            bar.setTextVisible(True)
+            row = len(self._bars)
+            self._layers.addWidget(label, row, 0)
+            self._layers.addWidget(bar, row, 1)
+            self._bars.append((label, bar))

@@ -1,0 +1,408 @@
+"""The trainer window: controls on the left, live curves in the middle, sparsity on the right.
+
+Data flows one way: engine -> TrainingWorker (its QThread) -> queued signals -> these slots.
+The GUI thread never runs a training step and never waits on the worker, except in closeEvent,
+where it stops the run and waits for the thread to end.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QSettings, Qt, QThread, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.config import TrainConfig
+from gui.controls import ControlsPanel
+from gui.inputs import MessageBar
+from gui.plots import LossPlots
+from gui.sparsity_view import SparsityReadout
+from gui.status import StatusReadout
+from gui.worker import TrainingWorker
+
+CHANCE_CE = math.log(10)
+
+
+class TorchLoader(QThread):
+    """Imports PyTorch (about 4 s here) off the GUI thread so that the window shows at once.
+
+    A QThread subclass rather than a worker object: it runs one function and needs no event
+    loop or slots of its own."""
+
+    loaded = Signal(object, str)  # list[DeviceInfo], label of what `auto` picks
+    failed = Signal(str)
+
+    def run(self) -> None:
+        try:
+            import core.engine  # noqa: F401  (torch, torchvision and the engine, once)
+            from core.devices import available_devices, resolve_device
+
+            devices = available_devices()
+            auto = resolve_device("auto")
+            label = next((d.label for d in devices if d.name.split(":")[0] == auto.type), "CPU")
+            self.loaded.emit(devices, label)
+        except Exception as exc:  # noqa: BLE001  a broken install must show as a message
+            self.failed.emit(f"PyTorch could not be loaded, so training is off: {exc}")
+
+
+def worker_threads() -> int:
+    """PyTorch threads for training: every core but one, which stays with the GUI."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class MainWindow(QMainWindow):
+    torchReady = Signal()
+    runFinished = Signal(object)  # RunEnded, once the thread has ended and Start is enabled
+
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        data_dir: Path | None = None,
+        data: object | None = None,
+    ) -> None:
+        """`data`: MNIST tensors already in memory; by default the first run loads them."""
+        super().__init__()
+        self.setWindowTitle("L1 Trainer")
+        self.settings = settings or QSettings("l1-trainer", "L1 Trainer")
+        self.data_dir = data_dir
+        self.controls = ControlsPanel()
+        self.plots = LossPlots()
+        self.sparsity = SparsityReadout()
+        self.message = MessageBar()
+        self.status = StatusReadout(self.statusBar())
+        self._build()
+        self._connect()
+        self.thread: QThread | None = None
+        self.worker: TrainingWorker | None = None
+        self._loader: TorchLoader | None = None
+        self._data = data  # MNIST tensors, loaded by the first run and reused
+        self._snapshot = None  # the latest WeightSnapshot
+        self._config: TrainConfig | None = None
+        self._warned_collapse = False
+        self._ended = None  # the last run's RunEnded
+        self.last_epoch = None  # the last EpochMetrics
+        self._state = "loading"
+        self._restore()
+        self._set_state("loading")
+
+    # ---- layout -----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        scroll = QScrollArea()
+        scroll.setWidget(self.controls)
+        scroll.setWidgetResizable(True)
+        scroll.setFixedWidth(340)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setObjectName("smoothingInput")
+        self.smoothing.setAccessibleName("Curve smoothing")
+        self.smoothing.setToolTip("Exponential smoothing of the loss curves, as in TensorBoard")
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(round(100 * self.plots.smoothing))
+        self.smoothing.setMinimumWidth(160)
+        self.clear_runs = QPushButton("Clear old runs")
+        self.clear_runs.setObjectName("clearRunsButton")
+        self.clear_runs.setAccessibleName("Clear old runs")
+        self.clear_runs.setToolTip("Remove the faded curves of earlier runs")
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Smoothing"))
+        bar.addWidget(self.smoothing)
+        bar.addStretch(1)
+        bar.addWidget(self.clear_runs)
+
+        middle = QVBoxLayout()
+        middle.addWidget(self.message)
+        middle.addWidget(self.plots, 1)
+        middle.addLayout(bar)
+
+        self.sparsity.setFixedWidth(270)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.addWidget(scroll)
+        layout.addLayout(middle, 1)
+        layout.addWidget(self.sparsity)
+        self.setCentralWidget(central)
+
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        self.menuBar().addMenu("&File").addAction(quit_action)
+
+    def _connect(self) -> None:
+        buttons = self.controls.buttons
+        buttons["startButton"].clicked.connect(self.start)
+        buttons["pauseButton"].clicked.connect(self.toggle_pause)
+        buttons["stopButton"].clicked.connect(self.stop)
+        buttons["resetButton"].clicked.connect(self.reset)
+        self.controls.l1WeightChanged.connect(self._l1_weight_changed)
+        self.controls.learningRateChanged.connect(self._lr_changed)
+        self.controls.thresholdChanged.connect(self._threshold_changed)
+        self.smoothing.valueChanged.connect(self._smoothing_changed)
+        self.clear_runs.clicked.connect(self.plots.clear_old_runs)
+
+    # ---- start-up ---------------------------------------------------------------------------
+
+    def load_torch(self) -> None:
+        """Import PyTorch in the background; Start is enabled when it is ready."""
+        self._loader = TorchLoader()
+        self._loader.loaded.connect(self._torch_loaded)
+        self._loader.failed.connect(self._torch_failed)
+        self._loader.start()
+
+    @Slot(object, str)
+    def _torch_loaded(self, devices: list, auto_label: str) -> None:
+        import torch
+
+        torch.set_num_threads(worker_threads())  # set here, it holds in the QThread too
+        wanted = self.controls.device.currentData()
+        if not self.controls.set_devices(devices, auto_label):
+            self.message.show_message(
+                f"The device used last time ({wanted}) is not available on this machine; "
+                "using Auto.", "info")
+        self._set_state("idle")
+        self.status.set_state("Ready: pick a preset and press Start")
+        self.torchReady.emit()
+
+    @Slot(str)
+    def _torch_failed(self, message: str) -> None:
+        self.message.show_message(message)
+        self.status.set_state("PyTorch is not available")
+
+    # ---- run control ------------------------------------------------------------------------
+
+    @Slot()
+    def start(self) -> None:
+        if self._state != "idle":
+            return
+        try:
+            config = self.controls.config()
+        except ValueError as exc:
+            self.message.show_message(f"Cannot start: {exc}")
+            return
+        self.message.hide()
+        self._config = config
+        self._warned_collapse = False
+        self._ended = None
+        self.plots.start_run(run_label(config), config.epochs)
+        self.status.start(config)
+        self.status.set_state("Loading MNIST…" if self._data is None else "Starting…")
+        self.worker = TrainingWorker(config, self._data, self.data_dir)
+        self.thread = QThread()
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        # Direct: quit() is thread-safe, and closeEvent may be blocked in wait() meanwhile.
+        self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+        self.worker.dataLoaded.connect(self._data_loaded)
+        self.worker.runStarted.connect(self._run_started)
+        self.worker.stepsReady.connect(self._steps)
+        self.worker.epochFinished.connect(self._epoch_finished)
+        self.worker.hyperparamsChanged.connect(self._hyperparams_changed)
+        self.worker.pausedChanged.connect(self._paused_changed)
+        self.worker.weightsUpdated.connect(self._weights_updated)
+        self.worker.finished.connect(self._finished)
+        # Qt's pattern: the worker is freed in its own thread as that thread ends.
+        self.thread.finished.connect(self.worker.deleteLater)
+        self.thread.finished.connect(self.thread.deleteLater)
+        self.thread.finished.connect(self._thread_finished)
+        self._set_state("running")
+        self.thread.start()
+
+    @Slot()
+    def toggle_pause(self) -> None:
+        if self.worker is None:
+            return
+        if self._state == "paused":
+            self.worker.resume()
+        else:
+            self.worker.pause()
+
+    @Slot()
+    def stop(self) -> None:
+        if self.worker is not None and self._state in ("running", "paused"):
+            self.worker.stop()
+            self._set_state("stopping")
+            self.status.set_state("Stopping…")
+
+    @Slot()
+    def reset(self) -> None:
+        if self._state != "idle":
+            return
+        self.plots.clear_old_runs()
+        self.plots.clear_live()
+        self.sparsity.clear()
+        self._snapshot = None
+        self.message.hide()
+        self.status.set_state("Ready: pick a preset and press Start")
+        self._set_state("idle")
+
+    def _set_state(self, state: str) -> None:
+        self._state = state
+        has_results = self._snapshot is not None or self.plots.overlay_count > 0
+        self.controls.set_state(state, has_results)
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    # ---- live edits -------------------------------------------------------------------------
+
+    @Slot(float)
+    def _l1_weight_changed(self, value: float) -> None:
+        self._live_edit(lambda: self.worker.set_l1_weight(value))
+
+    @Slot(float)
+    def _lr_changed(self, value: float) -> None:
+        self._live_edit(lambda: self.worker.set_lr(value))
+
+    def _live_edit(self, apply) -> None:
+        if self.worker is None or self._state not in ("running", "paused"):
+            return
+        try:
+            apply()
+        except ValueError as exc:
+            self.message.show_message(f"Not applied: {exc}")
+
+    @Slot(float)
+    def _threshold_changed(self, value: float) -> None:
+        if self.worker is not None:
+            self.worker.threshold = value
+        if self._snapshot is not None:
+            from core.sparsity import sparsity
+
+            self.sparsity.show_report(sparsity(self._snapshot.weights(), value))
+
+    @Slot(int)
+    def _smoothing_changed(self, value: int) -> None:
+        self.plots.set_smoothing(value / 100)
+
+    # ---- worker signals ---------------------------------------------------------------------
+
+    @Slot(object)
+    def _data_loaded(self, data: object) -> None:
+        self._data = data
+
+    @Slot(object)
+    def _run_started(self, config: TrainConfig) -> None:
+        self.status.set_state(f"Training: {run_label(config)}")
+
+    @Slot(object)
+    def _steps(self, steps: list) -> None:
+        epochs = np.fromiter((s.epoch for s in steps), float, len(steps))
+        ce = np.fromiter((s.ce for s in steps), float, len(steps))
+        l1 = np.fromiter((s.l1 for s in steps), float, len(steps))
+        self.plots.add_steps(epochs, ce, l1)
+        last = steps[-1]
+        self.status.update(last.step, last.samples_per_s, self._config.batch_size)
+
+    @Slot(object)
+    def _epoch_finished(self, metrics) -> None:
+        self.last_epoch = metrics
+        self.plots.add_accuracy(metrics.epoch, metrics.test_accuracy)
+        self.status.set_state(
+            f"Epoch {metrics.epoch}: test accuracy {metrics.test_accuracy:.2%}, "
+            f"{metrics.seconds:.1f} s"
+        )
+        ce = self.plots.ce.smoothed.data()[1]
+        if (not self._warned_collapse and metrics.test_accuracy < 0.2 and len(ce)
+                and abs(ce[-1] - CHANCE_CE) < 0.02):
+            self._warned_collapse = True
+            self.message.show_message(
+                f"The network has collapsed to chance: test accuracy {metrics.test_accuracy:.1%} "
+                f"and cross-entropy ≈ ln 10 = {CHANCE_CE:.3f}. The L1 weight "
+                f"({self._config.l1_weight:g}) outweighs what the data can hold up, so every "
+                "weight is pulled to zero. Try 1e-4.", "info")
+
+    @Slot(object)
+    def _hyperparams_changed(self, change) -> None:
+        epoch = (change.step - 1) / self._config.steps_per_epoch
+        self.plots.mark_change(epoch, f"L1 {change.l1_weight:g}, lr {change.lr:g}")
+
+    @Slot(bool)
+    def _paused_changed(self, paused: bool) -> None:
+        if self._state in ("running", "paused"):
+            self._set_state("paused" if paused else "running")
+            self.status.set_state("Paused" if paused else f"Training: {run_label(self._config)}")
+
+    @Slot(object)
+    def _weights_updated(self, update: tuple) -> None:
+        self._snapshot, report = update
+        if report.threshold != self.controls.threshold.value():
+            return  # computed before the threshold changed; the next one will match
+        self.sparsity.show_report(report)
+
+    @Slot(object)
+    def _finished(self, ended) -> None:
+        self.plots.end_run()
+        status = ended.status.value
+        if status == "failed":
+            self.message.show_message(f"Training failed: {ended.reason}")
+            self.status.set_state("Failed")
+        elif status == "stopped":
+            self.status.set_state(f"Stopped at step {ended.step:,}")
+        else:
+            self.status.set_state(f"Finished {ended.epochs_done} epoch(s)")
+        self._ended = ended
+
+    @property
+    def last_run(self):  # -> RunEnded | None
+        """How the last run ended (set as soon as the worker reports it)."""
+        return self._ended
+
+    @Slot()
+    def _thread_finished(self) -> None:
+        self.worker = self.thread = None
+        self._set_state("idle")
+        self.runFinished.emit(self._ended)
+
+    # ---- persistence and closing -------------------------------------------------------------
+
+    def _restore(self) -> None:
+        self.controls.restore(self.settings)
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 820)
+        smoothing = self.settings.value("plots/smoothing")
+        if smoothing is not None:
+            self.smoothing.setValue(int(smoothing))
+
+    def _save(self) -> None:
+        self.controls.save(self.settings)
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("plots/smoothing", self.smoothing.value())
+        self.settings.sync()
+
+    def shutdown(self) -> None:
+        """Stop the run and wait for both background threads; safe to call twice."""
+        if self.worker is not None:
+            self.worker.stop()
+        if self.thread is not None:
+            self.thread.quit()
+            self.thread.wait()
+        if self._loader is not None:
+            self._loader.wait()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._save()
+        self.shutdown()
+        event.accept()
+
+
+def run_label(config: TrainConfig) -> str:
+    """How a run is named in the legend: its L1 weight and learning rate."""
+    return f"L1 {config.l1_weight:g}, lr {config.lr:g}"

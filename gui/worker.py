@@ -1,0 +1,155 @@
+"""The training worker: runs one core Trainer in a QThread and turns its events into signals.
+
+Pattern: a worker QObject moved to a plain QThread (as Qt's docs, superqt and pyqtgraph
+recommend), so the thread object itself stays in the GUI thread and is safe to quit and wait
+on from there. The worker has no parent, or moveToThread would fail.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from core.config import TrainConfig
+
+SPARSITY_INTERVAL_S = 0.25  # the live readout updates at least twice a second
+STEPS_INTERVAL_S = 0.05  # steps go to the GUI in batches, at most 20 a second
+
+
+class TrainingWorker(QObject):
+    """Signals carry core's frozen dataclasses; they are queued to the GUI thread."""
+
+    dataLoaded = Signal(object)  # MnistTensors on the CPU, for the next run to reuse
+    runStarted = Signal(object)  # the Trainer's TrainConfig
+    stepsReady = Signal(object)  # list[StepMetrics], the steps since the last batch
+    epochStarted = Signal(object)  # EpochStarted
+    epochFinished = Signal(object)  # EpochMetrics
+    hyperparamsChanged = Signal(object)  # HyperparamsChanged
+    pausedChanged = Signal(bool)
+    weightsUpdated = Signal(object)  # (WeightSnapshot, SparsityReport)
+    finished = Signal(object)  # RunEnded, always the last signal
+
+    def __init__(self, config: TrainConfig, data: object | None = None, data_dir: Path | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self._data = data
+        self._data_dir = data_dir
+        self._trainer = None
+        self._stop_requested = False
+        self.threshold = config.l1_threshold
+
+    # ---- called from the GUI thread; the engine's controls are thread-safe ----------------
+
+    def stop(self) -> None:
+        self._stop_requested = True
+        if self._trainer is not None:
+            self._trainer.stop()
+
+    def pause(self) -> None:
+        if self._trainer is not None:
+            self._trainer.pause()
+
+    def resume(self) -> None:
+        if self._trainer is not None:
+            self._trainer.resume()
+
+    def set_l1_weight(self, value: float) -> None:
+        if self._trainer is not None:
+            self._trainer.set_l1_weight(value)
+
+    def set_lr(self, value: float) -> None:
+        if self._trainer is not None:
+            self._trainer.set_lr(value)
+
+    # ---- the worker thread ------------------------------------------------------------------
+
+    @Slot()
+    def run(self) -> None:
+        from core.events import RunEnded, RunStatus
+
+        try:
+            ended = self._train()
+        except Exception as exc:  # noqa: BLE001  every failure must reach the window, not kill the thread
+            step = self._trainer.step if self._trainer is not None else 0
+            done = self._trainer.epochs_done if self._trainer is not None else 0
+            ended = RunEnded(RunStatus.FAILED, describe_failure(exc), step, done)
+        self.finished.emit(ended)
+
+    def _train(self):  # -> RunEnded
+        from core.data import load_mnist
+        from core.engine import Trainer
+        from core.events import RunEnded, RunStatus
+
+        if self._data is None:
+            self._data = load_mnist("cpu", self._data_dir)
+            self.dataLoaded.emit(self._data)
+        trainer = Trainer(self.config, self._data)
+        self._trainer = trainer
+        if self._stop_requested:
+            return RunEnded(RunStatus.STOPPED, "stopped before the first step", 0, 0)
+        self.runStarted.emit(self.config)
+        self._emit_weights()
+        return self._forward_events(trainer)
+
+    def _forward_events(self, trainer):  # -> RunEnded
+        from core.events import (
+            EpochMetrics,
+            EpochStarted,
+            HyperparamsChanged,
+            Paused,
+            Resumed,
+            RunEnded,
+            StepMetrics,
+        )
+
+        batch: list = []
+        last_steps = last_weights = time.perf_counter()
+        for event in trainer.run():
+            if isinstance(event, StepMetrics):
+                batch.append(event)
+                # Few, larger signals: every slot call in the GUI thread competes for the GIL.
+                if time.perf_counter() - last_steps < STEPS_INTERVAL_S:
+                    continue
+            if batch:
+                self.stepsReady.emit(batch)
+                batch = []
+                last_steps = time.perf_counter()
+            if isinstance(event, EpochMetrics):
+                self.epochFinished.emit(event)
+                self._emit_weights()
+                last_weights = time.perf_counter()
+            elif isinstance(event, EpochStarted):
+                self.epochStarted.emit(event)
+            elif isinstance(event, HyperparamsChanged):
+                self.hyperparamsChanged.emit(event)
+            elif isinstance(event, (Paused, Resumed)):
+                self.pausedChanged.emit(isinstance(event, Paused))
+            elif isinstance(event, RunEnded):
+                self._emit_weights()
+                return event
+            if time.perf_counter() - last_weights >= SPARSITY_INTERVAL_S:
+                self._emit_weights()
+                last_weights = time.perf_counter()
+        raise AssertionError("the engine ended without a RunEnded event")
+
+    def _emit_weights(self) -> None:
+        from core.sparsity import sparsity
+
+        snapshot = self._trainer.latest_weights()
+        self.weightsUpdated.emit((snapshot, sparsity(snapshot.weights(), self.threshold)))
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line a user can act on, for any exception a run can raise."""
+    import torch
+
+    from core.data import DataError
+    from core.devices import DeviceUnavailableError
+
+    if isinstance(exc, torch.OutOfMemoryError):
+        return "out of memory on the training device: try a smaller batch size or the CPU"
+    if isinstance(exc, (DataError, DeviceUnavailableError, ValueError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
