@@ -91,6 +91,7 @@ def window_epoch(window, config) -> tuple[float, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="training threads (default: the window's choice)")
     args = parser.parse_args()
 
     import tempfile
@@ -115,6 +116,9 @@ def main() -> None:
     window.load_torch()
     ready.exec()
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     config = PRESETS["balanced"].replace(epochs=1, device="cpu")
     headless, in_window, lateness = [], [], []

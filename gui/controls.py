@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -65,6 +65,8 @@ class ControlsPanel(QWidget):
         self.penalize_biases = QCheckBox("Penalize biases too")
         self.threshold = LogInput(1e-6, 1.0, allow_zero=True)
         self.buttons = {name: QPushButton(text) for name, text, _, _ in BUTTONS}
+        # The shortcuts live on actions (the window's Run menu), which trigger the buttons.
+        self.actions = {name: QAction(text, self) for name, text, _, _ in BUTTONS}
         self._applying = False
         self._describe_inputs()
         self._lay_out()
@@ -110,8 +112,11 @@ class ControlsPanel(QWidget):
             button = self.buttons[name]
             button.setObjectName(name)
             button.setAccessibleName(text)
-            button.setShortcut(QKeySequence(key))
             button.setToolTip(f"{tip} ({key})")
+            action = self.actions[name]
+            action.setShortcut(QKeySequence(key))
+            action.setToolTip(tip)
+            action.triggered.connect(button.click)
 
     def _lay_out(self) -> None:
         form = QFormLayout()
@@ -208,11 +213,18 @@ class ControlsPanel(QWidget):
     def set_state(self, state: str, has_results: bool) -> None:
         """state: loading, idle, running, paused or stopping."""
         active = state in ("running", "paused")
-        self.buttons["startButton"].setEnabled(state == "idle")
-        self.buttons["pauseButton"].setEnabled(active)
-        self.buttons["pauseButton"].setText("Resume" if state == "paused" else "Pause")
-        self.buttons["stopButton"].setEnabled(active)
-        self.buttons["resetButton"].setEnabled(state == "idle" and has_results)
+        enabled = {
+            "startButton": state == "idle",
+            "pauseButton": active,
+            "stopButton": active,
+            "resetButton": state == "idle" and has_results,
+        }
+        for name, on in enabled.items():
+            self.buttons[name].setEnabled(on)
+            self.actions[name].setEnabled(on)
+        pause_text = "Resume" if state == "paused" else "Pause"
+        self.buttons["pauseButton"].setText(pause_text)
+        self.actions["pauseButton"].setText(pause_text)
         for widget in (self.preset, self.epochs, self.batch_size, self.train_images,
                        self.optimizer, self.device, self.seed, self.penalize_biases):
             widget.setEnabled(state in ("idle", "loading"))

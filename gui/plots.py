@@ -15,7 +15,9 @@ from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from gui.smoothing import EmaState, smooth
 
-REDRAW_MS = 33  # about 30 Hz; painting holds the GIL, so frames are kept cheap (see LossPlots)
+# 20 Hz: each frame holds the GIL while it paints, and under X it is also flushed to the server,
+# which shares the cores with training (measured in benchmarks/bench_gui.py).
+REDRAW_MS = 50
 RUN_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
 
@@ -51,9 +53,9 @@ class SmoothedCurve:
         self.raw, self.smoothed = Series(), Series()
         self.weight, self.state = weight, EmaState()
         faint = pg.mkColor(colour)
-        faint.setAlpha(60)
+        faint.setAlpha(35)  # thousands of overlapping steps add up; the smoothed line must win
         self.raw_item = plot.plot(pen=pg.mkPen(faint, width=1), skipFiniteCheck=True)
-        self.line_item = plot.plot(pen=pg.mkPen(colour, width=1), skipFiniteCheck=True)
+        self.line_item = plot.plot(pen=pg.mkPen(colour, width=1.5), skipFiniteCheck=True)
         for item in (self.raw_item, self.line_item):
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
@@ -84,7 +86,7 @@ class LossPlots(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.smoothing = 0.6
+        self.smoothing = 0.9  # per-step values are noisy: TensorBoard's 0.6 leaves too much
         self.ce_widget = self._plot("ceLossPlot", "Cross-entropy loss", "CE")
         self.l1_widget = self._plot("l1LossPlot", "L1 term (weight × Σ|w|)", "L1")
         self.acc_widget = self._plot("accuracyPlot", "Test accuracy", "%")
@@ -165,7 +167,9 @@ class LossPlots(QWidget):
         for widget in (self.ce_widget, self.l1_widget):
             line = pg.InfiniteLine(
                 pos=epoch, angle=90, pen=pg.mkPen("#555", width=1, style=Qt.PenStyle.DashLine),
-                label=text, labelOpts={"position": 0.9, "color": "#333", "rotateAxis": (1, 0)},
+                label=text,
+                labelOpts={"position": 0.93, "color": "#333", "fill": (255, 255, 255, 200),
+                           "anchors": [(0, 0.5), (0, 0.5)]},
             )
             widget.plotItem.addItem(line)
             self._markers.append((widget.plotItem, line))

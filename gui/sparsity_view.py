@@ -33,6 +33,14 @@ class SparsityReadout(QGroupBox):
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.zeros = QLabel("")
         self.zeros.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint = QLabel(
+            "L1 pulls every weight towards zero; the data holds up the ones it needs. Watch the "
+            "first layer (784 → 64): the pixels at the image borders carry no ink, so their "
+            "weights are the first to go. Too large an L1 weight takes them all, and the "
+            "network can only guess."
+        )
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #555;")
         self._layers = QGridLayout()
         self._bars: list[tuple[QLabel, QProgressBar]] = []
         layout = QVBoxLayout(self)
@@ -40,6 +48,8 @@ class SparsityReadout(QGroupBox):
         layout.addWidget(self.caption)
         layout.addLayout(self._layers)
         layout.addWidget(self.zeros)
+        layout.addSpacing(16)
+        layout.addWidget(self.hint)
         layout.addStretch(1)
         self.report: SparsityReport | None = None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
 from core.config import TrainConfig
@@ -9,6 +11,8 @@ from core.config import TrainConfig
 
 class StatusReadout:
     """Widgets added to the window's status bar, fed from the worker's step signals."""
+
+    TEXT_INTERVAL_S = 0.25  # repainting the status bar costs the training thread GIL time
 
     def __init__(self, bar: QStatusBar) -> None:
         self.state = QLabel("Loading PyTorch…")
@@ -28,7 +32,7 @@ class StatusReadout:
             bar.addPermanentWidget(widget)
         self._total = 1
         self._epochs = 1
-
+        self._shown_at = 0.0
     def set_state(self, text: str) -> None:
         self.state.setText(text)
 
@@ -42,6 +46,10 @@ class StatusReadout:
         self.speed.setText("")
 
     def update(self, step: int, samples_per_s: float, batch_size: int) -> None:
+        now = time.perf_counter()
+        if now - self._shown_at < self.TEXT_INTERVAL_S and step < self._total:
+            return
+        self._shown_at = now
         epoch = min(self._epochs, step // self._steps_per_epoch + 1)
         self.position.setText(f"Epoch {epoch}/{self._epochs} · step {step:,}")
         self.progress.setValue(step)

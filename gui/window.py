@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         self.menuBar().addMenu("&File").addAction(quit_action)
+        self.menuBar().addMenu("&Run").addActions(list(self.controls.actions.values()))
 
     def _connect(self) -> None:
         buttons = self.controls.buttons
@@ -329,7 +330,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _hyperparams_changed(self, change) -> None:
         epoch = (change.step - 1) / self._config.steps_per_epoch
-        self.plots.mark_change(epoch, f"L1 {change.l1_weight:g}, lr {change.lr:g}")
+        self.plots.mark_change(epoch, f"L1 {short(change.l1_weight)}, lr {short(change.lr)}")
 
     @Slot(bool)
     def _paused_changed(self, paused: bool) -> None:
@@ -405,4 +406,12 @@ class MainWindow(QMainWindow):
 
 def run_label(config: TrainConfig) -> str:
     """How a run is named in the legend: its L1 weight and learning rate."""
-    return f"L1 {config.l1_weight:g}, lr {config.lr:g}"
+    return f"L1 {short(config.l1_weight)}, lr {short(config.lr)}"
+
+
+def short(value: float) -> str:
+    """1e-4 rather than 0.0001; 3e-4, 0.05, 1, 0."""
+    mantissa, exponent = f"{value:.2e}".split("e")
+    if value == 0 or -3 < int(exponent) < 3:
+        return f"{value:g}"
+    return f"{float(mantissa):g}e{int(exponent)}"

@@ -165,7 +165,7 @@ def test_live_l1_weight_change_reaches_the_engine_and_is_marked(qtbot, window):
     qtbot.waitUntil(lambda: len(window.plots._markers) == 2, timeout=5_000)  # one on each loss plot
     assert window.worker._trainer.l1_weight == pytest.approx(3e-3)
     label = window.plots._markers[0][1].label.toPlainText()
-    assert label == "L1 0.003, lr 0.001"
+    assert label == "L1 3e-3, lr 1e-3"
     window.stop()
 
 
@@ -278,3 +278,17 @@ def test_restored_device_that_is_gone_is_reported(qtbot, tmp_path, mnist):
     assert "cuda:7" in window.message.text() and "not available" in window.message.text()
     assert named(window, "deviceSelect").currentData() == "auto"
     window.close()
+
+
+def test_keyboard_shortcuts_drive_the_run(qtbot, window):
+    set_inputs(window, **LONG)
+    window.activateWindow()  # window-wide shortcuts fire in the active window
+    qtbot.waitActive(window)
+    QTest.keyClick(window, Qt.Key.Key_F5)
+    assert window.state == "running"
+    qtbot.waitUntil(lambda: window.plots.ce.raw.n > 0, timeout=30_000)
+    QTest.keyClick(window, Qt.Key.Key_F6)
+    qtbot.waitUntil(lambda: window.state == "paused", timeout=5_000)
+    QTest.keyClick(window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: window.state == "idle", timeout=5_000)
+    assert window.last_run.status.value == "stopped"
