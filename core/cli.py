@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
     train.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root")
     train.add_argument("--download", action="store_true", help="let torchvision fetch into --data-dir")
+    train.add_argument("--load", type=Path, help="start from this saved model's weights")
     train.add_argument("--save", type=Path, help="write the trained model here (.safetensors)")
     return parser
 
@@ -79,10 +80,27 @@ def main(argv: Sequence[str]) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    return train(config, args.data_dir, args.download, args.save)
+    initial = None
+    if args.load is not None:
+        from core.modelfile import ModelFileError, load_model
+
+        try:
+            model, saved, _ = load_model(args.load)
+        except ModelFileError as exc:
+            return _fail(str(exc), EXIT_FAILED)
+        config = config.replace(hidden_sizes=saved.hidden_sizes)
+        initial = model.state_dict()
+        print(f"Starting from {args.load} (trained with L1 weight {saved.l1_weight:g}, lr {saved.lr:g})")
+    return train(config, args.data_dir, args.download, args.save, initial)
 
 
-def train(config: TrainConfig, data_dir: Path | None, download: bool, save: Path | None) -> int:
+def train(
+    config: TrainConfig,
+    data_dir: Path | None,
+    download: bool,
+    save: Path | None,
+    initial_state: dict | None = None,
+) -> int:
     from core.data import DataError, load_mnist
     from core.devices import DeviceUnavailableError, resolve_device
     from core.engine import Trainer
@@ -95,7 +113,7 @@ def train(config: TrainConfig, data_dir: Path | None, download: bool, save: Path
         data = load_mnist(device, data_dir, download)
     except DataError as exc:
         return _fail(str(exc), EXIT_FAILED)
-    trainer = Trainer(config, data)
+    trainer = Trainer(config, data, initial_state)
     print(f"Training on {device} with {_describe(config)}", flush=True)
     previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -39,12 +39,21 @@ SNAPSHOT_INTERVAL_S = 0.1
 class Trainer:
     """Trains one model on tensors already in memory; `run()` yields its events."""
 
-    def __init__(self, config: TrainConfig, data: MnistTensors) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: MnistTensors,
+        initial_state: Mapping[str, torch.Tensor] | None = None,
+    ) -> None:
+        """`initial_state`: weights to start from (a loaded model) instead of a fresh init."""
         self.config = config
         self.device = resolve_device(config.device)
         self.data = data.to(self.device, train_subset=config.train_subset)
         self._rng = torch.Generator().manual_seed(config.seed)
-        self.model: MLP = build_model(config.hidden_sizes, self._rng).to(self.device)
+        model = build_model(config.hidden_sizes, self._rng)  # draws as the notebook's init did
+        if initial_state is not None:
+            model.load_state_dict(initial_state)
+        self.model: MLP = model.to(self.device)
         self.flat = FlatParameters(self.model, config.penalize_biases)
         self.optimizer = _make_optimizer(config, self.flat.param)
         self.l1_weight = config.l1_weight

@@ -15,23 +15,27 @@ import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QPushButton,
     QScrollArea,
     QSlider,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from core.config import TrainConfig
 from gui.controls import ControlsPanel
+from gui.draw_panel import DrawPanel
+from gui.gallery import Gallery
 from gui.inputs import MessageBar
 from gui.plots import LossPlots
 from gui.sparsity_view import SparsityReadout
 from gui.status import StatusReadout
-from gui.worker import TrainingWorker
+from gui.worker import EvaluationWorker, TrainingWorker
 
 CHANCE_CE = math.log(10)
 
@@ -65,6 +69,7 @@ def worker_threads() -> int:
 
 class MainWindow(QMainWindow):
     torchReady = Signal()
+    evaluationFinished = Signal()  # the gallery and test_accuracy reflect the current model
     runFinished = Signal(object)  # RunEnded, once the thread has ended and Start is enabled
 
     def __init__(
@@ -82,18 +87,24 @@ class MainWindow(QMainWindow):
         self.plots = LossPlots()
         self.sparsity = SparsityReadout()
         self.message = MessageBar()
+        self.draw = DrawPanel()
+        self.gallery = Gallery()
+        self.tabs = QTabWidget()
         self.status = StatusReadout(self.statusBar())
         self._build()
         self._connect()
         self.thread: QThread | None = None
         self.worker: TrainingWorker | None = None
         self._loader: TorchLoader | None = None
+        self._evaluator: EvaluationWorker | None = None
         self._data = data  # MNIST tensors, loaded by the first run and reused
         self._snapshot = None  # the latest WeightSnapshot
         self._config: TrainConfig | None = None
         self._warned_collapse = False
         self._ended = None  # the last run's RunEnded
         self.last_epoch = None  # the last EpochMetrics
+        self.test_accuracy: float | None = None  # of the current model, once evaluated
+        self._opened: str | None = None  # the notice for a model file being evaluated
         self._state = "loading"
         self._restore()
         self._set_state("loading")
@@ -124,10 +135,17 @@ class MainWindow(QMainWindow):
         bar.addStretch(1)
         bar.addWidget(self.clear_runs)
 
+        curves = QWidget()
+        curves_layout = QVBoxLayout(curves)
+        curves_layout.addWidget(self.plots, 1)
+        curves_layout.addLayout(bar)
+        self.tabs.setObjectName("viewTabs")
+        self.tabs.addTab(curves, "Curves")
+        self.tabs.addTab(self.draw, "Draw a digit")
+        self.tabs.addTab(self.gallery, "Test images")
         middle = QVBoxLayout()
         middle.addWidget(self.message)
-        middle.addWidget(self.plots, 1)
-        middle.addLayout(bar)
+        middle.addWidget(self.tabs, 1)
 
         self.sparsity.setFixedWidth(270)
         central = QWidget()
@@ -137,10 +155,19 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.sparsity)
         self.setCentralWidget(central)
 
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = QAction("&Open model…", self)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_action.triggered.connect(self.open_model_dialog)
+        self.save_action = QAction("&Save model…", self)
+        self.save_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_action.triggered.connect(self.save_model_dialog)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        self.menuBar().addMenu("&File").addAction(quit_action)
+        file_menu.addActions([self.open_action, self.save_action])
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
         self.menuBar().addMenu("&Run").addActions(list(self.controls.actions.values()))
 
     def _connect(self) -> None:
@@ -154,6 +181,8 @@ class MainWindow(QMainWindow):
         self.controls.thresholdChanged.connect(self._threshold_changed)
         self.smoothing.valueChanged.connect(self._smoothing_changed)
         self.clear_runs.clicked.connect(self.plots.clear_old_runs)
+        self.draw.trainRequested.connect(self.start)
+        self.draw.loadRequested.connect(self.open_model_dialog)
 
     # ---- start-up ---------------------------------------------------------------------------
 
@@ -198,6 +227,7 @@ class MainWindow(QMainWindow):
         self._config = config
         self._warned_collapse = False
         self._ended = None
+        self.test_accuracy = None
         self.plots.start_run(run_label(config), config.epochs)
         self.status.start(config)
         self.status.set_state("Loading MNIST…" if self._data is None else "Starting…")
@@ -245,6 +275,8 @@ class MainWindow(QMainWindow):
         self.plots.clear_old_runs()
         self.plots.clear_live()
         self.sparsity.clear()
+        self.draw.set_model(None)
+        self.gallery.clear()
         self._snapshot = None
         self.message.hide()
         self.status.set_state("Ready: pick a preset and press Start")
@@ -254,6 +286,8 @@ class MainWindow(QMainWindow):
         self._state = state
         has_results = self._snapshot is not None or self.plots.overlay_count > 0
         self.controls.set_state(state, has_results)
+        self.open_action.setEnabled(state == "idle")
+        self.save_action.setEnabled(self._snapshot is not None and state != "loading")
 
     @property
     def state(self) -> str:
@@ -312,6 +346,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _epoch_finished(self, metrics) -> None:
         self.last_epoch = metrics
+        self.test_accuracy = metrics.test_accuracy
         self.plots.add_accuracy(metrics.epoch, metrics.test_accuracy)
         self.status.set_state(
             f"Epoch {metrics.epoch}: test accuracy {metrics.test_accuracy:.2%}, "
@@ -340,10 +375,13 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _weights_updated(self, update: tuple) -> None:
+        from core.inference import model_from_state
+
         self._snapshot, report = update
-        if report.threshold != self.controls.threshold.value():
-            return  # computed before the threshold changed; the next one will match
-        self.sparsity.show_report(report)
+        self.save_action.setEnabled(True)
+        self.draw.set_model(model_from_state(self._snapshot.state))  # a copy: never live tensors
+        if report.threshold == self.controls.threshold.value():  # else the next one will match
+            self.sparsity.show_report(report)
 
     @Slot(object)
     def _finished(self, ended) -> None:
@@ -357,6 +395,7 @@ class MainWindow(QMainWindow):
         else:
             self.status.set_state(f"Finished {ended.epochs_done} epoch(s)")
         self._ended = ended
+        self._evaluate()
 
     @property
     def last_run(self):  # -> RunEnded | None
@@ -368,6 +407,94 @@ class MainWindow(QMainWindow):
         self.worker = self.thread = None
         self._set_state("idle")
         self.runFinished.emit(self._ended)
+
+    # ---- evaluation and model files -----------------------------------------------------------
+
+    def _evaluate(self) -> None:
+        """Predict the whole test set with the current weights, for the gallery (background)."""
+        if self._snapshot is None or self._evaluator is not None:
+            return
+        self._evaluator = EvaluationWorker(self._snapshot.state, self._data, self.data_dir)
+        self._evaluator.done.connect(self._evaluated)
+        self._evaluator.failed.connect(self.message.show_message)
+        self._evaluator.finished.connect(self._evaluation_ended)
+        self._evaluator.start()
+
+    @Slot(object, object)
+    def _evaluated(self, evaluation, data) -> None:
+        self._data = data
+        self.test_accuracy = evaluation.accuracy
+        self.gallery.set_evaluation(data.test_x, evaluation)
+        self.status.set_state(f"Current model: test accuracy {evaluation.accuracy:.2%} "
+                              f"on {len(evaluation.labels):,} test images")
+        if self._opened is not None:
+            self.message.show_message(f"{self._opened}; test accuracy {evaluation.accuracy:.2%}.", "info")
+            self._opened = None
+
+    @Slot()
+    def _evaluation_ended(self) -> None:
+        self._evaluator.deleteLater()
+        self._evaluator = None
+        self.evaluationFinished.emit()
+
+    @Slot()
+    def save_model_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save model", str(Path.home() / "model.safetensors"), "Models (*.safetensors)")
+        if path:
+            self.save_model(Path(path).with_suffix(".safetensors"))
+
+    @Slot()
+    def open_model_dialog(self) -> None:
+        if self._state != "idle":
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", str(Path.home()),
+                                              "Models (*.safetensors);;All files (*)")
+        if path:
+            self.load_model(Path(path))
+
+    def save_model(self, path: Path) -> bool:
+        """Write the latest weights with the run's settings and results; report in the window."""
+        from core.inference import model_from_state
+        from core.modelfile import save_model
+
+        if self._snapshot is None or self._config is None:
+            self.message.show_message("There is no model to save yet: train or load one first.")
+            return False
+        summary = {"step": self._snapshot.step, "epoch": self._snapshot.epoch,
+                   "test_accuracy": self.test_accuracy,
+                   "sparsity": self.sparsity.report.fraction if self.sparsity.report else None}
+        try:
+            save_model(path, model_from_state(self._snapshot.state), self._config, summary)
+        except OSError as exc:
+            self.message.show_message(f"Could not save {path}: {exc.strerror or exc}")
+            return False
+        self.message.show_message(f"Saved the model to {path}", "info")
+        return True
+
+    def load_model(self, path: Path) -> bool:
+        """Make a saved model the current one; a bad file changes nothing and says why."""
+        from core.events import WeightSnapshot
+        from core.modelfile import ModelFileError, load_model
+        from core.sparsity import sparsity
+
+        try:
+            model, config, summary = load_model(path)
+        except ModelFileError as exc:
+            self.message.show_message(f"Could not open the model: {exc}")
+            return False
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        step = int(summary.get("step") or 0)
+        self._snapshot = WeightSnapshot(step, float(summary.get("epoch") or 0.0), state)
+        self._config = config
+        self.test_accuracy = None
+        self.draw.set_model(model)
+        self.sparsity.show_report(sparsity(self._snapshot.weights(), self.controls.threshold.value()))
+        self._opened = f"Opened {path.name}: trained with {run_label(config)}, {config.epochs} epoch(s)"
+        self.message.show_message(f"{self._opened}; measuring its test accuracy…", "info")
+        self._set_state(self._state)
+        self._evaluate()
+        return True
 
     # ---- persistence and closing -------------------------------------------------------------
 
@@ -395,8 +522,9 @@ class MainWindow(QMainWindow):
         if self.thread is not None:
             self.thread.quit()
             self.thread.wait()
-        if self._loader is not None:
-            self._loader.wait()
+        for helper in (self._loader, self._evaluator):
+            if helper is not None:
+                helper.wait()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._save()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.config import TrainConfig
 
@@ -153,3 +153,27 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, (DataError, DeviceUnavailableError, ValueError)):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+class EvaluationWorker(QThread):
+    """Evaluates a model on the test set off the GUI thread (loading MNIST first if needed).
+
+    A QThread subclass: one function, no event loop or slots of its own."""
+
+    done = Signal(object, object)  # (core.inference.Evaluation, MnistTensors)
+    failed = Signal(str)
+
+    def __init__(self, state: dict, data: object | None, data_dir: Path | None = None) -> None:
+        super().__init__()
+        self._state, self._data, self._data_dir = state, data, data_dir
+
+    def run(self) -> None:
+        try:
+            from core.data import load_mnist
+            from core.inference import evaluate, model_from_state
+
+            data = self._data if self._data is not None else load_mnist("cpu", self._data_dir)
+            model = model_from_state(self._state)
+            self.done.emit(evaluate(model, data.test_x.cpu(), data.test_y.cpu()), data)
+        except Exception as exc:  # noqa: BLE001  shown in the window, like a failed run
+            self.failed.emit(f"Evaluating the model failed: {describe_failure(exc)}")

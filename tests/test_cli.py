@@ -99,3 +99,22 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_model(tmp_path):
     assert proc.returncode == 130
     assert re.search(r"Training stopped: stopped at step \d+", err) and "Traceback" not in err
     assert load_model(path)[2]["status"] == "stopped"
+
+
+def test_load_continues_from_a_saved_model(tmp_path):
+    first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
+    common = ["--epochs", "1", "--train-subset", "2000", "--lr", "1e-3"]
+    assert _cli("train", *common, "--save", str(first)).returncode == 0
+    result = _cli("train", *common, "--load", str(first), "--save", str(second))
+    assert result.returncode == 0, result.stderr
+    assert f"Starting from {first}" in result.stdout
+    # A second epoch from the first one's weights beats the first epoch alone.
+    assert load_model(second)[2]["test_accuracy"] > load_model(first)[2]["test_accuracy"]
+
+
+def test_load_of_a_damaged_file_is_one_line_and_exit_1(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 50)
+    result = _cli("train", "--load", str(bad), timeout=60)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "is not a safetensors model file or is damaged" in result.stderr

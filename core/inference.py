@@ -1,0 +1,45 @@
+"""Using a trained model outside training: rebuilding it from weights, predicting, evaluating."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+
+from core.model import MLP
+
+
+def model_from_state(state: Mapping[str, torch.Tensor]) -> MLP:
+    """An MLP with the hidden sizes that `state` (a state_dict or snapshot) implies."""
+    weights = [t for t in state.values() if t.dim() == 2]
+    model = MLP([w.shape[0] for w in weights[:-1]])
+    model.load_state_dict(state)
+    return model.eval()
+
+
+@torch.inference_mode()
+def probabilities(model: MLP, images: torch.Tensor) -> torch.Tensor:
+    """Class probabilities, (N, 10), for images of shape (N, 28, 28) or (N, 784) in [0, 1]."""
+    return torch.softmax(model(images.reshape(len(images), -1)), dim=1)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's predictions on a labelled set."""
+
+    predictions: torch.Tensor  # (N,) int64
+    labels: torch.Tensor
+
+    @property
+    def accuracy(self) -> float:
+        return (self.predictions == self.labels).float().mean().item()
+
+    def misclassified(self) -> torch.Tensor:
+        """Indices of the wrongly predicted images, in order."""
+        return torch.nonzero(self.predictions != self.labels).flatten()
+
+
+@torch.inference_mode()
+def evaluate(model: MLP, images: torch.Tensor, labels: torch.Tensor) -> Evaluation:
+    return Evaluation(model(images.reshape(len(images), -1)).argmax(1), labels)

@@ -1,0 +1,236 @@
+"""Draw a digit and see what the network thinks, live."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+PREDICT_MS = 60  # predictions at most about 16 times a second while drawing
+CANVAS = 280
+
+
+class DrawCanvas(QWidget):
+    """Black ink on white, antialiased round strokes; right-click or Esc clears."""
+
+    changed = Signal()
+    strokeFinished = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("drawCanvas")
+        self.setAccessibleName("Drawing canvas")
+        self.setToolTip("Draw a digit with the mouse or a pen. Right-click or Esc clears.")
+        self.setFixedSize(CANVAS, CANVAS)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.pen_width = 18
+        self.image = QImage(CANVAS, CANVAS, QImage.Format.Format_Grayscale8)
+        self._last: QPointF | None = None
+        self.clear()
+
+    def clear(self) -> None:
+        self.image.fill(QColor("white"))
+        self.blank = True
+        self.update()
+        self.changed.emit()
+
+    def ink(self) -> np.ndarray:
+        """The drawing as ink intensity (0 = paper, 255 = full ink), shape (height, width)."""
+        pixels = np.frombuffer(self.image.constBits(), np.uint8)
+        rows = pixels.reshape(self.image.height(), self.image.bytesPerLine())[:, : self.image.width()]
+        return 255 - rows
+
+    def _draw_to(self, point: QPointF) -> None:
+        painter = QPainter(self.image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor("black"), self.pen_width, Qt.PenStyle.SolidLine,
+                            Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+        painter.drawLine(self._last or point, point)
+        painter.end()
+        self._last = point
+        self.blank = False
+        self.update()
+        self.changed.emit()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.RightButton:
+            self.clear()
+        elif event.button() == Qt.MouseButton.LeftButton:
+            self._last = None
+            self._draw_to(event.position())
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self._draw_to(event.position())
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._last = None
+            self.strokeFinished.emit()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.clear()
+        else:
+            super().keyPressEvent(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.drawImage(0, 0, self.image)
+        painter.setPen(QPen(QColor("#999"), 1))
+        painter.drawRect(0, 0, self.width() - 1, self.height() - 1)
+
+
+class DrawPanel(QWidget):
+    """The canvas, the prediction, the ten probabilities and the 28x28 input the model sees.
+
+    `set_model` takes a CPU model (from a snapshot or a file); predicting one image is a
+    fraction of a millisecond, so it runs here, throttled, never on the live training tensors."""
+
+    trainRequested = Signal()
+    loadRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = None
+        self.predicted: int | None = None
+        self.probabilities: np.ndarray | None = None
+        self.canvas = DrawCanvas()
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setObjectName("clearButton")
+        self.clear_button.setAccessibleName("Clear drawing")
+        self.clear_button.setToolTip("Clear the canvas (Esc, or right-click on it)")
+        self.pen = QSlider(Qt.Orientation.Horizontal)
+        self.pen.setObjectName("penWidthInput")
+        self.pen.setAccessibleName("Pen width")
+        self.pen.setRange(4, 40)
+        self.pen.setValue(self.canvas.pen_width)
+        self.prediction = QLabel()
+        self.prediction.setObjectName("predictionLabel")
+        self.prediction.setAccessibleName("Prediction")
+        self.prediction.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.prediction.setWordWrap(True)
+        self.preview = QLabel()
+        self.preview.setObjectName("modelInputPreview")
+        self.preview.setAccessibleName("What the network sees, 28 by 28")
+        self.preview.setToolTip("Exactly what the network receives: cropped, scaled to 20x20, "
+                                "centred by mass in 28x28, as MNIST was made")
+        self.preview.setFixedSize(112, 112)
+        self.preview.setStyleSheet("border: 1px solid #999; background: black;")
+        self.chart = pg.PlotWidget(background="w")
+        self.chart.setObjectName("probabilityChart")
+        self.chart.setAccessibleName("Probability of each digit")
+        self.chart.setMinimumHeight(180)
+        self.chart.setMouseEnabled(False, False)
+        self.chart.setMenuEnabled(False)
+        self.chart.setYRange(0, 1, padding=0.02)
+        self.chart.setXRange(-0.6, 9.6, padding=0)
+        self.chart.getAxis("bottom").setTicks([[(i, str(i)) for i in range(10)]])
+        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7, brush="#1f77b4")
+        self.chart.addItem(self.bars)
+        self.no_model = QWidget()
+        train, load = QPushButton("Train one"), QPushButton("Load a model…")
+        train.clicked.connect(self.trainRequested)
+        load.clicked.connect(self.loadRequested)
+        offer = QHBoxLayout(self.no_model)
+        offer.addWidget(train)
+        offer.addWidget(load)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(PREDICT_MS)
+        self._timer.timeout.connect(self.predict)
+        self.canvas.changed.connect(self._timer.start)
+        self.canvas.strokeFinished.connect(self.predict)
+        self.clear_button.clicked.connect(self.canvas.clear)
+        self.pen.valueChanged.connect(self._set_pen)
+        self._lay_out()
+        self.predict()
+
+    def _lay_out(self) -> None:
+        left = QVBoxLayout()
+        left.addWidget(self.canvas)
+        tools = QFormLayout()
+        tools.addRow("Pen width", self.pen)
+        left.addLayout(tools)
+        left.addWidget(self.clear_button)
+        left.addSpacing(12)
+        left.addWidget(QLabel("What the network sees (28 × 28):"))
+        left.addWidget(self.preview)
+        left.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(self.prediction)
+        right.addWidget(self.no_model)
+        right.addWidget(self.chart, 1)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left)
+        layout.addLayout(right, 1)
+        self.prediction.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+
+    @Slot(int)
+    def _set_pen(self, width: int) -> None:
+        self.canvas.pen_width = width
+
+    def set_model(self, model: object | None) -> None:
+        self.model = model
+        self.predict()
+
+    @Slot()
+    def predict(self) -> None:
+        self._timer.stop()
+        self.no_model.setVisible(self.model is None)
+        if self.model is None:  # also before torch has loaded: nothing here may need it
+            self._show_text("No trained model yet: train one, or load a saved model.", 13)
+            self.bars.setOpts(height=np.zeros(10))
+            self.preview.clear()
+            return
+        from core.preprocess import preprocess_drawing
+
+        field = None if self.canvas.blank else preprocess_drawing(self.canvas.ink())
+        self._show_preview(field)
+        if field is None:
+            self._show_text("Draw a digit on the canvas", 14)
+            self.bars.setOpts(height=np.zeros(10))
+            return
+        from core.inference import probabilities
+
+        probs = probabilities(self.model, field[None])[0].numpy()
+        digit = int(probs.argmax())
+        self.probabilities = probs
+        self.prediction.setText(
+            f"<span style='font-size:64pt; font-weight:bold'>{digit}</span>"
+            f"<br><span style='font-size:14pt'>{probs[digit]:.1%} sure</span>"
+        )
+        self.prediction.setAccessibleDescription(f"Predicted {digit}, {probs[digit]:.0%}")
+        self.predicted, self.probabilities = digit, probs
+        self.bars.setOpts(height=probs, brushes=["#d62728" if i == digit else "#1f77b4" for i in range(10)])
+
+    def _show_text(self, text: str, size: int) -> None:
+        self.predicted, self.probabilities = None, None
+        self.prediction.setText(f"<span style='font-size:{size}pt; color:#555'>{text}</span>")
+
+    def _show_preview(self, field) -> None:
+        if field is None:
+            self.preview.clear()
+            return
+        self.preview.setPixmap(grey_pixmap(field.numpy(), self.preview.width()))
+
+
+def grey_pixmap(image: np.ndarray, size: int) -> QPixmap:
+    """A 2-D array in [0, 1] as a white-on-black pixmap, scaled without smoothing."""
+    pixels = np.ascontiguousarray((np.clip(image, 0, 1) * 255).astype(np.uint8))
+    h, w = pixels.shape
+    qimage = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    return QPixmap.fromImage(qimage).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                                            Qt.TransformationMode.FastTransformation)

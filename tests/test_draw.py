@@ -1,0 +1,154 @@
+"""The draw-a-digit panel, model files and the test-image gallery (pytest-qt, offscreen)."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from core.config import PRESETS
+from core.engine import Trainer
+from core.modelfile import save_model
+from test_gui import make_window
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory, mnist):
+    """A model trained for one epoch, saved as the File menu would."""
+    trainer = Trainer(PRESETS["balanced"].replace(epochs=1, device="cpu"), mnist)
+    list(trainer.run())
+    path = tmp_path_factory.mktemp("models") / "one-epoch.safetensors"
+    save_model(path, trainer.model, trainer.config, {"step": trainer.step, "epoch": 1.0})
+    return path
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path, mnist):
+    window = make_window(qtbot, tmp_path / "settings.ini", mnist)
+    window.tabs.setCurrentWidget(window.draw)
+    yield window
+    window.close()
+
+
+def draw_one(qtbot, canvas):
+    """A vertical stroke with a small flag: a '1' as a person draws it."""
+    points = [QPoint(150, 60), QPoint(120, 90), QPoint(150, 60)] + [QPoint(150, y) for y in range(70, 230, 10)]
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[0])
+    for point in points[1:]:
+        QTest.mouseMove(canvas, point)
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[-1])
+
+
+def load(qtbot, window, path):
+    assert window.load_model(path)
+    qtbot.waitUntil(lambda: window.gallery.evaluation is not None, timeout=30_000)
+
+
+def test_without_a_model_the_panel_offers_to_train_or_load(window):
+    assert window.draw.model is None
+    assert "No trained model yet" in window.draw.prediction.text()
+    assert window.draw.no_model.isVisible()
+
+
+def test_drawing_gives_a_live_prediction_and_the_model_input(qtbot, window, model_file):
+    load(qtbot, window, model_file)
+    panel = window.draw
+    assert "Draw a digit" in panel.prediction.text() and panel.predicted is None
+    draw_one(qtbot, panel.canvas)
+    assert not panel.canvas.blank
+    assert panel.predicted == 1, panel.probabilities
+    assert panel.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    heights = panel.bars.opts["height"]
+    assert np.allclose(heights, panel.probabilities)
+    assert not panel.preview.pixmap().isNull()
+    assert f">{panel.predicted}<" in panel.prediction.text()
+
+
+@pytest.mark.parametrize("how", ["button", "escape", "right-click"])
+def test_clear_resets_the_canvas_and_prediction(qtbot, window, model_file, how):
+    load(qtbot, window, model_file)
+    canvas = window.draw.canvas
+    draw_one(qtbot, canvas)
+    if how == "button":
+        qtbot.mouseClick(window.draw.clear_button, Qt.MouseButton.LeftButton)
+    elif how == "escape":
+        canvas.setFocus()
+        QTest.keyClick(canvas, Qt.Key.Key_Escape)
+    else:
+        QTest.mouseClick(canvas, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, QPoint(10, 10))
+    qtbot.waitUntil(lambda: window.draw.predicted is None)
+    assert canvas.blank and canvas.ink().max() == 0
+    assert "Draw a digit" in window.draw.prediction.text()
+
+
+def test_pen_width_changes_the_stroke(qtbot, window, model_file):
+    load(qtbot, window, model_file)
+    window.draw.pen.setValue(6)
+    draw_one(qtbot, window.draw.canvas)
+    thin = (window.draw.canvas.ink() > 128).sum()
+    window.draw.canvas.clear()
+    window.draw.pen.setValue(30)
+    draw_one(qtbot, window.draw.canvas)
+    assert (window.draw.canvas.ink() > 128).sum() > 2 * thin
+
+
+def test_a_run_gives_the_panel_a_model(qtbot, window):
+    window.controls.train_images.setValue(1280)
+    window.controls.epochs.setValue(1)
+    window.start()
+    qtbot.waitUntil(lambda: window.draw.model is not None, timeout=30_000)
+    assert window.draw.model is not window.worker and not window.draw.no_model.isVisible()
+
+
+def test_save_then_load_gives_identical_predictions(qtbot, window, tmp_path):
+    window.controls.train_images.setValue(1280)
+    window.controls.epochs.setValue(1)
+    with qtbot.waitSignal(window.evaluationFinished, timeout=30_000):
+        window.start()
+    draw_one(qtbot, window.draw.canvas)
+    before = window.draw.probabilities.copy()
+    path = tmp_path / "mine.safetensors"
+    assert window.save_model(path) and path.exists()
+    assert "Saved the model" in window.message.text()
+    qtbot.mouseClick(window.controls.buttons["resetButton"], Qt.MouseButton.LeftButton)
+    assert window.draw.model is None
+    load(qtbot, window, path)
+    window.draw.predict()
+    assert np.array_equal(window.draw.probabilities, before)
+    assert window.sparsity.report is not None
+
+
+def test_corrupt_or_foreign_file_keeps_the_current_model(qtbot, window, model_file, tmp_path):
+    load(qtbot, window, model_file)
+    model, snapshot = window.draw.model, window._snapshot
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(model_file.read_bytes()[:3000])
+    assert not window.load_model(bad)
+    assert "Could not open the model" in window.message.text()
+    assert window.draw.model is model and window._snapshot is snapshot
+    foreign = tmp_path / "notes.safetensors"
+    foreign.write_text("not a model")
+    assert not window.load_model(foreign)
+    assert window.draw.model is model
+
+
+def test_loading_updates_sparsity_and_test_accuracy(qtbot, window, model_file):
+    load(qtbot, window, model_file)
+    assert window.sparsity.report is not None and window.sparsity.figure.text().endswith("%")
+    assert 0.85 < window.test_accuracy <= 1.0
+    assert f"{window.test_accuracy:.2%}" in window.status.state.text()
+    assert f"Opened {model_file.name}" in window.message.text()
+    assert f"test accuracy {window.test_accuracy:.2%}" in window.message.text()
+
+
+def test_gallery_shows_random_images_and_mistakes(qtbot, window, model_file):
+    load(qtbot, window, model_file)
+    gallery = window.gallery
+    qtbot.mouseClick(gallery.random_button, Qt.MouseButton.LeftButton)
+    assert "true label" in gallery.caption.text() and not gallery.image.pixmap().isNull()
+    wrong = gallery.evaluation.misclassified()
+    assert gallery.errors.count() == min(len(wrong), 500) > 0
+    gallery.errors.setCurrentRow(0)
+    index = int(wrong[0])
+    assert f"Test image {index}" in gallery.caption.text() and "(wrong)" in gallery.caption.text()
+    assert gallery.errors.item(0).text() == (
+        f"pred {int(gallery.evaluation.predictions[index])}, true {int(gallery.evaluation.labels[index])}")
