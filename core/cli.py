@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--l1-threshold", type=float, help="|w| at or below this counts as sparse")
     train.add_argument("--weights-only", action="store_true", help="do not penalize biases")
+    train.add_argument("--l1-method", choices=("penalty", "proximal"),
+                       help="penalty: subgradient, as the notebook; proximal: soft-thresholding (exact zeros)")
     train.add_argument("--train-subset", type=int, help="train on the first N images only")
     train.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
     train.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root")
@@ -54,7 +56,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     changes = {
         field: getattr(args, field)
         for field in ("l1_weight", "lr", "epochs", "batch_size", "optimizer", "device",
-                      "seed", "l1_threshold", "train_subset")
+                      "seed", "l1_threshold", "train_subset", "l1_method")
         if getattr(args, field) is not None
     }
     if args.weights_only:
@@ -161,12 +163,16 @@ def _epoch_line(m: EpochMetrics, epochs: int) -> str:
 
 def _save(path: Path, trainer: Trainer, ended: RunEnded) -> int:
     from core.modelfile import save_model
+    from core.sparsity import sparsity
 
+    snapshot = trainer.latest_weights()
     summary = {
         "epochs_done": ended.epochs_done,
         "step": ended.step,
+        "epoch": snapshot.epoch,
         "status": ended.status.value,
         "test_accuracy": trainer.evaluate(trainer.data.test_x, trainer.data.test_y),
+        "sparsity": sparsity(snapshot.weights(), trainer.config.l1_threshold).fraction,
     }
     try:
         save_model(path, trainer.model, trainer.config, summary)

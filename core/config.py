@@ -10,6 +10,7 @@ from dataclasses import dataclass
 MNIST_TRAIN_SIZE = 60_000
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 OPTIMIZERS = ("adamw", "sgd")
+L1_METHODS = ("penalty", "proximal")
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -27,6 +28,9 @@ class TrainConfig:
     weight_decay: float = 0.01  # PyTorch's AdamW default, which the notebook used
     momentum: float = 0.9  # SGD only
     penalize_biases: bool = True  # the notebook penalizes every parameter
+    # "penalty": the subgradient added to the loss's, as in the notebook; "proximal":
+    # soft-thresholding by lr * l1_weight after each optimizer step (exact zeros).
+    l1_method: str = "penalty"
     seed: int = 42
     device: str = "auto"
     l1_threshold: float = 1e-3
@@ -52,6 +56,8 @@ class TrainConfig:
             raise ValueError(
                 f"hidden_sizes must be one or more positive integers, got {self.hidden_sizes!r}"
             )
+        if self.l1_method not in L1_METHODS:
+            raise ValueError(f"l1_method must be one of {', '.join(L1_METHODS)}, got {self.l1_method!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if not isinstance(self.device, str) or not _DEVICE_PATTERN.match(self.device):

@@ -56,6 +56,7 @@ class Trainer:
         self.model: MLP = model.to(self.device)
         self.flat = FlatParameters(self.model, config.penalize_biases)
         self.optimizer = _make_optimizer(config, self.flat.param)
+        self._proximal = config.l1_method == "proximal"
         self.l1_weight = config.l1_weight
         self.lr = config.lr
         self.step = 0
@@ -166,9 +167,14 @@ class Trainer:
         self.flat.zero_grad()
         ce = F.cross_entropy(self.model(x), y)
         ce.backward()
-        # The L1 term's gradient is added directly: loss = CE + l1_weight * sum(|p|) as a whole.
-        l1 = self.flat.add_l1(self.l1_weight)
-        self.optimizer.step()
+        if self._proximal:
+            l1 = self.flat.l1_term(self.l1_weight)
+            self.optimizer.step()
+            self.flat.soft_threshold(self.lr * self.l1_weight)
+        else:
+            # The L1 term's gradient is added directly: loss = CE + l1_weight * sum(|p|) as a whole.
+            l1 = self.flat.add_l1(self.l1_weight)
+            self.optimizer.step()
         # Kept on the device; read back every log_every steps, so no host sync here.
         self._ce_buf[slot] = ce.detach()
         self._l1_buf[slot] = l1.detach()

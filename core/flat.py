@@ -40,12 +40,26 @@ class FlatParameters:
     def zero_grad(self) -> None:
         self.param.grad.zero_()
 
+    def l1_term(self, weight: float) -> torch.Tensor:
+        """weight * sum(|p|) over the penalized parameters, leaving sign(p) in a buffer."""
+        with torch.no_grad():
+            torch.sign(self.penalized, out=self._sign)
+            # sign(p) . p = sum(|p|): one BLAS dot, cheaper than a separate norm reduction.
+            return weight * torch.dot(self._sign, self.penalized)
+
     def add_l1(self, weight: float) -> torch.Tensor:
         """Add the gradient of weight * sum(|p|) (that is, weight * sign(p)) and return the term.
 
         Same gradient that autograd gives for torch.abs (sign(0) = 0), without building a graph."""
+        term = self.l1_term(weight)
+        with torch.no_grad():
+            self._penalized_grad.add_(self._sign, alpha=weight)
+        return term
+
+    def soft_threshold(self, amount: float) -> None:
+        """The proximal step of amount * sum(|p|): p <- sign(p) * max(|p| - amount, 0).
+
+        Unlike the subgradient, it lands weights on exactly zero instead of jittering around it."""
         with torch.no_grad():
             torch.sign(self.penalized, out=self._sign)
-            self._penalized_grad.add_(self._sign, alpha=weight)
-            # sign(p) . p = sum(|p|): one BLAS dot, cheaper than a separate norm reduction.
-            return weight * torch.dot(self._sign, self.penalized)
+            self.penalized.abs_().sub_(amount).clamp_(min=0).mul_(self._sign)

@@ -63,6 +63,9 @@ class ControlsPanel(QWidget):
         self.device.addItem("Auto", "auto")
         self.seed = _spin(0, 2**31 - 1)
         self.penalize_biases = QCheckBox("Penalize biases too")
+        self.l1_method = QComboBox()
+        self.l1_method.addItem("Penalty (as in the notebook)", "penalty")
+        self.l1_method.addItem("Proximal (exact zeros)", "proximal")
         self.threshold = LogInput(1e-6, 1.0, allow_zero=True)
         self.buttons = {name: QPushButton(text) for name, text, _, _ in BUTTONS}
         # The shortcuts live on actions (the window's Run menu), which trigger the buttons.
@@ -98,6 +101,10 @@ class ControlsPanel(QWidget):
             (self.seed, "seedInput", "Random seed", "Same seed, same settings: same numbers."),
             (self.penalize_biases, "penalizeBiasesCheck", "Penalize biases",
              "The notebook penalizes biases as well as weights."),
+            (self.l1_method, "l1MethodSelect", "L1 method",
+             "Penalty adds the L1 term's gradient, as the notebook does: weights shrink towards "
+             "zero but jitter around it. Proximal shrinks each weight by lr × L1 weight after "
+             "every step and stops at zero, so weights become exactly 0."),
             (self.threshold, "thresholdInput", "Sparsity threshold",
              "Weights with |w| at or below this count as zero in the sparsity readout."),
         ]
@@ -126,6 +133,7 @@ class ControlsPanel(QWidget):
             ("Epochs", self.epochs), ("Batch size", self.batch_size),
             ("Training images", self.train_images), ("Optimizer", self.optimizer),
             ("Device", self.device), ("Seed", self.seed), ("", self.penalize_biases),
+            ("L1 method", self.l1_method),
             ("Sparsity threshold", self.threshold),
         ]:
             form.addRow(label, widget)
@@ -145,7 +153,7 @@ class ControlsPanel(QWidget):
             self.l1_weight.valueChanged, self.lr.valueChanged, self.epochs.valueChanged,
             self.batch_size.valueChanged, self.train_images.valueChanged,
             self.optimizer.currentIndexChanged, self.seed.valueChanged,
-            self.penalize_biases.toggled,
+            self.penalize_biases.toggled, self.l1_method.currentIndexChanged,
         ]
 
     # ---- config in and out ----------------------------------------------------------------
@@ -163,6 +171,7 @@ class ControlsPanel(QWidget):
             device=self.device.currentData(),
             seed=self.seed.value(),
             penalize_biases=self.penalize_biases.isChecked(),
+            l1_method=self.l1_method.currentData(),
             l1_threshold=self.threshold.value(),
         )
 
@@ -178,6 +187,7 @@ class ControlsPanel(QWidget):
             self.optimizer.setCurrentIndex(self.optimizer.findData(config.optimizer))
             self.seed.setValue(config.seed)
             self.penalize_biases.setChecked(config.penalize_biases)
+            self.l1_method.setCurrentIndex(self.l1_method.findData(config.l1_method))
             self.threshold.setValue(config.l1_threshold)
         finally:
             self._applying = False
@@ -226,7 +236,8 @@ class ControlsPanel(QWidget):
         self.buttons["pauseButton"].setText(pause_text)
         self.actions["pauseButton"].setText(pause_text)
         for widget in (self.preset, self.epochs, self.batch_size, self.train_images,
-                       self.optimizer, self.device, self.seed, self.penalize_biases):
+                       self.optimizer, self.device, self.seed, self.penalize_biases,
+                       self.l1_method):
             widget.setEnabled(state in ("idle", "loading"))
 
     # ---- persistence ------------------------------------------------------------------------
@@ -243,7 +254,7 @@ class ControlsPanel(QWidget):
             "epochs": self.epochs.value(), "batch_size": self.batch_size.value(),
             "train_images": self.train_images.value(), "optimizer": self.optimizer.currentData(),
             "seed": self.seed.value(), "penalize_biases": self.penalize_biases.isChecked(),
-            "l1_threshold": self.threshold.value(),
+            "l1_method": self.l1_method.currentData(), "l1_threshold": self.threshold.value(),
         }
 
     def restore(self, settings: QSettings) -> None:
@@ -258,9 +269,10 @@ class ControlsPanel(QWidget):
                 value = settings.value(f"controls/{key}")
                 if value is not None:
                     setter(kind(value))
-            optimizer = settings.value("controls/optimizer")
-            if optimizer is not None:
-                self.optimizer.setCurrentIndex(max(self.optimizer.findData(optimizer), 0))
+            for key, box in (("optimizer", self.optimizer), ("l1_method", self.l1_method)):
+                value = settings.value(f"controls/{key}")
+                if value is not None:
+                    box.setCurrentIndex(max(box.findData(value), 0))
             biases = settings.value("controls/penalize_biases")
             if biases is not None:
                 self.penalize_biases.setChecked(str(biases).lower() == "true")

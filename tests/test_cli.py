@@ -83,6 +83,7 @@ def test_train_and_save(tmp_path):
     model, config, summary = load_model(path)
     assert (config.epochs, config.train_subset) == (1, 2000)
     assert summary["status"] == "finished" and 0.3 < summary["test_accuracy"] <= 1.0
+    assert summary["epoch"] == 1.0 and 0.0 <= summary["sparsity"] <= 1.0
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_the_model(tmp_path):

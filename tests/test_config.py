@@ -23,6 +23,7 @@ from core.config import PRESETS, TrainConfig
         ("device", "tpu"),
         ("device", "cuda:x"),
         ("optimizer", "adam"),
+        ("l1_method", "lasso"),
         ("train_subset", 0),
         ("train_subset", 70_000),
         ("log_every", 0),

@@ -251,3 +251,28 @@ def test_engine_follows_the_notebook_loop_step_by_step(mnist):
     for step, ((total, l1), (ref_total, ref_l1)) in enumerate(zip(ours, expected), 1):
         assert total == pytest.approx(ref_total, rel=1e-5), f"step {step}"
         assert l1 == pytest.approx(ref_l1, rel=1e-5), f"step {step}"
+
+
+def test_proximal_method_makes_exact_zeros_where_the_penalty_does_not(mnist, small_config):
+    # Proximal shrinks by lr * l1_weight a step (here 3e-4); Adam rescales the penalty instead.
+    config = small_config.replace(l1_weight=0.3, lr=1e-3, epochs=1)
+    penalty = [e for e in _events(Trainer(config, mnist)) if isinstance(e, EpochMetrics)][-1]
+    proximal_trainer = Trainer(config.replace(l1_method="proximal"), mnist)
+    proximal = [e for e in _events(proximal_trainer) if isinstance(e, EpochMetrics)][-1]
+    assert penalty.sparsity.exact_zeros == 0
+    assert proximal.sparsity.exact_zeros > 1000
+    weights = proximal_trainer.latest_weights().weights()
+    assert proximal.sparsity.exact_zeros == sum(int((w == 0).sum()) for w in weights.values())
+    assert proximal.test_accuracy > 0.3  # still learning, well above chance
+
+
+def test_proximal_step_follows_the_optimizer_step(mnist, small_config):
+    """One proximal step equals: the same step without L1, then soft-thresholding by lr * w."""
+    config = small_config.replace(l1_weight=1e-2, lr=1e-3, epochs=1, train_subset=64, batch_size=64)
+    plain = Trainer(config.replace(l1_weight=0.0), mnist)
+    _events(plain)
+    expected = plain.flat.param.detach().clone()
+    expected = expected.sign() * (expected.abs() - 1e-3 * 1e-2).clamp(min=0)
+    proximal = Trainer(config.replace(l1_method="proximal"), mnist)
+    _events(proximal)
+    assert torch.allclose(proximal.flat.param.detach(), expected, atol=1e-7)

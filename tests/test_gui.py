@@ -58,7 +58,8 @@ def start_long_run(qtbot, window):
 def test_every_control_has_an_object_and_accessible_name(window):
     for name in ["l1WeightInput", "learningRateInput", "epochsInput", "batchSizeInput",
                  "deviceSelect", "presetSelect", "startButton", "pauseButton", "stopButton",
-                 "resetButton", "sparsityReadout", "ceLossPlot", "l1LossPlot", "progressBar"]:
+                 "resetButton", "sparsityReadout", "ceLossPlot", "l1LossPlot", "progressBar",
+                 "l1MethodSelect"]:
         assert named(window, name).accessibleName(), name
 
 

@@ -60,3 +60,18 @@ def test_weights_only_flat_penalty_skips_biases():
     flat.add_l1(1.0)
     assert all(p.grad.abs().sum() == 0 for p in model.parameters() if p.dim() == 1)
     assert all(torch.equal(p.grad, p.sign()) for p in model.parameters() if p.dim() == 2)
+
+
+def test_soft_threshold_is_the_proximal_formula_and_gives_exact_zeros():
+    from core.flat import FlatParameters
+    from core.model import build_model
+
+    model = build_model((8,), torch.Generator().manual_seed(3))
+    flat = FlatParameters(model, penalize_biases=True)
+    before = flat.param.detach().clone()
+    amount = 0.02
+    flat.soft_threshold(amount)
+    expected = before.sign() * (before.abs() - amount).clamp(min=0)
+    assert torch.equal(flat.param.detach(), expected)
+    assert (flat.param == 0).sum() == (before.abs() <= amount).sum() > 0
+    assert torch.equal(model.layers[1].weight.flatten(), flat.param.detach()[: 784 * 8])
