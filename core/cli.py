@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--download", action="store_true", help="let torchvision fetch into --data-dir")
     train.add_argument("--load", type=Path, help="start from this saved model's weights")
     train.add_argument("--save", type=Path, help="write the trained model here (.safetensors)")
+    prune = sub.add_parser("prune", help="test accuracy of a saved model as its smallest weights are removed")
+    prune.add_argument("model", type=Path, help="a model file saved with --save or the window")
+    prune.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root")
     return parser
 
 
@@ -67,6 +70,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "prune":
+        return prune(args.model, args.data_dir)
     if args.command != "train":
         parser.print_help()
         return EXIT_USAGE
@@ -179,6 +184,24 @@ def _save(path: Path, trainer: Trainer, ended: RunEnded) -> int:
     except OSError as exc:
         return _fail(f"could not save the model to {path}: {exc.strerror or exc}", EXIT_FAILED)
     print(f"Saved the model to {path}")
+    return EXIT_OK
+
+
+def prune(path: Path, data_dir: Path | None) -> int:
+    """Print the pruning curve of a saved model: share of weights removed, test accuracy."""
+    from core.data import DataError, load_mnist
+    from core.modelfile import ModelFileError, load_model
+    from core.pruning import pruning_curve
+
+    try:
+        model, config, _ = load_model(path)
+        data = load_mnist("cpu", data_dir)
+    except (ModelFileError, DataError) as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    print(f"{path}: L1 weight {config.l1_weight:g} ({config.l1_method}), lr {config.lr:g}")
+    print("weights at zero  test accuracy")
+    for point in pruning_curve(model, data.test_x, data.test_y):
+        print(f"{point.removed:14.1%}  {point.accuracy:13.2%}")
     return EXIT_OK
 
 

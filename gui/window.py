@@ -33,9 +33,10 @@ from gui.draw_panel import DrawPanel
 from gui.gallery import Gallery
 from gui.inputs import MessageBar
 from gui.plots import LossPlots
+from gui.pruning_view import PruningView
 from gui.sparsity_view import SparsityReadout
 from gui.status import StatusReadout
-from gui.worker import EvaluationWorker, TrainingWorker
+from gui.worker import TestSetJob, TrainingWorker
 
 CHANCE_CE = math.log(10)
 
@@ -70,6 +71,7 @@ def worker_threads() -> int:
 class MainWindow(QMainWindow):
     torchReady = Signal()
     evaluationFinished = Signal()  # the gallery and test_accuracy reflect the current model
+    pruningFinished = Signal(object)  # list[PrunePoint], once the curve is on the Pruning tab
     runFinished = Signal(object)  # RunEnded, once the thread has ended and Start is enabled
 
     def __init__(
@@ -89,6 +91,7 @@ class MainWindow(QMainWindow):
         self.message = MessageBar()
         self.draw = DrawPanel()
         self.gallery = Gallery()
+        self.pruning = PruningView()
         self.tabs = QTabWidget()
         self.status = StatusReadout(self.statusBar())
         self._build()
@@ -96,7 +99,7 @@ class MainWindow(QMainWindow):
         self.thread: QThread | None = None
         self.worker: TrainingWorker | None = None
         self._loader: TorchLoader | None = None
-        self._evaluator: EvaluationWorker | None = None
+        self._jobs: list[TestSetJob] = []  # background test-set work in flight
         self._data = data  # MNIST tensors, loaded by the first run and reused
         self._snapshot = None  # the latest WeightSnapshot
         self._config: TrainConfig | None = None
@@ -105,6 +108,7 @@ class MainWindow(QMainWindow):
         self.last_epoch = None  # the last EpochMetrics
         self.test_accuracy: float | None = None  # of the current model, once evaluated
         self._opened: str | None = None  # the notice for a model file being evaluated
+        self._prune_label = ""  # the legend entry of the pruning curve being computed
         self._state = "loading"
         self._restore()
         self._set_state("loading")
@@ -143,6 +147,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(curves, "Curves")
         self.tabs.addTab(self.draw, "Draw a digit")
         self.tabs.addTab(self.gallery, "Test images")
+        self.tabs.addTab(self.pruning, "Pruning")
         middle = QVBoxLayout()
         middle.addWidget(self.message)
         middle.addWidget(self.tabs, 1)
@@ -183,6 +188,7 @@ class MainWindow(QMainWindow):
         self.clear_runs.clicked.connect(self.plots.clear_old_runs)
         self.draw.trainRequested.connect(self.start)
         self.draw.loadRequested.connect(self.open_model_dialog)
+        self.pruning.pruneRequested.connect(self.prune)
 
     # ---- start-up ---------------------------------------------------------------------------
 
@@ -288,6 +294,7 @@ class MainWindow(QMainWindow):
         self.controls.set_state(state, has_results)
         self.open_action.setEnabled(state == "idle")
         self.save_action.setEnabled(self._snapshot is not None and state != "loading")
+        self.pruning.prune_button.setEnabled(self._snapshot is not None and state == "idle")
 
     @property
     def state(self) -> str:
@@ -410,15 +417,27 @@ class MainWindow(QMainWindow):
 
     # ---- evaluation and model files -----------------------------------------------------------
 
+    def _start_job(self, compute, what: str, done) -> None:
+        """Run compute(model, test images, labels) on the current weights in the background."""
+        job = TestSetJob(self._snapshot.state, self._data, self.data_dir, compute, what)
+        job.done.connect(done)
+        job.failed.connect(self.message.show_message)
+        job.finished.connect(self._job_ended)
+        self._jobs.append(job)
+        job.start()
+
+    @Slot()
+    def _job_ended(self) -> None:
+        job = self.sender()
+        self._jobs.remove(job)
+        job.deleteLater()
+
     def _evaluate(self) -> None:
-        """Predict the whole test set with the current weights, for the gallery (background)."""
-        if self._snapshot is None or self._evaluator is not None:
-            return
-        self._evaluator = EvaluationWorker(self._snapshot.state, self._data, self.data_dir)
-        self._evaluator.done.connect(self._evaluated)
-        self._evaluator.failed.connect(self.message.show_message)
-        self._evaluator.finished.connect(self._evaluation_ended)
-        self._evaluator.start()
+        """Predict the whole test set with the current weights, for the gallery."""
+        from core.inference import evaluate
+
+        if self._snapshot is not None:
+            self._start_job(evaluate, "Evaluating the model", self._evaluated)
 
     @Slot(object, object)
     def _evaluated(self, evaluation, data) -> None:
@@ -430,12 +449,26 @@ class MainWindow(QMainWindow):
         if self._opened is not None:
             self.message.show_message(f"{self._opened}; test accuracy {evaluation.accuracy:.2%}.", "info")
             self._opened = None
+        self.evaluationFinished.emit()
 
     @Slot()
-    def _evaluation_ended(self) -> None:
-        self._evaluator.deleteLater()
-        self._evaluator = None
-        self.evaluationFinished.emit()
+    def prune(self) -> None:
+        """Add the current model's pruning curve to the Pruning tab (computed in the background)."""
+        from core.pruning import pruning_curve
+
+        if self._snapshot is None or self._config is None:
+            return
+        self._prune_label = f"{run_label(self._config)}, {self._config.l1_method}"
+        self.pruning.prune_button.setEnabled(False)
+        # A bound slot, not a lambda: a lambda would run in the job's thread.
+        self._start_job(pruning_curve, "Pruning the model", self._pruned)
+
+    @Slot(object, object)
+    def _pruned(self, points: list, data: object) -> None:
+        self._data = data
+        self.pruning.add_curve(points, self._prune_label)
+        self.pruning.prune_button.setEnabled(self._state == "idle")
+        self.pruningFinished.emit(points)
 
     @Slot()
     def save_model_dialog(self) -> None:
@@ -522,7 +555,7 @@ class MainWindow(QMainWindow):
         if self.thread is not None:
             self.thread.quit()
             self.thread.wait()
-        for helper in (self._loader, self._evaluator):
+        for helper in [self._loader, *self._jobs]:
             if helper is not None:
                 helper.wait()
 

@@ -8,6 +8,7 @@ on from there. The worker has no parent, or moveToThread would fail.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -155,25 +156,34 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class EvaluationWorker(QThread):
-    """Evaluates a model on the test set off the GUI thread (loading MNIST first if needed).
+class TestSetJob(QThread):
+    """Applies `compute(model, test_images, test_labels)` off the GUI thread, loading MNIST
+    first if needed: the test-set evaluation for the gallery, the pruning curve.
 
     A QThread subclass: one function, no event loop or slots of its own."""
 
-    done = Signal(object, object)  # (core.inference.Evaluation, MnistTensors)
+    done = Signal(object, object)  # (what compute returned, MnistTensors)
     failed = Signal(str)
 
-    def __init__(self, state: dict, data: object | None, data_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        state: dict,
+        data: object | None,
+        data_dir: Path | None,
+        compute: Callable[..., object],
+        what: str,
+    ) -> None:
         super().__init__()
         self._state, self._data, self._data_dir = state, data, data_dir
+        self._compute, self._what = compute, what
 
     def run(self) -> None:
         try:
             from core.data import load_mnist
-            from core.inference import evaluate, model_from_state
+            from core.inference import model_from_state
 
             data = self._data if self._data is not None else load_mnist("cpu", self._data_dir)
             model = model_from_state(self._state)
-            self.done.emit(evaluate(model, data.test_x.cpu(), data.test_y.cpu()), data)
+            self.done.emit(self._compute(model, data.test_x.cpu(), data.test_y.cpu()), data)
         except Exception as exc:  # noqa: BLE001  shown in the window, like a failed run
-            self.failed.emit(f"Evaluating the model failed: {describe_failure(exc)}")
+            self.failed.emit(f"{self._what} failed: {describe_failure(exc)}")

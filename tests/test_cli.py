@@ -119,3 +119,18 @@ def test_load_of_a_damaged_file_is_one_line_and_exit_1(tmp_path):
     result = _cli("train", "--load", str(bad), timeout=60)
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert "is not a safetensors model file or is damaged" in result.stderr
+
+
+def test_prune_prints_the_curve_of_a_saved_model(tmp_path):
+    path = tmp_path / "m.safetensors"
+    assert _cli("train", "--epochs", "1", "--train-subset", "2000", "--lr", "1e-3",
+                "--save", str(path)).returncode == 0
+    result = _cli("prune", str(path), timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = re.findall(r"^\s+([\d.]+)%\s+([\d.]+)%$", result.stdout, re.M)
+    assert len(rows) == 14 and float(rows[0][0]) == 0.0 and float(rows[-1][0]) == 99.0
+
+
+def test_prune_of_a_missing_file_exits_1():
+    result = _cli("prune", "/nonexistent/model.safetensors", timeout=60)
+    assert result.returncode == 1 and "cannot read" in result.stderr

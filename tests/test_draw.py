@@ -152,3 +152,19 @@ def test_gallery_shows_random_images_and_mistakes(qtbot, window, model_file):
     assert f"Test image {index}" in gallery.caption.text() and "(wrong)" in gallery.caption.text()
     assert gallery.errors.item(0).text() == (
         f"pred {int(gallery.evaluation.predictions[index])}, true {int(gallery.evaluation.labels[index])}")
+
+
+def test_pruning_tab_adds_a_curve_per_click(qtbot, window, model_file):
+    prune = window.pruning.prune_button
+    assert not prune.isEnabled()  # no model yet
+    load(qtbot, window, model_file)
+    assert prune.isEnabled()
+    for expected in (1, 2):
+        with qtbot.waitSignal(window.pruningFinished, timeout=30_000) as done:
+            qtbot.mouseClick(prune, Qt.MouseButton.LeftButton)
+        assert len(window.pruning.curves) == expected
+    x, y = window.pruning.curves[0].getData()
+    assert len(x) == 14 and x[0] == 0 and x[-1] == pytest.approx(99, abs=0.1)
+    assert y[0] == pytest.approx(100 * done.args[0][0].accuracy)
+    qtbot.mouseClick(window.pruning.clear_button, Qt.MouseButton.LeftButton)
+    assert not window.pruning.curves

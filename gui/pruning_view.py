@@ -1,0 +1,64 @@
+"""The pruning curve: test accuracy as the smallest weights are removed, one curve per click."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from gui.plots import RUN_COLOURS
+
+
+class PruningView(QWidget):
+    pruneRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prune_button = QPushButton("Prune the current model")
+        self.prune_button.setObjectName("pruneButton")
+        self.prune_button.setAccessibleName("Prune the current model")
+        self.prune_button.setToolTip(
+            "Zero the smallest weights (0% to 99% of them) and measure test accuracy each time. "
+            "An L1-trained net keeps its accuracy much longer than an unregularized one.")
+        self.prune_button.setEnabled(False)
+        self.clear_button = QPushButton("Clear curves")
+        self.clear_button.setObjectName("clearPruningButton")
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setObjectName("pruningPlot")
+        self.plot.setAccessibleName("Test accuracy against the share of weights removed")
+        item = self.plot.plotItem
+        item.setTitle("Test accuracy after magnitude pruning", size="10pt")
+        item.setLabel("bottom", "weights at zero after pruning (%)")
+        item.setLabel("left", "test accuracy (%)")
+        item.showGrid(x=True, y=True, alpha=0.15)
+        item.addLegend(offset=(10, 10), labelTextSize="8pt")
+        self.plot.setXRange(0, 100)
+        self.plot.setYRange(0, 100)
+        self.curves: list[pg.PlotDataItem] = []
+        self.clear_button.clicked.connect(self.clear)
+        self.prune_button.clicked.connect(self.pruneRequested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.prune_button)
+        buttons.addWidget(self.clear_button)
+        buttons.addStretch(1)
+        note = QLabel("Each click adds a curve for the current model; earlier ones stay to compare.")
+        note.setStyleSheet("color: #555;")
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(note)
+        layout.addWidget(self.plot, 1)
+
+    def add_curve(self, points: list, label: str) -> None:
+        colour = RUN_COLOURS[len(self.curves) % len(RUN_COLOURS)]
+        x = np.array([100 * p.removed for p in points])
+        y = np.array([100 * p.accuracy for p in points])
+        curve = self.plot.plotItem.plot(x, y, pen=pg.mkPen(colour, width=2), symbol="o",
+                                        symbolSize=5, symbolBrush=colour, name=label)
+        self.curves.append(curve)
+
+    def clear(self) -> None:
+        for curve in self.curves:
+            self.plot.plotItem.removeItem(curve)
+            self.plot.plotItem.legend.removeItem(curve)
+        self.curves.clear()

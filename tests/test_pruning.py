@@ -1,0 +1,48 @@
+import pytest
+import torch
+
+from core.config import PRESETS
+from core.engine import Trainer
+from core.pruning import FRACTIONS, prune, pruning_curve
+
+
+@pytest.fixture(scope="module")
+def trained(mnist):
+    trainer = Trainer(PRESETS["balanced"].replace(epochs=1, device="cpu", train_subset=20_000), mnist)
+    list(trainer.run())
+    return trainer
+
+
+def matrices(model):
+    return [p for p in model.parameters() if p.dim() == 2]
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5, 0.9, 0.99])
+def test_share_removed_matches_the_cut(trained, fraction):
+    pruned = prune(trained.model, fraction)
+    total = sum(w.numel() for w in matrices(pruned))
+    zeros = sum(int((w == 0).sum()) for w in matrices(pruned))
+    assert zeros == round(fraction * total)  # no ties: a penalty-trained net has no exact zeros
+    kept = torch.cat([w.abs().flatten() for w in matrices(pruned)])
+    removed = torch.cat([(w.abs() * (p == 0)).flatten() for w, p in zip(matrices(trained.model), matrices(pruned))])
+    if 0 < fraction:
+        assert removed.max() <= kept[kept > 0].min()  # the smallest ones went first
+
+
+def test_pruning_leaves_the_model_and_biases_alone(trained):
+    before = {k: v.clone() for k, v in trained.model.state_dict().items()}
+    pruned = prune(trained.model, 0.5)
+    for key, value in trained.model.state_dict().items():
+        assert torch.equal(value, before[key])
+    for (name, a), b in zip(pruned.named_parameters(), trained.model.parameters()):
+        if a.dim() == 1:
+            assert torch.equal(a, b), name
+
+
+def test_curve_starts_at_the_models_accuracy_and_falls(mnist, trained):
+    points = pruning_curve(trained.model, mnist.test_x, mnist.test_y)
+    assert [p.target for p in points] == list(FRACTIONS)
+    assert points[0].removed == 0.0
+    assert points[0].accuracy == pytest.approx(trained.evaluate(mnist.test_x, mnist.test_y))
+    assert points[-1].accuracy < points[0].accuracy - 0.3
+    assert all(abs(p.removed - p.target) < 1e-3 for p in points)
