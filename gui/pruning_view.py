@@ -32,7 +32,7 @@ class PruningView(QWidget):
         item.setLabel("bottom", "weights at zero after pruning (%)")
         item.setLabel("left", "test accuracy (%)")
         item.showGrid(x=True, y=True, alpha=0.15)
-        item.addLegend(offset=(10, 10), labelTextSize="8pt")
+        item.addLegend(offset=(10, -10), labelTextSize="8pt")  # bottom left: empty there
         self.plot.setXRange(0, 100)
         self.plot.setYRange(0, 100)
         self.curves: list[pg.PlotDataItem] = []
