@@ -92,6 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, help="training threads (default: the window's choice)")
+    parser.add_argument("--tab", default="Curves", help="the tab on screen while training (e.g. Weights)")
     args = parser.parse_args()
 
     import tempfile
@@ -121,6 +122,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     config = PRESETS["balanced"].replace(epochs=1, device="cpu")
+    tabs = window.tabs
+    tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == args.tab))
     headless, in_window, lateness = [], [], []
     for _ in range(args.repeats):
         headless.append(headless_epoch(config, data))
@@ -131,7 +134,8 @@ def main() -> None:
     lateness.sort()
     p99 = lateness[int(0.99 * (len(lateness) - 1))]
     best_h, best_w = min(headless), min(in_window)
-    print(f"Qt platform {app.platformName()}, torch {torch.__version__}, {torch.get_num_threads()} training thread(s)")
+    print(f"Qt platform {app.platformName()}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} training thread(s), {args.tab} tab on screen")
     print(f"time to window:       {startup:.2f} s (best of 3; PyTorch still loading)")
     print(f"one epoch headless:   {best_h:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in headless)})")
     print(f"one epoch in window:  {best_w:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in in_window)})")

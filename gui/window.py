@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +35,14 @@ from gui.gallery import Gallery
 from gui.inputs import MessageBar
 from gui.plots import LossPlots
 from gui.pruning_view import PruningView
+from gui.weights_view import WeightsView
 from gui.sparsity_view import SparsityReadout
 from gui.status import StatusReadout
 from gui.worker import TestSetJob, TrainingWorker
 
 CHANCE_CE = math.log(10)
+# The weight images redraw once a second during a run: each frame holds the GIL for a while.
+WEIGHTS_INTERVAL_S = 1.0
 
 
 class TorchLoader(QThread):
@@ -92,6 +96,7 @@ class MainWindow(QMainWindow):
         self.draw = DrawPanel()
         self.gallery = Gallery()
         self.pruning = PruningView()
+        self.weights = WeightsView()
         self.tabs = QTabWidget()
         self.status = StatusReadout(self.statusBar())
         self._build()
@@ -109,6 +114,7 @@ class MainWindow(QMainWindow):
         self.test_accuracy: float | None = None  # of the current model, once evaluated
         self._opened: str | None = None  # the notice for a model file being evaluated
         self._prune_label = ""  # the legend entry of the pruning curve being computed
+        self._weights_drawn_at = 0.0
         self._state = "loading"
         self._restore()
         self._set_state("loading")
@@ -145,6 +151,7 @@ class MainWindow(QMainWindow):
         curves_layout.addLayout(bar)
         self.tabs.setObjectName("viewTabs")
         self.tabs.addTab(curves, "Curves")
+        self.tabs.addTab(self.weights, "Weights")
         self.tabs.addTab(self.draw, "Draw a digit")
         self.tabs.addTab(self.gallery, "Test images")
         self.tabs.addTab(self.pruning, "Pruning")
@@ -189,6 +196,7 @@ class MainWindow(QMainWindow):
         self.draw.trainRequested.connect(self.start)
         self.draw.loadRequested.connect(self.open_model_dialog)
         self.pruning.pruneRequested.connect(self.prune)
+        self.tabs.currentChanged.connect(self._refresh_weights)
 
     # ---- start-up ---------------------------------------------------------------------------
 
@@ -326,6 +334,14 @@ class MainWindow(QMainWindow):
             from core.sparsity import sparsity
 
             self.sparsity.show_report(sparsity(self._snapshot.weights(), value))
+            self._refresh_weights()
+
+    @Slot()
+    def _refresh_weights(self) -> None:
+        """Redraw the weight images and histograms, only while their tab is on screen."""
+        if self._snapshot is not None and self.tabs.currentWidget() is self.weights:
+            self.weights.show_weights(self._snapshot.weights(), self.controls.threshold.value())
+            self._weights_drawn_at = time.perf_counter()
 
     @Slot(int)
     def _smoothing_changed(self, value: int) -> None:
@@ -389,6 +405,8 @@ class MainWindow(QMainWindow):
         self.draw.set_model(model_from_state(self._snapshot.state))  # a copy: never live tensors
         if report.threshold == self.controls.threshold.value():  # else the next one will match
             self.sparsity.show_report(report)
+        if time.perf_counter() - self._weights_drawn_at >= WEIGHTS_INTERVAL_S:
+            self._refresh_weights()
 
     @Slot(object)
     def _finished(self, ended) -> None:
@@ -523,6 +541,7 @@ class MainWindow(QMainWindow):
         self.test_accuracy = None
         self.draw.set_model(model)
         self.sparsity.show_report(sparsity(self._snapshot.weights(), self.controls.threshold.value()))
+        self._refresh_weights()
         self._opened = f"Opened {path.name}: trained with {run_label(config)}, {config.epochs} epoch(s)"
         self.message.show_message(f"{self._opened}; measuring its test accuracy…", "info")
         self._set_state(self._state)

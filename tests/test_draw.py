@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
@@ -168,3 +169,36 @@ def test_pruning_tab_adds_a_curve_per_click(qtbot, window, model_file):
     assert y[0] == pytest.approx(100 * done.args[0][0].accuracy)
     qtbot.mouseClick(window.pruning.clear_button, Qt.MouseButton.LeftButton)
     assert not window.pruning.curves
+
+
+def test_weights_tab_draws_tiles_histograms_and_dead_units(qtbot, window, model_file):
+    from core.modelfile import load_model
+
+    window.tabs.setCurrentWidget(window.weights)
+    load(qtbot, window, model_file)
+    view = window.weights
+    assert view.image.image.shape == (8 * 30 - 2, 8 * 30 - 2)
+    assert len(view.curves) == 3 and all(len(c.getData()[0]) > 0 for c in view.curves)
+    assert view.threshold_line.value() == pytest.approx(-3.0)  # log10(1e-3)
+    model, config, summary = load_model(model_file)
+    first = model.layers[1].weight
+    alive = torch.nonzero((first.abs() > 1e-3).any(1)).flatten()
+    dead_before = first.shape[0] - len(alive)  # L1 may already have silenced some
+    assert view.dead_count == dead_before and f"{dead_before} dead" in view.caption.text()
+    with torch.no_grad():
+        first[alive[:2]] = 0.0  # two more units with every incoming weight zero
+    dead_file = model_file.parent / "two-dead.safetensors"
+    save_model(dead_file, model, config, summary)
+    load(qtbot, window, dead_file)
+    assert view.dead_count == dead_before + 2 and len(view.dead.data) == dead_before + 2
+
+
+def test_weights_tab_updates_live_during_a_run(qtbot, window):
+    window.tabs.setCurrentWidget(window.weights)
+    window.controls.train_images.setValue(60_000)
+    window.controls.epochs.setValue(50)
+    window.start()
+    qtbot.waitUntil(lambda: window.weights.image.image is not None, timeout=30_000)
+    first = window.weights.image.image.copy()
+    qtbot.waitUntil(lambda: not np.array_equal(window.weights.image.image, first), timeout=5_000)
+    window.stop()

@@ -1,0 +1,125 @@
+"""What L1 does to the weights: the first layer as images, and each layer's |w| histogram.
+
+Fed from the engine's detached snapshots only; drawing them costs the training thread nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from gui.plots import RUN_COLOURS
+
+TILE = 28
+GAP = 2
+LOG_RANGE = (-8.0, 0.5)  # log10 |w| shown in the histogram
+BINS = 85
+DIVERGING = pg.ColorMap([0.0, 0.5, 1.0], [(33, 102, 172), (247, 247, 247), (178, 24, 43)])
+
+
+def mosaic(first_layer: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each unit's 784 incoming weights as a 28x28 tile, in a square grid; (image, columns)."""
+    units = first_layer.shape[0]
+    columns = math.ceil(math.sqrt(units))
+    rows = math.ceil(units / columns)
+    step = TILE + GAP
+    image = np.zeros((rows * step - GAP, columns * step - GAP), np.float32)
+    for unit, weights in enumerate(first_layer):
+        r, c = divmod(unit, columns)
+        image[r * step : r * step + TILE, c * step : c * step + TILE] = weights.reshape(TILE, TILE)
+    return image, columns
+
+
+def dead_units(first_layer: np.ndarray, threshold: float) -> np.ndarray:
+    """Indices of hidden units whose incoming weights are all at or below the threshold."""
+    return np.flatnonzero((np.abs(first_layer) <= threshold).all(axis=1))
+
+
+class WeightsView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.images = pg.GraphicsLayoutWidget()
+        self.images.setBackground("w")
+        self.images.setObjectName("weightImages")
+        self.images.setAccessibleName("First-layer weights as images")
+        self.images.setToolTip("Each tile: the 784 weights into one hidden unit, as a 28x28 "
+                               "image. Red positive, blue negative, white zero. Crossed tiles: "
+                               "dead units, every weight at or below the threshold.")
+        view = self.images.addViewBox(row=0, col=0, lockAspect=True, invertY=True)
+        view.setMouseEnabled(False, False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        view.addItem(self.image)
+        self.dead = pg.ScatterPlotItem(symbol="x", size=22, pen=pg.mkPen("#222", width=2), brush=None)
+        view.addItem(self.dead)
+        self.colour_bar = pg.ColorBarItem(values=(-0.1, 0.1), colorMap=DIVERGING, interactive=False,
+                                          label="weight")
+        self.colour_bar.setImageItem(self.image, insert_in=None)
+        self.images.addItem(self.colour_bar, row=0, col=1)
+        self.caption = QLabel("First layer: no weights yet.")
+        self.caption.setObjectName("weightImagesCaption")
+
+        self.histogram = pg.PlotWidget(background="w")
+        self.histogram.setObjectName("weightHistogram")
+        self.histogram.setAccessibleName("Histogram of weight magnitudes per layer")
+        item = self.histogram.plotItem
+        item.setTitle("Weights per layer, by magnitude", size="10pt")
+        item.setLabel("bottom", "log10 |w|")
+        item.setLabel("left", "share of the layer's weights (%)")
+        item.addLegend(offset=(10, 10), labelTextSize="8pt")
+        item.showGrid(x=True, y=True, alpha=0.15)
+        self.histogram.setXRange(*LOG_RANGE, padding=0)
+        self.threshold_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=1, style=Qt.PenStyle.DashLine),
+                                              label="threshold", labelOpts={"position": 0.55, "color": "#d62728"})
+        item.addItem(self.threshold_line)
+        self.curves: list[pg.PlotDataItem] = []
+        self.dead_count = 0
+
+        left = QVBoxLayout()
+        left.addWidget(self.images, 1)
+        left.addWidget(self.caption)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 1)
+        layout.addWidget(self.histogram, 1)
+
+    def show_weights(self, weights: dict, threshold: float) -> None:
+        """Draw the first layer's tiles and every layer's histogram from CPU tensors."""
+        matrices = [w.numpy() for w in weights.values()]
+        first = matrices[0]
+        image, columns = mosaic(first)
+        # Rounded to 2 significant digits, so the colour bar re-renders only now and then.
+        limit = float(f"{float(np.percentile(np.abs(first), 99.5)) or 1e-6:.2g}")
+        self.image.setImage(image, levels=(-limit, limit))
+        if self.colour_bar.levels() != (-limit, limit):
+            self.colour_bar.setLevels((-limit, limit))
+        dead = dead_units(first, threshold)
+        step = TILE + GAP
+        self.dead.setData([(d % columns) * step + TILE / 2 for d in dead],
+                          [(d // columns) * step + TILE / 2 for d in dead])
+        self.dead_count = len(dead)
+        self.caption.setText(
+            f"First layer: {first.shape[0]} units × {first.shape[1]} weights; "
+            f"{len(dead)} dead (every weight |w| ≤ {threshold:g})")
+        self._histograms(matrices, threshold)
+
+    def _histograms(self, matrices: list[np.ndarray], threshold: float) -> None:
+        edges = np.linspace(*LOG_RANGE, BINS + 1)
+        while len(self.curves) < len(matrices):
+            colour = RUN_COLOURS[len(self.curves) % len(RUN_COLOURS)]
+            self.curves.append(self.histogram.plotItem.plot(stepMode="center", pen=pg.mkPen(colour, width=1.5)))
+        for curve, w in zip(self.curves, matrices):
+            magnitudes = np.abs(w).ravel()
+            nonzero = magnitudes[magnitudes > 0]
+            counts, _ = np.histogram(np.log10(nonzero), bins=edges)
+            curve.setData(edges, 100 * counts / magnitudes.size)
+            zeros = magnitudes.size - nonzero.size
+            name = f"{w.shape[1]} → {w.shape[0]}" + (f" ({zeros:,} exact zeros)" if zeros else "")
+            if curve.name() != name:  # re-laying out the legend is not free
+                legend = self.histogram.plotItem.legend
+                legend.removeItem(curve)
+                curve.opts["name"] = name
+                legend.addItem(curve, name)
+        self.threshold_line.setValue(math.log10(threshold) if threshold > 0 else LOG_RANGE[0])
