@@ -7,6 +7,8 @@ so the plots cost the same however fast the worker reports.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -44,6 +46,18 @@ class Series:
 
     def data(self) -> tuple[np.ndarray, np.ndarray]:
         return self.x[: self.n], self.y[: self.n]
+
+
+@dataclass(frozen=True)
+class RunCurves:
+    """A finished run's raw values, kept for export."""
+
+    label: str
+    epochs: np.ndarray
+    ce: np.ndarray
+    l1: np.ndarray
+    accuracy_epochs: np.ndarray
+    accuracy: np.ndarray  # percent
 
 
 class SmoothedCurve:
@@ -104,6 +118,7 @@ class LossPlots(QWidget):
         self._overlays: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
         self._overlay_peaks = {"ce": 0.0, "l1": 0.0}
         self._tops = {"ce": 0.0, "l1": 0.0}
+        self.finished_runs: list[RunCurves] = []
         self._markers: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._new_curves()
         self._dirty = False
@@ -177,6 +192,9 @@ class LossPlots(QWidget):
     def end_run(self) -> None:
         """Keep the finished run as a faded overlay named by its settings; start fresh curves."""
         self._redraw(force=True)
+        epochs, ce = (a.copy() for a in self.ce.raw.data())
+        ax, ay = (a.copy() for a in self.accuracy.data())
+        self.finished_runs.append(RunCurves(self._label, epochs, ce, self.l1.raw.data()[1].copy(), ax, ay))
         colour = pg.mkColor(self._colour())
         colour.setAlpha(110)
         pen = pg.mkPen(colour, width=1)
@@ -209,6 +227,7 @@ class LossPlots(QWidget):
             legend.removeItem(overlay)
         self._overlays.clear()
         self._overlay_peaks = {"ce": 0.0, "l1": 0.0}
+        self.finished_runs.clear()
         self._dirty = True
 
     def clear_live(self) -> None:
@@ -225,6 +244,19 @@ class LossPlots(QWidget):
             widget.plotItem.removeItem(curve.raw_item)
             widget.plotItem.removeItem(curve.line_item)
         self.acc_widget.plotItem.removeItem(self.acc_item)
+
+    def export_png(self, stem: Path) -> list[Path]:
+        """Each plot as `<stem>-ce.png`, `-l1.png`, `-accuracy.png`, via pyqtgraph's exporter."""
+        from pyqtgraph.exporters import ImageExporter
+
+        written = []
+        for suffix, widget in (("ce", self.ce_widget), ("l1", self.l1_widget), ("accuracy", self.acc_widget)):
+            path = stem.with_name(f"{stem.name}-{suffix}.png")
+            exporter = ImageExporter(widget.plotItem)
+            exporter.parameters()["width"] = 1200
+            exporter.export(str(path))
+            written.append(path)
+        return written
 
     @property
     def overlay_count(self) -> int:

@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         self._opened: str | None = None  # the notice for a model file being evaluated
         self._prune_label = ""  # the legend entry of the pruning curve being computed
         self._weights_drawn_at = 0.0
+        self.summaries: list[dict] = []  # one row per finished, stopped or failed run
         self._state = "loading"
         self._restore()
         self._set_state("loading")
@@ -178,6 +179,13 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addActions([self.open_action, self.save_action])
+        file_menu.addSeparator()
+        for text, slot in (("Export loss curves (CSV)…", self.export_curves_dialog),
+                           ("Export run summaries (CSV)…", self.export_summaries_dialog),
+                           ("Export plots (PNG)…", self.export_plots_dialog)):
+            action = QAction(text, self)
+            action.triggered.connect(slot)
+            file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         self.menuBar().addMenu("&Run").addActions(list(self.controls.actions.values()))
@@ -420,6 +428,7 @@ class MainWindow(QMainWindow):
         else:
             self.status.set_state(f"Finished {ended.epochs_done} epoch(s)")
         self._ended = ended
+        self._summarise(ended)
         self._evaluate()
 
     @property
@@ -432,6 +441,70 @@ class MainWindow(QMainWindow):
         self.worker = self.thread = None
         self._set_state("idle")
         self.runFinished.emit(self._ended)
+
+    # ---- export ---------------------------------------------------------------------------------
+
+    SUMMARY_FIELDS = ("run", "l1_weight", "lr", "l1_method", "epochs", "batch_size", "seed",
+                      "status", "steps", "epochs_done", "test_accuracy", "sparsity", "exact_zeros")
+
+    def _summarise(self, ended) -> None:
+        config, report = self._config, self.sparsity.report
+        self.summaries.append({
+            "run": run_label(config), "l1_weight": config.l1_weight, "lr": config.lr,
+            "l1_method": config.l1_method, "epochs": config.epochs,
+            "batch_size": config.batch_size, "seed": config.seed, "status": ended.status.value,
+            "steps": ended.step, "epochs_done": ended.epochs_done,
+            "test_accuracy": self.last_epoch.test_accuracy if self.last_epoch else "",
+            "sparsity": report.fraction if report else "",
+            "exact_zeros": report.exact_zeros if report else "",
+        })
+
+    def export_curves(self, path: Path) -> int:
+        """Every finished run's per-step losses and per-epoch accuracy, one row per point."""
+        from core.export import write_csv
+
+        rows = []
+        for run in self.plots.finished_runs:
+            rows += [(run.label, f"{e:.6f}", ce, l1, "") for e, ce, l1 in zip(run.epochs, run.ce, run.l1)]
+            rows += [(run.label, f"{e:g}", "", "", a / 100) for e, a in zip(run.accuracy_epochs, run.accuracy)]
+        return self._export(path, lambda: write_csv(path, ("run", "epoch", "ce", "l1", "test_accuracy"), rows))
+
+    def export_summaries(self, path: Path) -> int:
+        from core.export import write_csv
+
+        rows = [[row[f] for f in self.SUMMARY_FIELDS] for row in self.summaries]
+        return self._export(path, lambda: write_csv(path, self.SUMMARY_FIELDS, rows))
+
+    def export_plots(self, stem: Path) -> int:
+        return self._export(stem, lambda: len(self.plots.export_png(stem)))
+
+    def _export(self, path: Path, write) -> int:
+        try:
+            count = write()
+        except OSError as exc:
+            self.message.show_message(f"Could not export to {path}: {exc.strerror or exc}")
+            return 0
+        self.message.show_message(f"Exported to {path}", "info")
+        return count
+
+    def _ask_path(self, title: str, name: str, pattern: str) -> Path | None:
+        path, _ = QFileDialog.getSaveFileName(self, title, str(Path.home() / name), pattern)
+        return Path(path) if path else None
+
+    @Slot()
+    def export_curves_dialog(self) -> None:
+        if path := self._ask_path("Export loss curves", "curves.csv", "CSV (*.csv)"):
+            self.export_curves(path.with_suffix(".csv"))
+
+    @Slot()
+    def export_summaries_dialog(self) -> None:
+        if path := self._ask_path("Export run summaries", "runs.csv", "CSV (*.csv)"):
+            self.export_summaries(path.with_suffix(".csv"))
+
+    @Slot()
+    def export_plots_dialog(self) -> None:
+        if path := self._ask_path("Export plots (three PNG files)", "plots", "PNG (*.png)"):
+            self.export_plots(path.with_suffix(""))
 
     # ---- evaluation and model files -----------------------------------------------------------
 

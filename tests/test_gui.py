@@ -293,3 +293,31 @@ def test_keyboard_shortcuts_drive_the_run(qtbot, window):
     QTest.keyClick(window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: window.state == "idle", timeout=5_000)
     assert window.last_run.status.value == "stopped"
+
+
+def test_export_curves_summaries_and_plots(qtbot, window, tmp_path):
+    import csv
+
+    set_inputs(window, **QUICK)
+    for _ in range(2):
+        with qtbot.waitSignal(window.runFinished, timeout=30_000):
+            window.start()
+    assert window.export_curves(tmp_path / "curves.csv") == 2 * (40 + 2)
+    rows = list(csv.DictReader((tmp_path / "curves.csv").read_text().splitlines()))
+    steps = [r for r in rows if r["ce"]]
+    assert len(steps) == 80 and {r["run"] for r in rows} == {"L1 1e-4, lr 1e-3"}
+    assert float(steps[0]["ce"]) > float(steps[39]["ce"])  # it learned
+    accuracy = [float(r["test_accuracy"]) for r in rows if r["test_accuracy"]]
+    assert len(accuracy) == 4 and all(0.5 < a <= 1 for a in accuracy)
+
+    assert window.export_summaries(tmp_path / "runs.csv") == 2
+    summary = list(csv.DictReader((tmp_path / "runs.csv").read_text().splitlines()))
+    assert summary[0]["status"] == "finished" and summary[0]["steps"] == "40"
+    assert 0 <= float(summary[0]["sparsity"]) <= 1
+
+    assert window.export_plots(tmp_path / "plots") == 3
+    for part in ("ce", "l1", "accuracy"):
+        assert (tmp_path / f"plots-{part}.png").stat().st_size > 1000
+
+    assert window.export_curves(tmp_path / "missing" / "curves.csv") == 0
+    assert "Could not export" in window.message.text()
