@@ -31,38 +31,47 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train from the command line and print the losses")
     train.add_argument("--preset", choices=sorted(PRESETS), help="start from these settings")
     train.add_argument("--l1-weight", type=float, help="weight of sum(|w|) in the loss")
-    train.add_argument("--lr", type=float, help="learning rate")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--optimizer", choices=("adamw", "sgd"))
-    train.add_argument("--device", help=f"one of {', '.join(DEVICE_NAMES)} or cuda:N")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--l1-threshold", type=float, help="|w| at or below this counts as sparse")
+    _add_training_options(train)
     train.add_argument("--weights-only", action="store_true", help="do not penalize biases")
-    train.add_argument("--l1-method", choices=("penalty", "proximal"),
-                       help="penalty: subgradient, as the notebook; proximal: soft-thresholding (exact zeros)")
-    train.add_argument("--train-subset", type=int, help="train on the first N images only")
     train.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
-    train.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root")
     train.add_argument("--download", action="store_true", help="let torchvision fetch into --data-dir")
     train.add_argument("--load", type=Path, help="start from this saved model's weights")
     train.add_argument("--save", type=Path, help="write the trained model here (.safetensors)")
+    sweep = sub.add_parser("sweep", help="train one model per L1 weight at once; print the trade-off")
+    sweep.add_argument("--l1-weights", required=True, help="comma-separated, e.g. 0,1e-5,1e-4,1e-3")
+    _add_training_options(sweep)
+    sweep.add_argument("--csv", type=Path, help="also write the results table here")
     prune = sub.add_parser("prune", help="test accuracy of a saved model as its smallest weights are removed")
     prune.add_argument("model", type=Path, help="a model file saved with --save or the window")
     prune.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root")
     return parser
 
 
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lr", type=float, help="learning rate")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--optimizer", choices=("adamw", "sgd"))
+    parser.add_argument("--device", help=f"one of {', '.join(DEVICE_NAMES)} or cuda:N")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--l1-threshold", type=float, help="|w| at or below this counts as sparse")
+    parser.add_argument("--l1-method", choices=("penalty", "proximal"),
+                        help="penalty: subgradient, as the notebook; proximal: soft-thresholding (exact zeros)")
+    parser.add_argument("--train-subset", type=int, help="train on the first N images only")
+    parser.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root")
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The preset (or the defaults) with every option the user gave applied on top."""
-    base = PRESETS[args.preset] if args.preset else TrainConfig()
+    preset = getattr(args, "preset", None)
+    base = PRESETS[preset] if preset else TrainConfig()
     changes = {
-        field: getattr(args, field)
+        field: getattr(args, field, None)
         for field in ("l1_weight", "lr", "epochs", "batch_size", "optimizer", "device",
                       "seed", "l1_threshold", "train_subset", "l1_method")
-        if getattr(args, field) is not None
+        if getattr(args, field, None) is not None
     }
-    if args.weights_only:
+    if getattr(args, "weights_only", False):
         changes["penalize_biases"] = False
     return base.replace(**changes)
 
@@ -72,6 +81,17 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.command == "prune":
         return prune(args.model, args.data_dir)
+    if args.command == "sweep":
+        try:
+            from core.sweep import parse_weights
+
+            weights = parse_weights(args.l1_weights)
+            config = config_from_args(args)
+            for weight in weights:
+                config.replace(l1_weight=weight)
+        except ValueError as exc:
+            return _fail(str(exc), EXIT_USAGE)
+        return sweep(config, weights, args.data_dir, args.csv)
     if args.command != "train":
         parser.print_help()
         return EXIT_USAGE
@@ -187,6 +207,38 @@ def _save(path: Path, trainer: Trainer, ended: RunEnded) -> int:
     return EXIT_OK
 
 
+def sweep(config: TrainConfig, weights: list[float], data_dir: Path | None, csv: Path | None) -> int:
+    """Train one model per L1 weight at once and print accuracy against sparsity."""
+    from core.data import DataError, load_mnist
+    from core.devices import DeviceUnavailableError, resolve_device
+    from core.export import write_csv
+    from core.sweep import SweepTrainer
+
+    try:
+        data = load_mnist(resolve_device(config.device), data_dir)
+    except DeviceUnavailableError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except DataError as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    print(f"Sweeping {len(weights)} L1 weights at once: {_describe(config, l1_weight=False)}",
+          flush=True)
+    for result in SweepTrainer(config, weights, data).run():
+        print(f"Epoch {result.epoch}/{config.epochs}: {result.seconds:.2f} s", flush=True)
+    header = ("l1_weight", "test_accuracy", "sparsity", "exact_zeros")
+    rows = [(p.l1_weight, p.test_accuracy, p.sparsity.fraction, p.sparsity.exact_zeros)
+            for p in result.points]
+    print(f"{'L1 weight':>10}  {'test accuracy':>13}  {'sparsity':>8}  {'exact zeros':>11}")
+    for weight, accuracy, fraction, zeros in rows:
+        print(f"{weight:>10g}  {accuracy:>13.2%}  {fraction:>8.1%}  {zeros:>11,}")
+    if csv is not None:
+        try:
+            write_csv(csv, header, rows)
+        except OSError as exc:
+            return _fail(f"could not write {csv}: {exc.strerror or exc}", EXIT_FAILED)
+        print(f"Wrote {csv}")
+    return EXIT_OK
+
+
 def prune(path: Path, data_dir: Path | None) -> int:
     """Print the pruning curve of a saved model: share of weights removed, test accuracy."""
     from core.data import DataError, load_mnist
@@ -205,9 +257,10 @@ def prune(path: Path, data_dir: Path | None) -> int:
     return EXIT_OK
 
 
-def _describe(c: TrainConfig) -> str:
-    return (f"L1 weight {c.l1_weight:g}, lr {c.lr:g}, {c.epochs} epoch(s), batch {c.batch_size}, "
-            f"{c.optimizer}, seed {c.seed}, {c.train_size:,} training images")
+def _describe(c: TrainConfig, l1_weight: bool = True) -> str:
+    return ((f"L1 weight {c.l1_weight:g}, " if l1_weight else "")
+            + f"lr {c.lr:g}, {c.epochs} epoch(s), batch {c.batch_size}, {c.optimizer}, "
+            f"{c.l1_method}, seed {c.seed}, {c.train_size:,} training images")
 
 
 def _fail(message: str, code: int) -> int:

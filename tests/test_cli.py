@@ -134,3 +134,19 @@ def test_prune_prints_the_curve_of_a_saved_model(tmp_path):
 def test_prune_of_a_missing_file_exits_1():
     result = _cli("prune", "/nonexistent/model.safetensors", timeout=60)
     assert result.returncode == 1 and "cannot read" in result.stderr
+
+
+def test_sweep_prints_the_trade_off_and_writes_csv(tmp_path):
+    path = tmp_path / "sweep.csv"
+    result = _cli("sweep", "--l1-weights", "0,1e-3", "--epochs", "1", "--train-subset", "3200",
+                  "--lr", "1e-3", "--csv", str(path))
+    assert result.returncode == 0, result.stderr
+    rows = re.findall(r"^\s+([\d.e-]+)\s+([\d.]+)%\s+([\d.]+)%\s+([\d,]+)$", result.stdout, re.M)
+    assert [float(r[0]) for r in rows] == [0.0, 1e-3]
+    assert float(rows[1][2]) > float(rows[0][2])  # more L1, more sparsity
+    assert path.read_text().splitlines()[0] == "l1_weight,test_accuracy,sparsity,exact_zeros"
+
+
+def test_sweep_rejects_bad_weights_with_exit_2():
+    result = _cli("sweep", "--l1-weights", "0,-1", timeout=60)
+    assert result.returncode == 2 and "l1_weight must be" in result.stderr
