@@ -9,6 +9,7 @@ a single run with that seed would.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ class SweepEpoch:
     epoch: int
     seconds: float
     points: list[SweepPoint]
+    ce: torch.Tensor  # (steps, K): each model's cross-entropy at every step of this epoch
+    stopped: bool = False  # the run was stopped during this epoch
 
 
 class SweepTrainer:
@@ -85,6 +88,11 @@ class SweepTrainer:
         self.optimizer = torch.optim.AdamW(
             [self.flat], lr=config.lr, weight_decay=config.weight_decay, fused=fused)
         self.step = 0
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """End after the step in progress (from any thread); the epoch so far is reported."""
+        self._stop.set()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (K, N, 10) of all K models for the same inputs x (N, 784)."""
@@ -100,18 +108,23 @@ class SweepTrainer:
     def run(self) -> Iterator[SweepEpoch]:
         cfg, data = self.config, self.data
         k = len(self.weights)
+        losses = torch.zeros(cfg.steps_per_epoch, k, device=self.device)
         for epoch in range(1, cfg.epochs + 1):
             start = time.perf_counter()
             perm = shuffled_indices(self._rng, cfg.train_size).to(self.device)
+            done = 0
             for b in range(cfg.steps_per_epoch):
+                if self._stop.is_set():
+                    break
                 idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 x, y = data.train_x[idx], data.train_y[idx]
                 self.flat.grad.zero_()
                 logits = self.forward(x)
                 # Sum of the K mean losses: each model's gradient is its own loss's gradient.
                 ce = F.cross_entropy(logits.reshape(-1, NUM_CLASSES), y.repeat(k), reduction="none")
-                self._ce = ce.view(k, -1).mean(1).detach()
-                ce.view(k, -1).mean(1).sum().backward()
+                per_model = ce.view(k, -1).mean(1)
+                losses[b] = per_model.detach()  # stays on the device: read once per epoch
+                per_model.sum().backward()
                 with torch.no_grad():
                     penalized = self.flat.data[self._penalized]
                     torch.sign(penalized, out=self._sign)
@@ -122,17 +135,23 @@ class SweepTrainer:
                         torch.sign(penalized, out=self._sign)
                         penalized.abs_().sub_(cfg.lr * self._scale).clamp_(min=0).mul_(self._sign)
                 self.step += 1
-            yield SweepEpoch(epoch, time.perf_counter() - start, self._points())
+                done = b + 1
+            stopped = self._stop.is_set()
+            ce = losses[:done].cpu()
+            yield SweepEpoch(epoch, time.perf_counter() - start, self._points(ce), ce, stopped)
+            if stopped:
+                return
 
     @torch.no_grad()
-    def _points(self) -> list[SweepPoint]:
+    def _points(self, ce: torch.Tensor) -> list[SweepPoint]:
         logits = self.forward(self.data.test_x)
         correct = (logits.argmax(2) == self.data.test_y).float().mean(1).tolist()
         points = []
         for m, weight in enumerate(self.weights):
             state = {name: p.detach()[m].cpu().clone() for name, p in zip(self.names, self.params)}
             report = sparsity({n: t for n, t in state.items() if t.dim() == 2}, self.config.l1_threshold)
-            points.append(SweepPoint(weight, correct[m], report, float(self._ce[m]), state))
+            last = float(ce[-1, m]) if len(ce) else float("nan")
+            points.append(SweepPoint(weight, correct[m], report, last, state))
         return points
 
 

@@ -33,12 +33,14 @@ from gui.controls import ControlsPanel
 from gui.draw_panel import DrawPanel
 from gui.gallery import Gallery
 from gui.inputs import MessageBar
+from gui.labels import run_label, short
 from gui.plots import LossPlots
 from gui.pruning_view import PruningView
+from gui.sweep_view import SweepView
 from gui.weights_view import WeightsView
 from gui.sparsity_view import SparsityReadout
 from gui.status import StatusReadout
-from gui.worker import TestSetJob, TrainingWorker
+from gui.worker import SweepThread, TestSetJob, TrainingWorker
 
 CHANCE_CE = math.log(10)
 # The weight images redraw once a second during a run: each frame holds the GIL for a while.
@@ -77,6 +79,7 @@ class MainWindow(QMainWindow):
     evaluationFinished = Signal()  # the gallery and test_accuracy reflect the current model
     pruningFinished = Signal(object)  # list[PrunePoint], once the curve is on the Pruning tab
     runFinished = Signal(object)  # RunEnded, once the thread has ended and Start is enabled
+    sweepFinished = Signal()
 
     def __init__(
         self,
@@ -97,6 +100,7 @@ class MainWindow(QMainWindow):
         self.gallery = Gallery()
         self.pruning = PruningView()
         self.weights = WeightsView()
+        self.sweep_view = SweepView()
         self.tabs = QTabWidget()
         self.status = StatusReadout(self.statusBar())
         self._build()
@@ -105,6 +109,7 @@ class MainWindow(QMainWindow):
         self.worker: TrainingWorker | None = None
         self._loader: TorchLoader | None = None
         self._jobs: list[TestSetJob] = []  # background test-set work in flight
+        self._sweep: SweepThread | None = None
         self._data = data  # MNIST tensors, loaded by the first run and reused
         self._snapshot = None  # the latest WeightSnapshot
         self._config: TrainConfig | None = None
@@ -115,6 +120,7 @@ class MainWindow(QMainWindow):
         self._opened: str | None = None  # the notice for a model file being evaluated
         self._prune_label = ""  # the legend entry of the pruning curve being computed
         self._weights_drawn_at = 0.0
+        self._sweep_config: TrainConfig | None = None
         self.summaries: list[dict] = []  # one row per finished, stopped or failed run
         self._state = "loading"
         self._restore()
@@ -156,6 +162,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.draw, "Draw a digit")
         self.tabs.addTab(self.gallery, "Test images")
         self.tabs.addTab(self.pruning, "Pruning")
+        self.tabs.addTab(self.sweep_view, "Sweep")
         middle = QVBoxLayout()
         middle.addWidget(self.message)
         middle.addWidget(self.tabs, 1)
@@ -205,6 +212,10 @@ class MainWindow(QMainWindow):
         self.draw.loadRequested.connect(self.open_model_dialog)
         self.pruning.pruneRequested.connect(self.prune)
         self.tabs.currentChanged.connect(self._refresh_weights)
+        self.sweep_view.runRequested.connect(self.start_sweep)
+        self.sweep_view.stopRequested.connect(self.stop_sweep)
+        self.sweep_view.openRequested.connect(self.open_sweep_point)
+        self.sweep_view.export_button.clicked.connect(self.export_sweep_dialog)
 
     # ---- start-up ---------------------------------------------------------------------------
 
@@ -311,6 +322,7 @@ class MainWindow(QMainWindow):
         self.open_action.setEnabled(state == "idle")
         self.save_action.setEnabled(self._snapshot is not None and state != "loading")
         self.pruning.prune_button.setEnabled(self._snapshot is not None and state == "idle")
+        self.sweep_view.set_running(state == "sweeping", can_start=state == "idle")
 
     @property
     def state(self) -> str:
@@ -441,6 +453,70 @@ class MainWindow(QMainWindow):
         self.worker = self.thread = None
         self._set_state("idle")
         self.runFinished.emit(self._ended)
+
+    # ---- sweep ----------------------------------------------------------------------------------
+
+    @Slot(str)
+    def start_sweep(self, text: str) -> None:
+        """Train one model per typed L1 weight at once, with the panel's other settings."""
+        from core.sweep import parse_weights
+
+        if self._state != "idle":
+            return
+        try:
+            weights = parse_weights(text)
+            config = self.controls.config()
+            for weight in weights:
+                config.replace(l1_weight=weight)
+        except ValueError as exc:
+            self.message.show_message(f"Cannot sweep: {exc}")
+            return
+        self.message.hide()
+        self._sweep_config = config
+        self._sweep = SweepThread(config, weights, self._data, self.data_dir)
+        self._sweep.epochDone.connect(self._sweep_epoch)
+        self._sweep.failed.connect(self.message.show_message)
+        self._sweep.finished.connect(self._sweep_ended)
+        self.sweep_view.start(weights)
+        self._set_state("sweeping")
+        self.status.set_state(f"Sweeping {len(weights)} L1 weights at once…")
+        self._sweep.start()
+
+    @Slot()
+    def stop_sweep(self) -> None:
+        if self._sweep is not None:
+            self._sweep.stop()
+
+    @Slot(object)
+    def _sweep_epoch(self, result) -> None:
+        self.sweep_view.add_epoch(result, self._sweep_config.steps_per_epoch)
+
+    @Slot()
+    def _sweep_ended(self) -> None:
+        self._sweep.deleteLater()
+        self._sweep = None
+        self._set_state("idle")
+        self.status.set_state("Sweep done: pick a row to open it as a model")
+        self.sweepFinished.emit()
+
+    @Slot(object)
+    def open_sweep_point(self, point) -> None:
+        from core.inference import model_from_state
+
+        config = self._sweep_config.replace(l1_weight=point.l1_weight)
+        self._use_model(model_from_state(point.state), config, {},
+                        f"Opened the sweep's model with {run_label(config)}")
+
+    def export_sweep(self, path: Path) -> int:
+        from core.export import write_csv
+
+        header = ("l1_weight", "test_accuracy", "sparsity", "exact_zeros")
+        return self._export(path, lambda: write_csv(path, header, self.sweep_view.rows()))
+
+    @Slot()
+    def export_sweep_dialog(self) -> None:
+        if path := self._ask_path("Export sweep results", "sweep.csv", "CSV (*.csv)"):
+            self.export_sweep(path.with_suffix(".csv"))
 
     # ---- export ---------------------------------------------------------------------------------
 
@@ -598,15 +674,22 @@ class MainWindow(QMainWindow):
 
     def load_model(self, path: Path) -> bool:
         """Make a saved model the current one; a bad file changes nothing and says why."""
-        from core.events import WeightSnapshot
         from core.modelfile import ModelFileError, load_model
-        from core.sparsity import sparsity
 
         try:
             model, config, summary = load_model(path)
         except ModelFileError as exc:
             self.message.show_message(f"Could not open the model: {exc}")
             return False
+        self._use_model(model, config, summary,
+                        f"Opened {path.name}: trained with {run_label(config)}, {config.epochs} epoch(s)")
+        return True
+
+    def _use_model(self, model, config: TrainConfig, summary: dict, notice: str) -> None:
+        """Make `model` the current one: draw panel, sparsity, weights, gallery, accuracy."""
+        from core.events import WeightSnapshot
+        from core.sparsity import sparsity
+
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         step = int(summary.get("step") or 0)
         self._snapshot = WeightSnapshot(step, float(summary.get("epoch") or 0.0), state)
@@ -615,11 +698,10 @@ class MainWindow(QMainWindow):
         self.draw.set_model(model)
         self.sparsity.show_report(sparsity(self._snapshot.weights(), self.controls.threshold.value()))
         self._refresh_weights()
-        self._opened = f"Opened {path.name}: trained with {run_label(config)}, {config.epochs} epoch(s)"
-        self.message.show_message(f"{self._opened}; measuring its test accuracy…", "info")
+        self._opened = notice
+        self.message.show_message(f"{notice}; measuring its test accuracy…", "info")
         self._set_state(self._state)
         self._evaluate()
-        return True
 
     # ---- persistence and closing -------------------------------------------------------------
 
@@ -644,10 +726,12 @@ class MainWindow(QMainWindow):
         """Stop the run and wait for both background threads; safe to call twice."""
         if self.worker is not None:
             self.worker.stop()
+        if self._sweep is not None:
+            self._sweep.stop()
         if self.thread is not None:
             self.thread.quit()
             self.thread.wait()
-        for helper in [self._loader, *self._jobs]:
+        for helper in [self._loader, self._sweep, *self._jobs]:
             if helper is not None:
                 helper.wait()
 
@@ -655,16 +739,3 @@ class MainWindow(QMainWindow):
         self._save()
         self.shutdown()
         event.accept()
-
-
-def run_label(config: TrainConfig) -> str:
-    """How a run is named in the legend: its L1 weight and learning rate."""
-    return f"L1 {short(config.l1_weight)}, lr {short(config.lr)}"
-
-
-def short(value: float) -> str:
-    """1e-4 rather than 0.0001; 3e-4, 0.05, 1, 0."""
-    mantissa, exponent = f"{value:.2e}".split("e")
-    if value == 0 or -3 < int(exponent) < 3:
-        return f"{value:g}"
-    return f"{float(mantissa):g}e{int(exponent)}"

@@ -187,3 +187,39 @@ class TestSetJob(QThread):
             self.done.emit(self._compute(model, data.test_x.cpu(), data.test_y.cpu()), data)
         except Exception as exc:  # noqa: BLE001  shown in the window, like a failed run
             self.failed.emit(f"{self._what} failed: {describe_failure(exc)}")
+
+
+class SweepThread(QThread):
+    """Runs a core SweepTrainer; one signal per epoch with every model's results.
+
+    A QThread subclass: one loop, no slots of its own; stop() is thread-safe."""
+
+    epochDone = Signal(object)  # core.sweep.SweepEpoch
+    failed = Signal(str)
+
+    def __init__(self, config: TrainConfig, weights: list[float], data: object | None,
+                 data_dir: Path | None = None) -> None:
+        super().__init__()
+        self.config, self.weights = config, weights
+        self._data, self._data_dir = data, data_dir
+        self._trainer = None
+        self._stop_requested = False
+
+    def stop(self) -> None:
+        self._stop_requested = True
+        if self._trainer is not None:
+            self._trainer.stop()
+
+    def run(self) -> None:
+        try:
+            from core.data import load_mnist
+            from core.sweep import SweepTrainer
+
+            data = self._data if self._data is not None else load_mnist("cpu", self._data_dir)
+            self._trainer = SweepTrainer(self.config, self.weights, data)
+            if self._stop_requested:
+                return
+            for epoch in self._trainer.run():
+                self.epochDone.emit(epoch)
+        except Exception as exc:  # noqa: BLE001  shown in the window
+            self.failed.emit(f"The sweep failed: {describe_failure(exc)}")

@@ -321,3 +321,39 @@ def test_export_curves_summaries_and_plots(qtbot, window, tmp_path):
 
     assert window.export_curves(tmp_path / "missing" / "curves.csv") == 0
     assert "Could not export" in window.message.text()
+
+
+def test_sweep_tab_fills_the_frontier_and_opens_a_point_as_the_model(qtbot, window, tmp_path):
+    set_inputs(window, train_images=3200, epochs=2, batch_size=64)
+    view = window.sweep_view
+    view.weights_input.setText("0, 1e-3, 1e-2")
+    with qtbot.waitSignal(window.sweepFinished, timeout=60_000):
+        qtbot.mouseClick(named(window, "sweepStartButton"), Qt.MouseButton.LeftButton)
+        assert window.state == "sweeping" and not named(window, "startButton").isEnabled()
+    assert window.state == "idle"
+    x, y = view.frontier_line.getData()
+    assert len(x) == 3 and list(x) == sorted(x)  # more L1, more sparsity
+    assert all(len(c.getData()[0]) == 100 for c in view.loss_curves)  # 2 epochs of 50 steps
+    assert named(window, "sweepTable").rowCount() == 3
+    assert named(window, "sweepTable").item(1, 0).text() == "1e-3"
+    view.table.selectRow(1)
+    with qtbot.waitSignal(window.evaluationFinished, timeout=30_000):
+        qtbot.mouseClick(named(window, "sweepOpenButton"), Qt.MouseButton.LeftButton)
+    assert window.draw.model is not None
+    assert window.test_accuracy == pytest.approx(view.points[1].test_accuracy, abs=1e-6)
+    assert window.sparsity.report.fraction == pytest.approx(view.points[1].sparsity.fraction)
+    assert window.export_sweep(tmp_path / "sweep.csv") == 3
+
+
+def test_sweep_can_be_stopped_and_rejects_bad_weights(qtbot, window):
+    window.sweep_view.weights_input.setText("0, -1")
+    qtbot.mouseClick(named(window, "sweepStartButton"), Qt.MouseButton.LeftButton)
+    assert window.state == "idle" and "Cannot sweep: l1_weight must be" in window.message.text()
+    set_inputs(window, **LONG)
+    window.sweep_view.weights_input.setText("0, 1e-4")
+    qtbot.mouseClick(named(window, "sweepStartButton"), Qt.MouseButton.LeftButton)
+    qtbot.wait(300)
+    with qtbot.waitSignal(window.sweepFinished, timeout=10_000):
+        qtbot.mouseClick(named(window, "sweepStopButton"), Qt.MouseButton.LeftButton)
+    assert "stopped in epoch 1" in window.sweep_view.status.text()
+    assert window.state == "idle"
