@@ -23,6 +23,26 @@ REDRAW_MS = 50
 RUN_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
 
+def titled_plot(name: str, title: str, bottom: str, left: str) -> pg.PlotWidget:
+    """A white plot with a title, axis labels, a faint grid and cached axes, named for tests
+    and screen readers."""
+    widget = pg.PlotWidget(background="w")
+    widget.setObjectName(name)
+    widget.setAccessibleName(title)
+    item = widget.plotItem
+    item.setTitle(title, size="10pt")
+    item.setLabel("bottom", bottom)
+    item.setLabel("left", left)
+    item.showGrid(x=True, y=True, alpha=0.15)
+    item.setMenuEnabled(False)
+    for axis in ("left", "bottom"):
+        # The grid makes each axis span the plot, so every curve update repainted its tick
+        # text; a pixmap cache turns that into a blit.
+        item.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        item.getAxis(axis).enableAutoSIPrefix(False)
+    return widget
+
+
 class Series:
     """x/y float buffers that double when full (never np.append, which copies every call)."""
 
@@ -101,9 +121,9 @@ class LossPlots(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.smoothing = 0.9  # per-step values are noisy: TensorBoard's 0.6 leaves too much
-        self.ce_widget = self._plot("ceLossPlot", "Cross-entropy loss", "CE")
-        self.l1_widget = self._plot("l1LossPlot", "L1 term (weight × Σ|w|)", "L1")
-        self.acc_widget = self._plot("accuracyPlot", "Test accuracy", "%")
+        self.ce_widget = titled_plot("ceLossPlot", "Cross-entropy loss", "epoch", "CE")
+        self.l1_widget = titled_plot("l1LossPlot", "L1 term (weight × Σ|w|)", "epoch", "L1")
+        self.acc_widget = titled_plot("accuracyPlot", "Test accuracy", "epoch", "%")
         self.ce_widget.plotItem.addLegend(offset=(-10, 10), labelTextSize="8pt")
         for widget in (self.l1_widget, self.acc_widget):
             widget.setXLink(self.ce_widget)
@@ -127,22 +147,6 @@ class LossPlots(QWidget):
         self._timer.timeout.connect(self._redraw)
         self._timer.start()
 
-    def _plot(self, name: str, title: str, unit: str) -> pg.PlotWidget:
-        widget = pg.PlotWidget(background="w")
-        widget.setObjectName(name)
-        widget.setAccessibleName(title)
-        item = widget.plotItem
-        item.setTitle(title, size="10pt")
-        item.setLabel("bottom", "epoch")
-        item.setLabel("left", unit)
-        item.showGrid(x=True, y=True, alpha=0.15)
-        item.setMenuEnabled(False)
-        for axis in ("left", "bottom"):
-            # The grid makes each axis span the plot, so every curve update repainted its tick
-            # text; a pixmap cache turns that into a blit.
-            item.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-            item.getAxis(axis).enableAutoSIPrefix(False)
-        return widget
 
     def _colour(self) -> str:
         return RUN_COLOURS[self._run_index % len(RUN_COLOURS)]

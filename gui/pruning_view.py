@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from gui.plots import RUN_COLOURS
+from gui.plots import RUN_COLOURS, titled_plot
 
 
 class PruningView(QWidget):
@@ -24,14 +24,9 @@ class PruningView(QWidget):
         self.prune_button.setEnabled(False)
         self.clear_button = QPushButton("Clear curves")
         self.clear_button.setObjectName("clearPruningButton")
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setObjectName("pruningPlot")
-        self.plot.setAccessibleName("Test accuracy against the share of weights removed")
+        self.plot = titled_plot("pruningPlot", "Test accuracy after magnitude pruning",
+                                "weights at zero after pruning (%)", "test accuracy (%)")
         item = self.plot.plotItem
-        item.setTitle("Test accuracy after magnitude pruning", size="10pt")
-        item.setLabel("bottom", "weights at zero after pruning (%)")
-        item.setLabel("left", "test accuracy (%)")
-        item.showGrid(x=True, y=True, alpha=0.15)
         item.addLegend(offset=(10, -10), labelTextSize="8pt")  # bottom left: empty there
         self.plot.setXRange(0, 100)
         self.plot.setYRange(0, 100)

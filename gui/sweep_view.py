@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.labels import short
-from gui.plots import RUN_COLOURS
+from gui.plots import RUN_COLOURS, titled_plot
 from gui.smoothing import smooth
 
 DEFAULT_WEIGHTS = "0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2"
@@ -44,23 +44,14 @@ class SweepView(QWidget):
         self.open_button = self._button("sweepOpenButton", "Open selected as model", self._open)
         self.export_button = self._button("sweepExportButton", "Export CSV…", None)
         self.status = QLabel("Train one model per L1 weight, all at once, and compare them.")
-        self.frontier = pg.PlotWidget(background="w")
-        self.frontier.setObjectName("sweepFrontierPlot")
-        self.frontier.setAccessibleName("Test accuracy against sparsity, one point per L1 weight")
+        self.frontier = titled_plot("sweepFrontierPlot", "Trade-off: accuracy against sparsity",
+                                    "sparsity (% of weights |w| ≤ threshold)", "test accuracy (%)")
         item = self.frontier.plotItem
-        item.setTitle("Trade-off: accuracy against sparsity", size="10pt")
-        item.setLabel("bottom", "sparsity (% of weights |w| ≤ threshold)")
-        item.setLabel("left", "test accuracy (%)")
-        item.showGrid(x=True, y=True, alpha=0.15)
         self.frontier.setXRange(0, 108, padding=0)  # room for the last point's label
         self.frontier_line = item.plot(pen=pg.mkPen("#1f77b4", width=1.5), symbol="o",
                                        symbolSize=8, symbolBrush="#1f77b4")
         self.labels: list[pg.TextItem] = []
-        self.losses = pg.PlotWidget(background="w")
-        self.losses.setObjectName("sweepLossPlot")
-        self.losses.setAccessibleName("Cross-entropy of each swept model")
-        self.losses.plotItem.setTitle("Cross-entropy per model (smoothed)", size="10pt")
-        self.losses.plotItem.setLabel("bottom", "epoch")
+        self.losses = titled_plot("sweepLossPlot", "Cross-entropy per model (smoothed)", "epoch", "CE")
         self.losses.plotItem.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.loss_curves: list[pg.PlotDataItem] = []
         self._loss_x: list[np.ndarray] = []

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gui.plots import RUN_COLOURS
+from gui.plots import RUN_COLOURS, titled_plot
 
 TILE = 28
 GAP = 2
@@ -62,15 +62,10 @@ class WeightsView(QWidget):
         self.caption = QLabel("First layer: no weights yet.")
         self.caption.setObjectName("weightImagesCaption")
 
-        self.histogram = pg.PlotWidget(background="w")
-        self.histogram.setObjectName("weightHistogram")
-        self.histogram.setAccessibleName("Histogram of weight magnitudes per layer")
+        self.histogram = titled_plot("weightHistogram", "Weights per layer, by magnitude",
+                                     "log10 |w|", "share of the layer's weights (%)")
         item = self.histogram.plotItem
-        item.setTitle("Weights per layer, by magnitude", size="10pt")
-        item.setLabel("bottom", "log10 |w|")
-        item.setLabel("left", "share of the layer's weights (%)")
         item.addLegend(offset=(10, 10), labelTextSize="8pt")
-        item.showGrid(x=True, y=True, alpha=0.15)
         self.histogram.setXRange(*LOG_RANGE, padding=0)
         self.threshold_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=1, style=Qt.PenStyle.DashLine),
                                               label="threshold", labelOpts={"position": 0.55, "color": "#d62728"})
