@@ -12,9 +12,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gui.app import run  # Qt only when there is a window to show
 
         return run()
+    if args[0] in ("--install-desktop-entry", "--uninstall-desktop-entry"):
+        return desktop_entry(install=args[0] == "--install-desktop-entry")
     from core.cli import main as cli_main
 
     return cli_main(args)
+
+
+def main_gui() -> int:
+    """The GUI launcher ([project.gui-scripts]: no console window on Windows)."""
+    return main([])
+
+
+def desktop_entry(install: bool) -> int:
+    from core import desktop
+
+    try:
+        changed = desktop.install() if install else desktop.uninstall()
+    except OSError as exc:
+        print(f"l1-trainer: error: {exc}", file=sys.stderr)
+        return 1
+    verb = "Wrote" if install else "Removed"
+    print(f"{verb} {len(changed)} file(s): {', '.join(str(p) for p in changed[:2])}"
+          + (" and the icons" if len(changed) > 2 else ""))
+    return 0
 
 
 if __name__ == "__main__":

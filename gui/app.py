@@ -1,20 +1,47 @@
-"""Starting the window: Qt first, PyTorch in the background."""
+"""Starting the window: Qt first, PyTorch in the background; clear words when it cannot start."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from PySide6.QtWidgets import QApplication
+ICON = Path(__file__).resolve().parent.parent / "resources" / "icons" / "l1-trainer.svg"
 
-from gui.window import MainWindow
+
+def no_display_reason() -> str | None:
+    """Why Qt could not open a window here (Linux without a display), or None."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display found (neither DISPLAY nor WAYLAND_DISPLAY is set): start L1 Trainer "
+            "from a desktop session, or train on the command line with `l1-trainer train`")
 
 
 def run(argv: Sequence[str] = ()) -> int:
+    reason = no_display_reason()
+    if reason:
+        print(f"l1-trainer: error: {reason}", file=sys.stderr)
+        return 1
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from gui.window import MainWindow
+
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("L1 Trainer")
     app.setOrganizationName("l1-trainer")
+    app.setDesktopFileName("l1-trainer")  # Wayland shells match the window to the menu entry
+    app.setWindowIcon(QIcon(str(ICON)))
     window = MainWindow()
+
+    def fatal(message: str) -> None:
+        QMessageBox.critical(window, "L1 Trainer cannot start", message)
+        app.exit(1)
+
+    window.fatalError.connect(fatal)
     window.show()
     window.load_torch()
     app.aboutToQuit.connect(window.shutdown)

@@ -134,14 +134,16 @@ class LogInput(QWidget):
 class MessageBar(QWidget):
     """A dismissible line at the top of the window for errors and notices."""
 
+    dismissed = Signal()  # the user closed it
+
     STYLES = {
         "error": "background:#fde2e1; color:#7a1712; border:1px solid #e8a19c;",
         "info": "background:#e4f0fb; color:#10385e; border:1px solid #9fc3e6;",
     }
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, name: str = "messageBar") -> None:
         super().__init__(parent)
-        self.setObjectName("messageBar")
+        self.setObjectName(name)
         self.setAccessibleName("Message")
         self.label = QLabel()
         self.label.setWordWrap(True)
@@ -149,8 +151,11 @@ class MessageBar(QWidget):
         close = QToolButton()
         close.setText("✕")
         close.setAccessibleName("Dismiss message")
+        close.setToolTip("Dismiss this message")
         close.setAutoRaise(True)
         close.clicked.connect(self.hide)
+        close.clicked.connect(self.dismissed)
+        self.close_button = close
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 6, 6)
         layout.addWidget(self.label, 1)

@@ -24,6 +24,7 @@ class PruningView(QWidget):
         self.prune_button.setEnabled(False)
         self.clear_button = QPushButton("Clear curves")
         self.clear_button.setObjectName("clearPruningButton")
+        self.clear_button.setToolTip("Remove every pruning curve from the plot")
         self.plot = titled_plot("pruningPlot", "Test accuracy after magnitude pruning",
                                 "weights at zero after pruning (%)", "test accuracy (%)")
         item = self.plot.plotItem

@@ -39,10 +39,16 @@ class SweepView(QWidget):
         self.weights_input.setAccessibleName("L1 weights to sweep")
         self.weights_input.setToolTip("L1 weights separated by commas; every other setting comes "
                                       "from the left panel. All are trained at once.")
-        self.run_button = self._button("sweepStartButton", "Run sweep", self._run)
-        self.stop_button = self._button("sweepStopButton", "Stop", self.stopRequested.emit)
-        self.open_button = self._button("sweepOpenButton", "Open selected as model", self._open)
-        self.export_button = self._button("sweepExportButton", "Export CSV…", None)
+        self.run_button = self._button(
+            "sweepStartButton", "Run sweep", self._run,
+            "Train one model per L1 weight, all at once, with the other settings on the left")
+        self.stop_button = self._button("sweepStopButton", "Stop", self.stopRequested.emit,
+                                        "Stop the sweep after the current step; results so far stay")
+        self.open_button = self._button(
+            "sweepOpenButton", "Open selected as model", self._open,
+            "Make the selected row the current model: draw panel, weights, gallery, pruning")
+        self.export_button = self._button("sweepExportButton", "Export CSV…", None,
+                                          "Write the results table to a CSV file")
         self.status = QLabel("Train one model per L1 weight, all at once, and compare them.")
         self.frontier = titled_plot("sweepFrontierPlot", "Trade-off: accuracy against sparsity",
                                     "sparsity (% of weights |w| ≤ threshold)", "test accuracy (%)")
@@ -64,13 +70,15 @@ class SweepView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setToolTip("Select a row, then open it as the current model")
         self._lay_out()
         self.set_running(False)
 
-    def _button(self, name: str, text: str, slot) -> QPushButton:
+    def _button(self, name: str, text: str, slot, tip: str) -> QPushButton:
         button = QPushButton(text)
         button.setObjectName(name)
         button.setAccessibleName(text)
+        button.setToolTip(tip)
         if slot is not None:
             button.clicked.connect(slot)
         return button

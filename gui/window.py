@@ -32,6 +32,8 @@ from core.config import TrainConfig
 from gui.controls import ControlsPanel
 from gui.draw_panel import DrawPanel
 from gui.gallery import Gallery
+from gui.help import WHAT_IS_L1, about_text, shortcuts_text
+from gui.help import show as show_help_box
 from gui.inputs import MessageBar
 from gui.labels import run_label, short
 from gui.plots import LossPlots
@@ -56,17 +58,32 @@ class TorchLoader(QThread):
     loaded = Signal(object, str)  # list[DeviceInfo], label of what `auto` picks
     failed = Signal(str)
 
+    def __init__(self, check_data: bool) -> None:
+        super().__init__()
+        self._check_data = check_data
+
     def run(self) -> None:
         try:
             import core.engine  # noqa: F401  (torch, torchvision and the engine, once)
+        except Exception as exc:  # noqa: BLE001  a broken install must show as a message
+            self.failed.emit(f"PyTorch could not be loaded ({exc}). Reinstall L1 Trainer with "
+                             "the set-up command in its README.")
+            return
+        try:
+            from core.data import DataError, prepare_bundled
             from core.devices import available_devices, resolve_device
+
+            if self._check_data:
+                prepare_bundled()  # verifies the bundled MNIST now, not at the first Start
 
             devices = available_devices()
             auto = resolve_device("auto")
             label = next((d.label for d in devices if d.name.split(":")[0] == auto.type), "CPU")
             self.loaded.emit(devices, label)
-        except Exception as exc:  # noqa: BLE001  a broken install must show as a message
-            self.failed.emit(f"PyTorch could not be loaded, so training is off: {exc}")
+        except DataError as exc:
+            self.failed.emit(f"The bundled MNIST data is damaged: {exc}")
+        except Exception as exc:  # noqa: BLE001  never a silent dead thread
+            self.failed.emit(f"L1 Trainer could not start: {type(exc).__name__}: {exc}")
 
 
 def worker_threads() -> int:
@@ -76,6 +93,7 @@ def worker_threads() -> int:
 
 class MainWindow(QMainWindow):
     torchReady = Signal()
+    fatalError = Signal(str)  # the app cannot work (no PyTorch, damaged data): say so and exit
     evaluationFinished = Signal()  # the gallery and test_accuracy reflect the current model
     pruningFinished = Signal(object)  # list[PrunePoint], once the curve is on the Pruning tab
     runFinished = Signal(object)  # RunEnded, once the thread has ended and Start is enabled
@@ -89,13 +107,16 @@ class MainWindow(QMainWindow):
     ) -> None:
         """`data`: MNIST tensors already in memory; by default the first run loads them."""
         super().__init__()
-        self.setWindowTitle("L1 Trainer")
+        from core.version import app_version
+
+        self.setWindowTitle(f"L1 Trainer {app_version()}")
         self.settings = settings or QSettings("l1-trainer", "L1 Trainer")
         self.data_dir = data_dir
         self.controls = ControlsPanel()
         self.plots = LossPlots()
         self.sparsity = SparsityReadout()
         self.message = MessageBar()
+        self.guide = MessageBar(name="firstRunGuide")
         self.draw = DrawPanel()
         self.gallery = Gallery()
         self.pruning = PruningView()
@@ -125,6 +146,7 @@ class MainWindow(QMainWindow):
         self._state = "loading"
         self._restore()
         self._set_state("loading")
+        self._show_guide_once()
 
     # ---- layout -----------------------------------------------------------------------------
 
@@ -164,6 +186,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.pruning, "Pruning")
         self.tabs.addTab(self.sweep_view, "Sweep")
         middle = QVBoxLayout()
+        middle.addWidget(self.guide)
         middle.addWidget(self.message)
         middle.addWidget(self.tabs, 1)
 
@@ -196,6 +219,15 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         self.menuBar().addMenu("&Run").addActions(list(self.controls.actions.values()))
+        help_menu = self.menuBar().addMenu("&Help")
+        for text, title, html in (
+            ("What is L1 regularization?", "What is L1 regularization?", WHAT_IS_L1),
+            ("Keyboard shortcuts", "Keyboard shortcuts", shortcuts_text()),
+            ("About L1 Trainer", "About L1 Trainer", about_text()),
+        ):
+            action = QAction(text, self)
+            action.triggered.connect(lambda _=False, t=title, h=html: self.show_help(t, h))
+            help_menu.addAction(action)
 
     def _connect(self) -> None:
         buttons = self.controls.buttons
@@ -217,11 +249,30 @@ class MainWindow(QMainWindow):
         self.sweep_view.openRequested.connect(self.open_sweep_point)
         self.sweep_view.export_button.clicked.connect(self.export_sweep_dialog)
 
+    def show_help(self, title: str, html: str):  # -> QMessageBox
+        return show_help_box(self, title, html)
+
+    def _show_guide_once(self) -> None:
+        """A first start (no saved settings) gets a short guide, until it is dismissed."""
+        if self.settings.value("guide/dismissed", "false") == "true":
+            return
+        self.guide.show_message(
+            "<b>Welcome.</b> 1. Pick a preset on the left (Balanced is a good start). "
+            "2. Press <b>Start</b> (F5) and watch the curves. 3. Watch the <b>sparsity</b> on the "
+            "right grow: that is L1 at work. 4. Open <b>Draw a digit</b> and draw one. "
+            "Help → What is L1 regularization? explains more.", "info")
+        self.guide.dismissed.connect(self._guide_dismissed)
+
+    @Slot()
+    def _guide_dismissed(self) -> None:
+        self.settings.setValue("guide/dismissed", "true")
+        self.settings.sync()
+
     # ---- start-up ---------------------------------------------------------------------------
 
     def load_torch(self) -> None:
         """Import PyTorch in the background; Start is enabled when it is ready."""
-        self._loader = TorchLoader()
+        self._loader = TorchLoader(check_data=self.data_dir is None and self._data is None)
         self._loader.loaded.connect(self._torch_loaded)
         self._loader.failed.connect(self._torch_failed)
         self._loader.start()
@@ -243,7 +294,8 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _torch_failed(self, message: str) -> None:
         self.message.show_message(message)
-        self.status.set_state("PyTorch is not available")
+        self.status.set_state("Cannot train")
+        self.fatalError.emit(message)
 
     # ---- run control ------------------------------------------------------------------------
 

@@ -9,6 +9,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # A private cache, so tests never touch (or depend on) the user's unpacked copy.
 os.environ.setdefault("L1_TRAINER_CACHE", tempfile.mkdtemp(prefix="l1-trainer-test-cache-"))
+# QSettings (the window's defaults) and desktop entries go to private folders too.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="l1-trainer-test-config-")
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="l1-trainer-test-data-")
 
 import pytest  # noqa: E402
 

@@ -1,0 +1,64 @@
+"""The Help menu's texts: what L1 does, the shortcuts, and About (with MNIST's attribution)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from core.version import app_version
+
+WHAT_IS_L1 = """
+<h3>What is L1 regularization?</h3>
+<p>The network learns by lowering its loss. L1 adds the sum of the weights' magnitudes:</p>
+<p style="margin-left:16px"><b>loss = cross-entropy + λ · Σ |w|</b></p>
+<p>Every weight now pays a price for being non-zero, so training keeps only the weights the data
+really needs and pushes the rest to (almost) zero: the network becomes <i>sparse</i>.</p>
+<p><b>What to watch</b></p>
+<ul>
+<li><b>Sparsity</b> (right): the share of weights at or near zero grows as training goes on.</li>
+<li><b>Weights</b> tab: the first layer's units turn into a few strokes; border pixels go first.</li>
+<li><b>Too large a λ</b>: every weight is pulled to zero, test accuracy falls to 10% and the
+cross-entropy sits at ln 10 = 2.303: the network can only guess. The <i>Seed notebook</i>
+preset (λ = 1) shows exactly this.</li>
+<li><b>Pruning</b> tab: an L1-trained net keeps its accuracy when most weights are removed.</li>
+</ul>
+"""
+
+SHORTCUTS = [
+    ("F5", "Start a run"),
+    ("F6", "Pause or resume"),
+    ("Shift+F5", "Stop"),
+    ("Ctrl+R", "Reset: forget the model and curves"),
+    ("Ctrl+O / Ctrl+S", "Open / save a model"),
+    ("Esc, right-click", "Clear the drawing canvas"),
+    ("Ctrl+Q", "Quit"),
+]
+
+MNIST_ATTRIBUTION = (
+    "The MNIST database of handwritten digits is by Yann LeCun, Corinna Cortes and "
+    "Christopher J. C. Burges, a derivative work of the NIST datasets, made available under the "
+    "Creative Commons Attribution-Share Alike 3.0 license. L1 Trainer ships it unchanged."
+)
+
+
+def about_text() -> str:
+    return (
+        f"<h3>L1 Trainer {app_version()}</h3>"
+        "<p>Train a small neural network on handwritten digits and watch L1 regularization "
+        "make it sparse.</p><p>License: MIT.</p>"
+        f"<p><b>Data.</b> {MNIST_ATTRIBUTION}</p>"
+        "<p>Built with PyTorch, PySide6 (Qt) and pyqtgraph.</p>"
+    )
+
+
+def shortcuts_text() -> str:
+    rows = "".join(f"<tr><td><b>{key}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for key, what in SHORTCUTS)
+    return f"<h3>Keyboard shortcuts</h3><table>{rows}</table>"
+
+
+def show(parent: QWidget, title: str, html: str) -> QMessageBox:
+    """A non-blocking information box (tests and screen readers can find it by objectName)."""
+    box = QMessageBox(QMessageBox.Icon.Information, title, html, QMessageBox.StandardButton.Close, parent)
+    box.setObjectName("helpDialog")
+    box.setModal(False)
+    box.show()
+    return box

@@ -1,0 +1,148 @@
+"""Launching like a desktop app: entry points, menu entry, first-run guide, Help, robust start."""
+
+import os
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+
+import pytest
+from PySide6.QtCore import QSettings, QTimer, Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from conftest import REPO
+from core import desktop
+from gui.help import MNIST_ATTRIBUTION
+from test_gui import make_window
+
+
+def test_gui_launcher_entry_point_starts_the_window(qtbot):
+    (entry,) = [e for e in metadata.entry_points(group="gui_scripts") if e.name == "l1-trainer-gui"]
+    assert entry.value == "main:main_gui"
+    (cli,) = [e for e in metadata.entry_points(group="console_scripts") if e.name == "l1-trainer"]
+    assert cli.value == "main:main"
+    seen = []
+
+    def close_when_shown():
+        windows = [w for w in QApplication.topLevelWidgets() if w.objectName() == "" and w.isVisible()
+                   and w.windowTitle().startswith("L1 Trainer")]
+        seen.extend(w.windowTitle() for w in windows)
+        for window in windows:
+            window.close()
+
+    QTimer.singleShot(500, close_when_shown)
+    assert entry.load()() == 0
+    assert seen and seen[0].startswith("L1 Trainer 0.")
+
+
+def test_desktop_entry_is_written_validated_and_removed(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    written = desktop.install()
+    entry = tmp_path / "applications" / "l1-trainer.desktop"
+    assert entry in written and all(p.exists() for p in written)
+    assert (tmp_path / "icons/hicolor/256x256/apps/l1-trainer.png").exists()
+    assert (tmp_path / "icons/hicolor/scalable/apps/l1-trainer.svg").exists()
+    text = entry.read_text()
+    assert "Exec=" in text and "Icon=l1-trainer" in text and "Terminal=false" in text
+    if shutil.which("desktop-file-validate"):
+        result = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True)
+        assert result.returncode == 0 and not result.stdout.strip(), result.stdout
+    removed = desktop.uninstall()
+    assert set(removed) == set(written) and not entry.exists()
+
+
+def test_desktop_entry_from_the_command_line(tmp_path):
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "main.py", "--install-desktop-entry"], cwd=REPO,
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and "Wrote 8 file(s)" in result.stdout
+    assert (tmp_path / "applications" / "l1-trainer.desktop").exists()
+    result = subprocess.run([sys.executable, "main.py", "--uninstall-desktop-entry"], cwd=REPO,
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and not (tmp_path / "applications" / "l1-trainer.desktop").exists()
+
+
+def test_exec_line_quotes_paths_with_spaces():
+    assert desktop._quote("/opt/my apps/l1") == '"/opt/my apps/l1"'
+    assert desktop._quote("/usr/bin/l1-trainer-gui") == "/usr/bin/l1-trainer-gui"
+
+
+def test_first_run_guide_appears_once_and_not_after_dismissal(qtbot, tmp_path, mnist):
+    path = tmp_path / "fresh.ini"
+    first = make_window(qtbot, path, mnist)
+    guide = first.guide
+    assert guide.isVisible() and "Press <b>Start</b>" in guide.label.text()
+    qtbot.mouseClick(guide.close_button, Qt.MouseButton.LeftButton)
+    assert not guide.isVisible()
+    first.close()
+    second = make_window(qtbot, path, mnist)
+    assert not second.guide.isVisible()
+    second.close()
+
+
+def test_about_shows_version_license_and_mnist_attribution(qtbot, tmp_path, mnist):
+    window = make_window(qtbot, tmp_path / "about.ini", mnist)
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    about = next(a for a in help_menu.actions() if a.text() == "About L1 Trainer")
+    about.trigger()
+    box = window.findChild(QMessageBox, "helpDialog")
+    text = box.text()
+    assert "Creative Commons Attribution-Share Alike 3.0" in text and MNIST_ATTRIBUTION in text
+    assert "License: MIT" in text and window.windowTitle().split()[-1] in text
+    box.close()
+    shortcuts = next(a for a in help_menu.actions() if a.text() == "Keyboard shortcuts")
+    shortcuts.trigger()
+    assert "Shift+F5" in window.findChildren(QMessageBox, "helpDialog")[-1].text()
+    window.close()
+
+
+def test_no_display_is_one_line_and_exit_1():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "main.py"], cwd=REPO, capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 1
+    assert "no display found" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_damaged_bundled_data_is_reported_at_start(qtbot, tmp_path, monkeypatch):
+    from core.data import DataError
+
+    def damaged(*args, **kwargs):
+        raise DataError("resources/mnist/t10k-images-idx3-ubyte.gz is damaged")
+
+    monkeypatch.setattr("core.data.prepare_bundled", damaged)
+    window = make_window_unready(qtbot, tmp_path / "damaged.ini")
+    with qtbot.waitSignal(window.fatalError, timeout=60_000) as fatal:
+        window.load_torch()
+    assert "bundled MNIST data is damaged" in fatal.args[0] and "t10k-images" in fatal.args[0]
+    assert "damaged" in window.message.text() and not window.controls.buttons["startButton"].isEnabled()
+    window.close()
+
+
+def make_window_unready(qtbot, path):
+    from gui.window import MainWindow
+
+    window = MainWindow(QSettings(str(path), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def test_every_control_has_a_tooltip(qtbot, tmp_path, mnist):
+    from PySide6.QtWidgets import (
+        QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit, QScrollBar, QTabBar)
+
+    window = make_window(qtbot, tmp_path / "tips.ini", mnist)
+    missing = []
+    for kind in (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit):
+        for widget in window.findChildren(kind):
+            if (isinstance(widget, QScrollBar) or widget.objectName().startswith("qt_")
+                    or isinstance(widget.parentWidget(), QTabBar)):
+                continue  # Qt's own parts of scroll areas, tables, spin boxes and tab bars
+            owner = widget  # a composite (the log slider with its box) may carry the tip
+            while owner is not None and owner is not window and not owner.toolTip():
+                owner = owner.parentWidget()
+            if owner is None or owner is window:
+                missing.append(widget.objectName() or f"{type(widget).__name__} {widget.text() if hasattr(widget, 'text') else ''}")
+    window.close()
+    assert not missing, missing
