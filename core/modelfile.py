@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
 
 from core.config import TrainConfig
 from core.files import write_atomic

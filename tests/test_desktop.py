@@ -6,7 +6,6 @@ import subprocess
 import sys
 from importlib import metadata
 
-import pytest
 from PySide6.QtCore import QSettings, QTimer, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
