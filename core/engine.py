@@ -30,6 +30,7 @@ from core.events import (
     WeightSnapshot,
 )
 from core.flat import FlatParameters
+from core.inference import evaluate
 from core.model import MLP, build_model
 from core.sparsity import sparsity
 
@@ -238,13 +239,9 @@ class Trainer:
             epoch, self.step, train_acc, test_acc, report, train_seconds, eval_seconds, rate
         )
 
-    @torch.inference_mode()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 10_000) -> float:
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """Classification accuracy of the current model on (x, y), in [0, 1]."""
-        correct = torch.zeros((), dtype=torch.long, device=self.device)
-        for i in range(0, len(x), chunk):
-            correct += (self.model(x[i : i + chunk]).argmax(1) == y[i : i + chunk]).sum()
-        return correct.item() / len(x)
+        return evaluate(self.model, x, y).accuracy
 
     def _publish_snapshot(self) -> None:
         state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}

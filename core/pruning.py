@@ -8,6 +8,7 @@ import torch
 
 from core.inference import evaluate, model_from_state
 from core.model import MLP
+from core.sparsity import sparsity
 
 FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99)
 
@@ -39,8 +40,7 @@ def pruning_curve(
     points = []
     for fraction in fractions:
         pruned = prune(model, fraction)
-        matrices = [p for p in pruned.parameters() if p.dim() == 2]
-        zeros = sum(int((w == 0).sum()) for w in matrices)
-        total = sum(w.numel() for w in matrices)
-        points.append(PrunePoint(fraction, zeros / total, evaluate(pruned, images, labels).accuracy))
+        weights = {n: p.detach() for n, p in pruned.named_parameters() if p.dim() == 2}
+        zeros = sparsity(weights, threshold=0.0)  # at threshold 0: the exact zeros
+        points.append(PrunePoint(fraction, zeros.fraction, evaluate(pruned, images, labels).accuracy))
     return points

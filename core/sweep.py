@@ -109,6 +109,8 @@ class SweepTrainer:
         cfg, data = self.config, self.data
         k = len(self.weights)
         losses = torch.zeros(cfg.steps_per_epoch, k, device=self.device)
+        batch_x = torch.empty(cfg.batch_size, data.train_x.shape[1], device=self.device)
+        batch_y = torch.empty(cfg.batch_size, dtype=torch.long, device=self.device)
         for epoch in range(1, cfg.epochs + 1):
             start = time.perf_counter()
             perm = shuffled_indices(self._rng, cfg.train_size).to(self.device)
@@ -117,7 +119,9 @@ class SweepTrainer:
                 if self._stop.is_set():
                     break
                 idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                x, y = data.train_x[idx], data.train_y[idx]
+                n = idx.numel()
+                x = torch.index_select(data.train_x, 0, idx, out=batch_x[:n])
+                y = torch.index_select(data.train_y, 0, idx, out=batch_y[:n])
                 self.flat.grad.zero_()
                 logits = self.forward(x)
                 # Sum of the K mean losses: each model's gradient is its own loss's gradient.

@@ -177,18 +177,33 @@ class ControlsPanel(QWidget):
 
     def apply_config(self, config: TrainConfig) -> None:
         """Fill the inputs (the device is kept: presets do not choose hardware)."""
-        self._applying = True
+        values = {key: getattr(config, key) for key in self._fields() if key != "train_images"}
+        self._set_values({**values, "train_images": config.train_size})
+
+    def _fields(self) -> dict[str, tuple]:
+        """Each persisted input: key (a TrainConfig field where there is one), getter, setter."""
+        def box(combo: QComboBox) -> tuple:
+            return combo.currentData, lambda v: combo.setCurrentIndex(max(combo.findData(v), 0))
+
+        return {
+            "l1_weight": (self.l1_weight.value, self.l1_weight.setValue),
+            "lr": (self.lr.value, self.lr.setValue),
+            "epochs": (self.epochs.value, self.epochs.setValue),
+            "batch_size": (self.batch_size.value, self.batch_size.setValue),
+            "train_images": (self.train_images.value, self.train_images.setValue),
+            "optimizer": box(self.optimizer),
+            "seed": (self.seed.value, self.seed.setValue),
+            "penalize_biases": (self.penalize_biases.isChecked, self.penalize_biases.setChecked),
+            "l1_method": box(self.l1_method),
+            "l1_threshold": (self.threshold.value, self.threshold.setValue),
+        }
+
+    def _set_values(self, values: dict[str, object]) -> None:
+        self._applying = True  # not a user's edit: the preset stays as it is
         try:
-            self.l1_weight.setValue(config.l1_weight)
-            self.lr.setValue(config.lr)
-            self.epochs.setValue(config.epochs)
-            self.batch_size.setValue(config.batch_size)
-            self.train_images.setValue(config.train_size)
-            self.optimizer.setCurrentIndex(self.optimizer.findData(config.optimizer))
-            self.seed.setValue(config.seed)
-            self.penalize_biases.setChecked(config.penalize_biases)
-            self.l1_method.setCurrentIndex(self.l1_method.findData(config.l1_method))
-            self.threshold.setValue(config.l1_threshold)
+            fields = self._fields()
+            for key, value in values.items():
+                fields[key][1](value)
         finally:
             self._applying = False
 
@@ -249,44 +264,28 @@ class ControlsPanel(QWidget):
             settings.setValue(f"controls/{key}", value)
 
     def config_values(self) -> dict[str, object]:
-        return {
-            "l1_weight": self.l1_weight.value(), "lr": self.lr.value(),
-            "epochs": self.epochs.value(), "batch_size": self.batch_size.value(),
-            "train_images": self.train_images.value(), "optimizer": self.optimizer.currentData(),
-            "seed": self.seed.value(), "penalize_biases": self.penalize_biases.isChecked(),
-            "l1_method": self.l1_method.currentData(), "l1_threshold": self.threshold.value(),
-        }
+        return {key: get() for key, (get, _) in self._fields().items()}
 
     def restore(self, settings: QSettings) -> None:
-        self._applying = True
-        try:
-            for key, setter, kind in [
-                ("l1_weight", self.l1_weight.setValue, float), ("lr", self.lr.setValue, float),
-                ("epochs", self.epochs.setValue, int), ("batch_size", self.batch_size.setValue, int),
-                ("train_images", self.train_images.setValue, int), ("seed", self.seed.setValue, int),
-                ("l1_threshold", self.threshold.setValue, float),
-            ]:
-                value = settings.value(f"controls/{key}")
-                if value is not None:
-                    setter(kind(value))
-            for key, box in (("optimizer", self.optimizer), ("l1_method", self.l1_method)):
-                value = settings.value(f"controls/{key}")
-                if value is not None:
-                    box.setCurrentIndex(max(box.findData(value), 0))
-            biases = settings.value("controls/penalize_biases")
-            if biases is not None:
-                self.penalize_biases.setChecked(str(biases).lower() == "true")
-            device = settings.value("controls/device")
-            if device is not None and self.device.findData(device) < 0:
+        current = self.config_values()
+        stored = {key: settings.value(f"controls/{key}") for key in current}
+        # An ini file gives strings back: each value takes the type of the input it fills.
+        self._set_values({key: _typed(value, type(current[key]))
+                          for key, value in stored.items() if value is not None})
+        device = settings.value("controls/device")
+        if device is not None:
+            if self.device.findData(device) < 0:
                 self.device.addItem(str(device), device)  # checked against the hardware later
-            if device is not None:
-                self.device.setCurrentIndex(self.device.findData(device))
-            self.preset.blockSignals(True)
-            self.preset.setCurrentIndex(int(settings.value("controls/preset", 0)))
-            self.preset.blockSignals(False)
-        finally:
-            self._applying = False
+            self.device.setCurrentIndex(self.device.findData(device))
+        self.preset.blockSignals(True)
+        self.preset.setCurrentIndex(int(settings.value("controls/preset", 0)))
+        self.preset.blockSignals(False)
 
+
+def _typed(value: object, kind: type) -> object:
+    if kind is bool:
+        return str(value).lower() == "true"
+    return kind(value)
 
 def _spin(low: int, high: int, step: int = 1) -> QSpinBox:
     box = QSpinBox()

@@ -55,12 +55,12 @@ class TorchLoader(QThread):
     A QThread subclass rather than a worker object: it runs one function and needs no event
     loop or slots of its own."""
 
-    loaded = Signal(object, str)  # list[DeviceInfo], label of what `auto` picks
+    loaded = Signal(object, str, object)  # list[DeviceInfo], what `auto` picks, MNIST or None
     failed = Signal(str)
 
-    def __init__(self, check_data: bool) -> None:
+    def __init__(self, load_data: bool) -> None:
         super().__init__()
-        self._check_data = check_data
+        self._load_data = load_data
 
     def run(self) -> None:
         try:
@@ -70,16 +70,16 @@ class TorchLoader(QThread):
                              "the set-up command in its README.")
             return
         try:
-            from core.data import DataError, prepare_bundled
+            from core.data import DataError, load_mnist
             from core.devices import available_devices, resolve_device
 
-            if self._check_data:
-                prepare_bundled()  # verifies the bundled MNIST now, not at the first Start
+            # Verified and read once, here: damaged data shows at start, and Start is quick.
+            data = load_mnist("cpu") if self._load_data else None
 
             devices = available_devices()
             auto = resolve_device("auto")
             label = next((d.label for d in devices if d.name.split(":")[0] == auto.type), "CPU")
-            self.loaded.emit(devices, label)
+            self.loaded.emit(devices, label, data)
         except DataError as exc:
             self.failed.emit(f"The bundled MNIST data is damaged: {exc}")
         except Exception as exc:  # noqa: BLE001  never a silent dead thread
@@ -272,15 +272,17 @@ class MainWindow(QMainWindow):
 
     def load_torch(self) -> None:
         """Import PyTorch in the background; Start is enabled when it is ready."""
-        self._loader = TorchLoader(check_data=self.data_dir is None and self._data is None)
+        self._loader = TorchLoader(load_data=self.data_dir is None and self._data is None)
         self._loader.loaded.connect(self._torch_loaded)
         self._loader.failed.connect(self._torch_failed)
         self._loader.start()
 
-    @Slot(object, str)
-    def _torch_loaded(self, devices: list, auto_label: str) -> None:
+    @Slot(object, str, object)
+    def _torch_loaded(self, devices: list, auto_label: str, data: object) -> None:
         import torch
 
+        if data is not None:
+            self._data = data
         torch.set_num_threads(worker_threads())  # set here, it holds in the QThread too
         wanted = self.controls.device.currentData()
         if not self.controls.set_devices(devices, auto_label):
