@@ -277,9 +277,11 @@ class ControlsPanel(QWidget):
             if self.device.findData(device) < 0:
                 self.device.addItem(str(device), device)  # checked against the hardware later
             self.device.setCurrentIndex(self.device.findData(device))
-        self.preset.blockSignals(True)
-        self.preset.setCurrentIndex(int(settings.value("controls/preset", 0)))
-        self.preset.blockSignals(False)
+        preset = settings.value("controls/preset")
+        if preset is not None:  # a first start keeps the preset chosen in __init__
+            self.preset.blockSignals(True)
+            self.preset.setCurrentIndex(int(preset))
+            self.preset.blockSignals(False)
 
 
 def _typed(value: object, kind: type) -> object:

@@ -357,3 +357,11 @@ def test_sweep_can_be_stopped_and_rejects_bad_weights(qtbot, window):
         qtbot.mouseClick(named(window, "sweepStopButton"), Qt.MouseButton.LeftButton)
     assert "stopped in epoch 1" in window.sweep_view.status.text()
     assert window.state == "idle"
+
+
+def test_first_start_shows_the_balanced_preset(window):
+    from core.config import PRESETS
+
+    assert named(window, "presetSelect").currentData() == "balanced"
+    config, balanced = window.controls.config(), PRESETS["balanced"]
+    assert (config.l1_weight, config.lr, config.epochs) == (balanced.l1_weight, balanced.lr, balanced.epochs)
