@@ -9,12 +9,12 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
-        from gui.app import run  # Qt only when there is a window to show
+        from l1_trainer.gui.app import run  # Qt only when there is a window to show
 
         return run()
     if args[0] in ("--install-desktop-entry", "--uninstall-desktop-entry"):
         return desktop_entry(install=args[0] == "--install-desktop-entry")
-    from core.cli import main as cli_main
+    from l1_trainer.core.cli import main as cli_main
 
     return cli_main(args)
 
@@ -25,7 +25,7 @@ def main_gui() -> int:
 
 
 def desktop_entry(install: bool) -> int:
-    from core import desktop
+    from l1_trainer.core import desktop
 
     try:
         changed = desktop.install() if install else desktop.uninstall()

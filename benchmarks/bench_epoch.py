@@ -14,43 +14,33 @@ import argparse
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
-from torch import nn
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
-from core.config import SEED_PRESET  # noqa: E402
-from core.data import load_mnist, prepare_bundled  # noqa: E402
-from core.engine import Trainer  # noqa: E402
-from core.events import EpochMetrics  # noqa: E402
-from core.model import MLP  # noqa: E402
+from l1_trainer.core.config import SEED_PRESET  # noqa: E402
+from l1_trainer.core.data import load_mnist  # noqa: E402
+from l1_trainer.core.engine import Trainer  # noqa: E402
+from l1_trainer.core.events import EpochMetrics  # noqa: E402
+from seed_notebook import notebook_loop, torchvision_root  # noqa: E402
 
 
 def seed_epoch(root: Path) -> float:
-    """The notebook's training loop (cell 6) for one epoch; returns seconds."""
-    torch.manual_seed(42)
+    """The notebook's training loop (cell 6) for one epoch, its data pipeline included; seconds."""
     dataset = MNIST(str(root), download=False, transform=transforms.ToTensor())
-    trainloader = torch.utils.data.DataLoader(dataset, batch_size=64, shuffle=True, num_workers=6)
-    mlp = MLP()
-    loss_function = nn.CrossEntropyLoss()
-    optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-4)
     start = time.perf_counter()
-    for inputs, targets in trainloader:
-        optimizer.zero_grad()
-        outputs = mlp(inputs)
-        loss = loss_function(outputs, targets)
-        l1_parameters = [parameter.view(-1) for parameter in mlp.parameters()]
-        l1 = 1.0 * torch.abs(torch.cat(l1_parameters)).sum()
-        loss += l1
-        loss.backward()
-        optimizer.step()
-        loss.item()
+    with warnings.catch_warnings():  # the notebook formats a tensor that requires grad
+        warnings.simplefilter("ignore")
+        notebook_loop(lambda: torch.utils.data.DataLoader(dataset, batch_size=64, shuffle=True,
+                                                          num_workers=6), epochs=1)
     return time.perf_counter() - start
 
 
@@ -67,7 +57,7 @@ def cli_run() -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of `main.py train --preset seed` (5 epochs)."""
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, str(REPO / "main.py"), "train", "--preset", "seed", "--device", "cpu"],
+        [sys.executable, "-m", "l1_trainer.main", "train", "--preset", "seed", "--device", "cpu"],
         check=True, stdout=subprocess.DEVNULL, cwd=REPO,
     )
     wall = time.perf_counter() - start
@@ -81,7 +71,7 @@ def main() -> None:
     parser.add_argument("--skip-cli", action="store_true")
     args = parser.parse_args()
 
-    root = prepare_bundled()
+    root = torchvision_root(Path(tempfile.mkdtemp(prefix="l1-trainer-bench-")))
     data = load_mnist("cpu")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     seed_times = [seed_epoch(root) for _ in range(args.repeats)]

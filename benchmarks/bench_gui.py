@@ -32,7 +32,7 @@ sys.path.insert(0, {repo!r})
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
-from gui.window import MainWindow
+from l1_trainer.gui.window import MainWindow
 window = MainWindow(QSettings({ini!r}, QSettings.Format.IniFormat))
 window.show()
 window.load_torch()
@@ -54,8 +54,8 @@ def time_to_window(tmp: Path) -> float:
 
 
 def headless_epoch(config, data) -> float:
-    from core.engine import Trainer
-    from core.events import EpochMetrics
+    from l1_trainer.core.engine import Trainer
+    from l1_trainer.core.events import EpochMetrics
 
     trainer = Trainer(config, data)
     return next(e for e in trainer.run() if isinstance(e, EpochMetrics)).seconds
@@ -104,9 +104,9 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication([])
-    from core.config import PRESETS
-    from core.data import load_mnist
-    from gui.window import MainWindow
+    from l1_trainer.core.config import PRESETS
+    from l1_trainer.core.data import load_mnist
+    from l1_trainer.gui.window import MainWindow
 
     data = load_mnist("cpu")
     window = MainWindow(QSettings(str(tmp / "bench.ini"), QSettings.Format.IniFormat), data=data)

@@ -18,10 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from core.config import PRESETS  # noqa: E402
-from core.data import load_mnist  # noqa: E402
-from core.engine import Trainer  # noqa: E402
-from core.sweep import SweepTrainer  # noqa: E402
+from l1_trainer.core.config import PRESETS  # noqa: E402
+from l1_trainer.core.data import load_mnist  # noqa: E402
+from l1_trainer.core.engine import Trainer  # noqa: E402
+from l1_trainer.core.sweep import SweepTrainer  # noqa: E402
 
 WEIGHTS = [0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 

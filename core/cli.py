@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.config import DEVICE_NAMES, PRESETS, TrainConfig
+from l1_trainer.core.config import DEVICE_NAMES, PRESETS, TrainConfig
 
 if TYPE_CHECKING:  # the engine pulls in torch, which --help and bad arguments should not wait for
-    from core.engine import Trainer
-    from core.events import EpochMetrics, RunEnded
+    from l1_trainer.core.engine import Trainer
+    from l1_trainer.core.events import EpochMetrics, RunEnded
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 SEED_LOG_EVERY = 500  # the notebook prints every 500 mini-batches
@@ -83,7 +83,7 @@ def main(argv: Sequence[str]) -> int:
         return prune(args.model, args.data_dir)
     if args.command == "sweep":
         try:
-            from core.sweep import parse_weights
+            from l1_trainer.core.sweep import parse_weights
 
             weights = parse_weights(args.l1_weights)
             config = config_from_args(args)
@@ -109,7 +109,7 @@ def main(argv: Sequence[str]) -> int:
         torch.set_num_threads(args.threads)
     initial = None
     if args.load is not None:
-        from core.modelfile import ModelFileError, load_model
+        from l1_trainer.core.modelfile import ModelFileError, load_model
 
         try:
             model, saved, _ = load_model(args.load)
@@ -128,9 +128,9 @@ def train(
     save: Path | None,
     initial_state: dict | None = None,
 ) -> int:
-    from core.data import DataError, load_mnist
-    from core.devices import DeviceUnavailableError, resolve_device
-    from core.engine import Trainer
+    from l1_trainer.core.data import DataError, load_mnist
+    from l1_trainer.core.devices import DeviceUnavailableError, resolve_device
+    from l1_trainer.core.engine import Trainer
 
     try:
         device = resolve_device(config.device)
@@ -155,7 +155,7 @@ def train(
 
 
 def _print_events(trainer: Trainer) -> RunEnded:
-    from core.events import EpochMetrics, EpochStarted, HyperparamsChanged, RunEnded, StepMetrics
+    from l1_trainer.core.events import EpochMetrics, EpochStarted, HyperparamsChanged, RunEnded, StepMetrics
 
     for event in trainer.run():
         if isinstance(event, StepMetrics) and event.batch % SEED_LOG_EVERY == 0:
@@ -187,8 +187,8 @@ def _epoch_line(m: EpochMetrics, epochs: int) -> str:
 
 
 def _save(path: Path, trainer: Trainer, ended: RunEnded) -> int:
-    from core.modelfile import save_model
-    from core.sparsity import sparsity
+    from l1_trainer.core.modelfile import save_model
+    from l1_trainer.core.sparsity import sparsity
 
     snapshot = trainer.latest_weights()
     summary = {
@@ -209,10 +209,10 @@ def _save(path: Path, trainer: Trainer, ended: RunEnded) -> int:
 
 def sweep(config: TrainConfig, weights: list[float], data_dir: Path | None, csv: Path | None) -> int:
     """Train one model per L1 weight at once and print accuracy against sparsity."""
-    from core.data import DataError, load_mnist
-    from core.devices import DeviceUnavailableError, resolve_device
-    from core.export import write_csv
-    from core.sweep import SweepTrainer
+    from l1_trainer.core.data import DataError, load_mnist
+    from l1_trainer.core.devices import DeviceUnavailableError, resolve_device
+    from l1_trainer.core.export import write_csv
+    from l1_trainer.core.sweep import SweepTrainer
 
     try:
         data = load_mnist(resolve_device(config.device), data_dir)
@@ -241,9 +241,9 @@ def sweep(config: TrainConfig, weights: list[float], data_dir: Path | None, csv:
 
 def prune(path: Path, data_dir: Path | None) -> int:
     """Print the pruning curve of a saved model: share of weights removed, test accuracy."""
-    from core.data import DataError, load_mnist
-    from core.modelfile import ModelFileError, load_model
-    from core.pruning import pruning_curve
+    from l1_trainer.core.data import DataError, load_mnist
+    from l1_trainer.core.modelfile import ModelFileError, load_model
+    from l1_trainer.core.pruning import pruning_curve
 
     try:
         model, config, _ = load_model(path)

@@ -1,8 +1,9 @@
-"""MNIST from the files shipped in resources/mnist, verified by SHA-256 and read by torchvision.
+"""MNIST as tensors, from the files shipped in resources/mnist or a torchvision-style folder.
 
-The bundled `.gz` files hold the original bytes but were recompressed, so torchvision's own
-MD5 check of the archives would fail; we unpack them once into a per-user cache folder in
-torchvision's `MNIST/raw` layout, verify the decompressed bytes, and let torchvision read them.
+The bundled `.gz` files hold MNIST's original bytes (recompressed). They are unpacked in
+memory, checked against the published SHA-256 of the decompressed files and parsed (IDX
+format) straight into tensors. Nothing is written to disk, so there is no cache folder that
+could be missing, read-only, full or half-written.
 """
 
 from __future__ import annotations
@@ -10,22 +11,29 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
+import stat
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from core.files import write_atomic
+from l1_trainer.core.resources import resource
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-BUNDLED_MNIST = RESOURCES / "mnist"
+BUNDLED_MNIST = resource("mnist")
 RAW_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
+MAX_RAW_BYTES = 47_040_016  # the largest MNIST file; anything longer is not MNIST
+_SUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *]?(\S+)$")
+_IDX_UBYTE = 0x08
 
 
 class DataError(RuntimeError):
@@ -52,92 +60,92 @@ class MnistTensors:
         )
 
 
-def expected_sums(bundle: Path = BUNDLED_MNIST) -> dict[str, str]:
+def expected_sums(bundle: Traversable = BUNDLED_MNIST) -> dict[str, str]:
     """The published SHA-256 of each decompressed file, from the bundle's SHA256SUMS."""
     sums_file = bundle / "SHA256SUMS"
     try:
-        lines = sums_file.read_text().split("\n")
-    except OSError as exc:
-        raise DataError(f"cannot read {sums_file}: {exc.strerror}; reinstall L1 Trainer") from exc
-    sums = dict(reversed(line.split()) for line in lines if line.strip())
+        lines = sums_file.read_text(encoding="ascii").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {sums_file} ({_reason(exc)}); reinstall L1 Trainer") from exc
+    sums = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        found = _SUM_LINE.match(line.strip())
+        if not found:
+            raise DataError(f"{sums_file} line {number} is not '<sha256>  <file name>'; "
+                            "reinstall L1 Trainer")
+        sums[found.group(2)] = found.group(1)
     missing = [name for name in RAW_FILES if name not in sums]
     if missing:
-        raise DataError(f"{sums_file} lists no SHA-256 for {', '.join(missing)}")
+        raise DataError(f"{sums_file} lists no SHA-256 for {', '.join(missing)}; reinstall L1 Trainer")
     return sums
-
-
-def default_cache_root() -> Path:
-    """The per-user folder the bundled files are unpacked into (torchvision's `root`)."""
-    override = os.environ.get("L1_TRAINER_CACHE")
-    if override:
-        return Path(override)
-    import platformdirs  # only here: the CLI's --help should not pay for it
-
-    return Path(platformdirs.user_cache_dir("l1-trainer"))
-
-
-def prepare_bundled(cache_root: Path | None = None, bundle: Path = BUNDLED_MNIST) -> Path:
-    """Unpack the bundled archives into `cache_root/MNIST/raw` unless a verified copy is there.
-
-    Returns the torchvision root. Raises DataError naming the file when an archive is missing,
-    truncated or holds other bytes than MNIST's."""
-    root = cache_root or default_cache_root()
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    sums = expected_sums(bundle)
-    for name in RAW_FILES:
-        target = raw / name
-        if target.exists() and _sha256_file(target) == sums[name]:
-            continue
-        data = _gunzip(bundle / f"{name}.gz")
-        _check_sum(bundle / f"{name}.gz", hashlib.sha256(data).hexdigest(), sums[name])
-        write_atomic(target, data)
-    return root
-
-
-def verify_raw(root: Path, bundle: Path = BUNDLED_MNIST) -> None:
-    """Check the four files under `root/MNIST/raw` against the published SHA-256 sums."""
-    sums = expected_sums(bundle)
-    for name in RAW_FILES:
-        path = root / "MNIST" / "raw" / name
-        if not path.is_file():
-            raise DataError(
-                f"{path} is missing; expected torchvision's MNIST layout under {root} "
-                "(use --download when online, or leave out --data-dir to use the bundled copy)"
-            )
-        _check_sum(path, _sha256_file(path), sums[name])
 
 
 def load_mnist(
     device: torch.device | str = "cpu",
     data_dir: Path | None = None,
     download: bool = False,
+    bundle: Traversable = BUNDLED_MNIST,
 ) -> MnistTensors:
-    """Both MNIST splits as tensors on `device`, verified before anything is read.
+    """Both MNIST splits as tensors on `device`, verified before anything is parsed.
 
     With no `data_dir` the bundled copy is used (offline); otherwise `data_dir` is a
-    torchvision-style root, which torchvision may fill itself when `download` is set."""
-    from torchvision.datasets import MNIST  # heavy import, kept off the module's import path
-
+    torchvision-style root (`MNIST/raw/...` inside), which torchvision may fill itself when
+    `download` is set."""
+    sums = expected_sums(bundle)
     if data_dir is None:
-        root = prepare_bundled()
+        sources = [bundle / f"{name}.gz" for name in RAW_FILES]
+        read, advice = _gunzip, "reinstall L1 Trainer"
     else:
         root = Path(data_dir)
         if download:
-            try:
-                MNIST(str(root), train=True, download=True)
-                MNIST(str(root), train=False, download=True)
-            except (OSError, RuntimeError) as exc:
-                raise DataError(f"downloading MNIST into {root} failed: {exc}") from exc
-        verify_raw(root)
-    train = MNIST(str(root), train=True, download=False)
-    test = MNIST(str(root), train=False, download=False)
+            _download(root)
+        sources = [root / "MNIST" / "raw" / name for name in RAW_FILES]
+        read, advice = _read_raw, "replace it with MNIST's own file"
+
+    def verified(name: str, source: Traversable) -> torch.Tensor:
+        data = read(source)
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sums[name]:
+            raise DataError(
+                f"{source} does not hold the original MNIST bytes: SHA-256 {actual[:16]}..., "
+                f"expected {sums[name][:16]}... (file truncated or altered); {advice}"
+            )
+        return _parse_idx(data, source)
+
+    # zlib and hashlib release the GIL: the four files unpack and verify side by side.
+    with ThreadPoolExecutor(max_workers=len(RAW_FILES)) as pool:
+        train_x, train_y, test_x, test_y = pool.map(verified, RAW_FILES, sources)
     return MnistTensors(
-        train_x=_as_float_images(train.data, device),
-        train_y=train.targets.to(device),
-        test_x=_as_float_images(test.data, device),
-        test_y=test.targets.to(device),
+        train_x=_as_float_images(train_x, device),
+        train_y=train_y.long().to(device),
+        test_x=_as_float_images(test_x, device),
+        test_y=test_y.long().to(device),
     )
+
+
+def _download(root: Path) -> None:
+    from torchvision.datasets import MNIST  # only for --download: a heavy import
+
+    try:
+        MNIST(str(root), train=True, download=True)
+        MNIST(str(root), train=False, download=True)
+    except (OSError, RuntimeError) as exc:
+        raise DataError(f"downloading MNIST into {root} failed: {exc}") from exc
+
+
+def _parse_idx(data: bytes, source: object) -> torch.Tensor:
+    """An IDX file of unsigned bytes as a tensor of its declared shape."""
+    ndim = data[3] if len(data) >= 4 else 0
+    header = 4 + 4 * ndim
+    if len(data) < header or data[:3] != bytes([0, 0, _IDX_UBYTE]):
+        raise DataError(f"{source} is not an IDX file of bytes")
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    array = np.frombuffer(data, dtype=np.uint8, offset=header)
+    if array.size != int(np.prod(shape)):
+        raise DataError(f"{source} holds {array.size} values, its header says {shape}")
+    return torch.from_numpy(array.reshape(shape).copy())  # a copy: the bytes are read-only
 
 
 def _as_float_images(images: torch.Tensor, device: torch.device | str) -> torch.Tensor:
@@ -145,25 +153,35 @@ def _as_float_images(images: torch.Tensor, device: torch.device | str) -> torch.
     return images.to(device).reshape(images.shape[0], -1).float().div_(255)
 
 
-def _gunzip(path: Path) -> bytes:
+def _gunzip(path: Traversable) -> bytes:
     try:
-        with gzip.open(path, "rb") as fh:
-            return fh.read()
+        with path.open("rb") as raw, gzip.GzipFile(fileobj=raw) as fh:
+            data = fh.read(MAX_RAW_BYTES + 1)
     except FileNotFoundError as exc:
         raise DataError(f"{path} is missing; reinstall L1 Trainer to restore the bundled MNIST") from exc
     except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path} is damaged ({exc}); reinstall L1 Trainer") from exc
+        raise DataError(f"{path} is damaged or unreadable ({_reason(exc)}); reinstall L1 Trainer") from exc
+    return data
 
 
-def _check_sum(path: Path, actual: str, expected: str) -> None:
-    if actual != expected:
+def _read_raw(path: Path) -> bytes:
+    """A file of a user's MNIST folder: a regular file no larger than MNIST's largest."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise DataError(f"{path} is not a regular file; put MNIST's {path.name} there")
+        if info.st_size > MAX_RAW_BYTES:
+            raise DataError(f"{path} is {info.st_size:,} bytes, larger than any MNIST file")
+        with path.open("rb") as fh:
+            return fh.read(MAX_RAW_BYTES + 1)
+    except FileNotFoundError as exc:
         raise DataError(
-            f"{path} does not hold the original MNIST bytes: SHA-256 {actual[:16]}..., "
-            f"expected {expected[:16]}... (file truncated or altered)"
-        )
+            f"{path} is missing; expected torchvision's MNIST layout under {path.parents[2]} "
+            "(use --download when online, or leave out --data-dir to use the bundled copy)"
+        ) from exc
+    except OSError as exc:
+        raise DataError(f"cannot read {path} ({_reason(exc)}); check its permissions") from exc
 
 
-def _sha256_file(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

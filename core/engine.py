@@ -14,10 +14,10 @@ from collections.abc import Iterator, Mapping
 import torch
 import torch.nn.functional as F
 
-from core.config import TrainConfig
-from core.data import MnistTensors
-from core.devices import resolve_device
-from core.events import (
+from l1_trainer.core.config import TrainConfig
+from l1_trainer.core.data import MnistTensors
+from l1_trainer.core.devices import resolve_device
+from l1_trainer.core.events import (
     EpochMetrics,
     EpochStarted,
     Event,
@@ -29,10 +29,10 @@ from core.events import (
     StepMetrics,
     WeightSnapshot,
 )
-from core.flat import FlatParameters
-from core.inference import evaluate
-from core.model import MLP, build_model
-from core.sparsity import sparsity
+from l1_trainer.core.flat import FlatParameters
+from l1_trainer.core.inference import evaluate
+from l1_trainer.core.model import MLP, build_model
+from l1_trainer.core.sparsity import sparsity
 
 SNAPSHOT_INTERVAL_S = 0.1
 

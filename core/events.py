@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.sparsity import SparsityReport
+from l1_trainer.core.sparsity import SparsityReport
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.model import MLP
+from l1_trainer.core.model import MLP
 
 
 def model_from_state(state: Mapping[str, torch.Tensor]) -> MLP:

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 
-from core.config import TrainConfig
-from core.files import write_atomic
-from core.model import MLP
+from l1_trainer.core.config import TrainConfig
+from l1_trainer.core.files import write_atomic
+from l1_trainer.core.model import MLP
 
 FORMAT = "l1-trainer-mlp/1"
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from core.config import TrainConfig
-from core.data import MnistTensors
-from core.devices import resolve_device
-from core.engine import shuffled_indices
-from core.model import NUM_CLASSES, build_model
-from core.sparsity import SparsityReport, sparsity
+from l1_trainer.core.config import TrainConfig
+from l1_trainer.core.data import MnistTensors
+from l1_trainer.core.devices import resolve_device
+from l1_trainer.core.engine import shuffled_indices
+from l1_trainer.core.model import NUM_CLASSES, build_model
+from l1_trainer.core.sparsity import SparsityReport, sparsity
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from gui.window import MainWindow  # noqa: E402
+from l1_trainer.gui.window import MainWindow  # noqa: E402
 
 
 def main() -> None:

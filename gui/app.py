@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-ICON = Path(__file__).resolve().parent.parent / "resources" / "icons" / "l1-trainer.svg"
+from l1_trainer.core.desktop import PNG_SIZES
+from l1_trainer.core.resources import resource
 
 
 def no_display_reason() -> str | None:
@@ -20,21 +20,32 @@ def no_display_reason() -> str | None:
             "from a desktop session, or train on the command line with `l1-trainer train`")
 
 
+def app_icon():  # -> QIcon
+    """The icon at every size shipped, read through importlib.resources (no file path needed)."""
+    from PySide6.QtGui import QIcon, QPixmap
+
+    icon = QIcon()
+    for size in PNG_SIZES:
+        pixmap = QPixmap()
+        pixmap.loadFromData(resource("icons", f"l1-trainer-{size}.png").read_bytes(), "PNG")
+        icon.addPixmap(pixmap)
+    return icon
+
+
 def run(argv: Sequence[str] = ()) -> int:
     reason = no_display_reason()
     if reason:
         print(f"l1-trainer: error: {reason}", file=sys.stderr)
         return 1
-    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from gui.window import MainWindow
+    from l1_trainer.gui.window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("L1 Trainer")
     app.setOrganizationName("l1-trainer")
     app.setDesktopFileName("l1-trainer")  # Wayland shells match the window to the menu entry
-    app.setWindowIcon(QIcon(str(ICON)))
+    app.setWindowIcon(app_icon())
     window = MainWindow()
 
     def fatal(message: str) -> None:

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import MNIST_TRAIN_SIZE, PRESETS, TrainConfig
-from gui.inputs import LogInput
+from l1_trainer.core.config import MNIST_TRAIN_SIZE, PRESETS, TrainConfig
+from l1_trainer.gui.inputs import LogInput
 
 PRESET_ITEMS = [
     ("Custom", None, "Your own settings."),

@@ -198,7 +198,7 @@ class DrawPanel(QWidget):
             self.bars.setOpts(height=np.zeros(10))
             self.preview.clear()
             return
-        from core.preprocess import preprocess_drawing
+        from l1_trainer.core.preprocess import preprocess_drawing
 
         field = None if self.canvas.blank else preprocess_drawing(self.canvas.ink())
         self._show_preview(field)
@@ -206,7 +206,7 @@ class DrawPanel(QWidget):
             self._show_text("Draw a digit on the canvas", 14)
             self.bars.setOpts(height=np.zeros(10))
             return
-        from core.inference import probabilities
+        from l1_trainer.core.inference import probabilities
 
         probs = probabilities(self.model, field[None])[0].numpy()
         digit = int(probs.argmax())

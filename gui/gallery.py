@@ -8,7 +8,7 @@ from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
-from gui.draw_panel import grey_pixmap
+from l1_trainer.gui.draw_panel import grey_pixmap
 
 MAX_LISTED = 500  # the list shows this many mistakes at most (a weak model makes thousands)
 

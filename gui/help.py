@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from core.version import app_version
+from l1_trainer.core.version import app_version
 
 WHAT_IS_L1 = """
 <h3>What is L1 regularization?</h3>

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.config import TrainConfig
+from l1_trainer.core.config import TrainConfig
 
 
 def run_label(config: TrainConfig) -> str:

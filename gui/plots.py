@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
-from gui.smoothing import EmaState, smooth
+from l1_trainer.gui.smoothing import EmaState, smooth
 
 # 20 Hz: each frame holds the GIL while it paints, and under X it is also flushed to the server,
 # which shares the cores with training (measured in benchmarks/bench_gui.py).

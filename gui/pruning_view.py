@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from gui.plots import RUN_COLOURS, titled_plot
+from l1_trainer.gui.plots import RUN_COLOURS, titled_plot
 
 
 class PruningView(QWidget):

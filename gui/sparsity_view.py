@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:  # core.sparsity imports torch, which the window must not wait for
-    from core.sparsity import SparsityReport
+    from l1_trainer.core.sparsity import SparsityReport
 
 BAR_SCALE = 1000
 

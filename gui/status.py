@@ -6,7 +6,7 @@ import time
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
-from core.config import TrainConfig
+from l1_trainer.core.config import TrainConfig
 
 
 class StatusReadout:

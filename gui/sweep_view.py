@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.labels import short
-from gui.plots import RUN_COLOURS, titled_plot
-from gui.smoothing import smooth
+from l1_trainer.gui.labels import short
+from l1_trainer.gui.plots import RUN_COLOURS, titled_plot
+from l1_trainer.gui.smoothing import smooth
 
 DEFAULT_WEIGHTS = "0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2"
 COLUMNS = ("L1 weight", "test accuracy", "sparsity", "exact zeros")

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gui.plots import RUN_COLOURS, titled_plot
+from l1_trainer.gui.plots import RUN_COLOURS, titled_plot
 
 TILE = 28
 GAP = 2

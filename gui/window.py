@@ -28,21 +28,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import TrainConfig
-from gui.controls import ControlsPanel
-from gui.draw_panel import DrawPanel
-from gui.gallery import Gallery
-from gui.help import WHAT_IS_L1, about_text, shortcuts_text
-from gui.help import show as show_help_box
-from gui.inputs import MessageBar
-from gui.labels import run_label, short
-from gui.plots import LossPlots
-from gui.pruning_view import PruningView
-from gui.sweep_view import SweepView
-from gui.weights_view import WeightsView
-from gui.sparsity_view import SparsityReadout
-from gui.status import StatusReadout
-from gui.worker import SweepThread, TestSetJob, TrainingWorker
+from l1_trainer.core.config import TrainConfig
+from l1_trainer.gui.controls import ControlsPanel
+from l1_trainer.gui.draw_panel import DrawPanel
+from l1_trainer.gui.gallery import Gallery
+from l1_trainer.gui.help import WHAT_IS_L1, about_text, shortcuts_text
+from l1_trainer.gui.help import show as show_help_box
+from l1_trainer.gui.inputs import MessageBar
+from l1_trainer.gui.labels import run_label, short
+from l1_trainer.gui.plots import LossPlots
+from l1_trainer.gui.pruning_view import PruningView
+from l1_trainer.gui.sweep_view import SweepView
+from l1_trainer.gui.weights_view import WeightsView
+from l1_trainer.gui.sparsity_view import SparsityReadout
+from l1_trainer.gui.status import StatusReadout
+from l1_trainer.gui.worker import SweepThread, TestSetJob, TrainingWorker
 
 CHANCE_CE = math.log(10)
 # The weight images redraw once a second during a run: each frame holds the GIL for a while.
@@ -64,14 +64,14 @@ class TorchLoader(QThread):
 
     def run(self) -> None:
         try:
-            import core.engine  # noqa: F401  (torch, torchvision and the engine, once)
+            import l1_trainer.core.engine  # noqa: F401  (torch, torchvision and the engine, once)
         except Exception as exc:  # noqa: BLE001  a broken install must show as a message
             self.failed.emit(f"PyTorch could not be loaded ({exc}). Reinstall L1 Trainer with "
                              "the set-up command in its README.")
             return
         try:
-            from core.data import DataError, load_mnist
-            from core.devices import available_devices, resolve_device
+            from l1_trainer.core.data import DataError, load_mnist
+            from l1_trainer.core.devices import available_devices, resolve_device
 
             # Verified and read once, here: damaged data shows at start, and Start is quick.
             data = load_mnist("cpu") if self._load_data else None
@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         """`data`: MNIST tensors already in memory; by default the first run loads them."""
         super().__init__()
-        from core.version import app_version
+        from l1_trainer.core.version import app_version
 
         self.setWindowTitle(f"L1 Trainer {app_version()}")
         self.settings = settings or QSettings("l1-trainer", "L1 Trainer")
@@ -405,7 +405,7 @@ class MainWindow(QMainWindow):
         if self.worker is not None:
             self.worker.threshold = value
         if self._snapshot is not None:
-            from core.sparsity import sparsity
+            from l1_trainer.core.sparsity import sparsity
 
             self.sparsity.show_report(sparsity(self._snapshot.weights(), value))
             self._refresh_weights()
@@ -472,7 +472,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _weights_updated(self, update: tuple) -> None:
-        from core.inference import model_from_state
+        from l1_trainer.core.inference import model_from_state
 
         self._snapshot, report = update
         self.save_action.setEnabled(True)
@@ -513,7 +513,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def start_sweep(self, text: str) -> None:
         """Train one model per typed L1 weight at once, with the panel's other settings."""
-        from core.sweep import parse_weights
+        from l1_trainer.core.sweep import parse_weights
 
         if self._state != "idle":
             return
@@ -555,14 +555,14 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def open_sweep_point(self, point) -> None:
-        from core.inference import model_from_state
+        from l1_trainer.core.inference import model_from_state
 
         config = self._sweep_config.replace(l1_weight=point.l1_weight)
         self._use_model(model_from_state(point.state), config, {},
                         f"Opened the sweep's model with {run_label(config)}")
 
     def export_sweep(self, path: Path) -> int:
-        from core.export import write_csv
+        from l1_trainer.core.export import write_csv
 
         header = ("l1_weight", "test_accuracy", "sparsity", "exact_zeros")
         return self._export(path, lambda: write_csv(path, header, self.sweep_view.rows()))
@@ -591,7 +591,7 @@ class MainWindow(QMainWindow):
 
     def export_curves(self, path: Path) -> int:
         """Every finished run's per-step losses and per-epoch accuracy, one row per point."""
-        from core.export import write_csv
+        from l1_trainer.core.export import write_csv
 
         rows = []
         for run in self.plots.finished_runs:
@@ -600,7 +600,7 @@ class MainWindow(QMainWindow):
         return self._export(path, lambda: write_csv(path, ("run", "epoch", "ce", "l1", "test_accuracy"), rows))
 
     def export_summaries(self, path: Path) -> int:
-        from core.export import write_csv
+        from l1_trainer.core.export import write_csv
 
         rows = [[row[f] for f in self.SUMMARY_FIELDS] for row in self.summaries]
         return self._export(path, lambda: write_csv(path, self.SUMMARY_FIELDS, rows))
@@ -655,7 +655,7 @@ class MainWindow(QMainWindow):
 
     def _evaluate(self) -> None:
         """Predict the whole test set with the current weights, for the gallery."""
-        from core.inference import evaluate
+        from l1_trainer.core.inference import evaluate
 
         if self._snapshot is not None:
             self._start_job(evaluate, "Evaluating the model", self._evaluated)
@@ -675,7 +675,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def prune(self) -> None:
         """Add the current model's pruning curve to the Pruning tab (computed in the background)."""
-        from core.pruning import pruning_curve
+        from l1_trainer.core.pruning import pruning_curve
 
         if self._snapshot is None or self._config is None:
             return
@@ -709,8 +709,8 @@ class MainWindow(QMainWindow):
 
     def save_model(self, path: Path) -> bool:
         """Write the latest weights with the run's settings and results; report in the window."""
-        from core.inference import model_from_state
-        from core.modelfile import save_model
+        from l1_trainer.core.inference import model_from_state
+        from l1_trainer.core.modelfile import save_model
 
         if self._snapshot is None or self._config is None:
             self.message.show_message("There is no model to save yet: train or load one first.")
@@ -728,7 +728,7 @@ class MainWindow(QMainWindow):
 
     def load_model(self, path: Path) -> bool:
         """Make a saved model the current one; a bad file changes nothing and says why."""
-        from core.modelfile import ModelFileError, load_model
+        from l1_trainer.core.modelfile import ModelFileError, load_model
 
         try:
             model, config, summary = load_model(path)
@@ -741,8 +741,8 @@ class MainWindow(QMainWindow):
 
     def _use_model(self, model, config: TrainConfig, summary: dict, notice: str) -> None:
         """Make `model` the current one: draw panel, sparsity, weights, gallery, accuracy."""
-        from core.events import WeightSnapshot
-        from core.sparsity import sparsity
+        from l1_trainer.core.events import WeightSnapshot
+        from l1_trainer.core.sparsity import sparsity
 
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         step = int(summary.get("step") or 0)

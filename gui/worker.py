@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.config import TrainConfig
+from l1_trainer.core.config import TrainConfig
 
 SPARSITY_INTERVAL_S = 0.25  # the live readout updates at least twice a second
 STEPS_INTERVAL_S = 0.05  # steps go to the GUI in batches, at most 20 a second
@@ -68,7 +68,7 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from core.events import RunEnded, RunStatus
+        from l1_trainer.core.events import RunEnded, RunStatus
 
         try:
             ended = self._train()
@@ -79,9 +79,9 @@ class TrainingWorker(QObject):
         self.finished.emit(ended)
 
     def _train(self):  # -> RunEnded
-        from core.data import load_mnist
-        from core.engine import Trainer
-        from core.events import RunEnded, RunStatus
+        from l1_trainer.core.data import load_mnist
+        from l1_trainer.core.engine import Trainer
+        from l1_trainer.core.events import RunEnded, RunStatus
 
         if self._data is None:
             self._data = load_mnist("cpu", self._data_dir)
@@ -95,7 +95,7 @@ class TrainingWorker(QObject):
         return self._forward_events(trainer)
 
     def _forward_events(self, trainer):  # -> RunEnded
-        from core.events import (
+        from l1_trainer.core.events import (
             EpochMetrics,
             EpochStarted,
             HyperparamsChanged,
@@ -136,7 +136,7 @@ class TrainingWorker(QObject):
         raise AssertionError("the engine ended without a RunEnded event")
 
     def _emit_weights(self) -> None:
-        from core.sparsity import sparsity
+        from l1_trainer.core.sparsity import sparsity
 
         snapshot = self._trainer.latest_weights()
         self.weightsUpdated.emit((snapshot, sparsity(snapshot.weights(), self.threshold)))
@@ -146,8 +146,8 @@ def describe_failure(exc: BaseException) -> str:
     """One line a user can act on, for any exception a run can raise."""
     import torch
 
-    from core.data import DataError
-    from core.devices import DeviceUnavailableError
+    from l1_trainer.core.data import DataError
+    from l1_trainer.core.devices import DeviceUnavailableError
 
     if isinstance(exc, torch.OutOfMemoryError):
         return "out of memory on the training device: try a smaller batch size or the CPU"
@@ -179,8 +179,8 @@ class TestSetJob(QThread):
 
     def run(self) -> None:
         try:
-            from core.data import load_mnist
-            from core.inference import model_from_state
+            from l1_trainer.core.data import load_mnist
+            from l1_trainer.core.inference import model_from_state
 
             data = self._data if self._data is not None else load_mnist("cpu", self._data_dir)
             model = model_from_state(self._state)
@@ -212,8 +212,8 @@ class SweepThread(QThread):
 
     def run(self) -> None:
         try:
-            from core.data import load_mnist
-            from core.sweep import SweepTrainer
+            from l1_trainer.core.data import load_mnist
+            from l1_trainer.core.sweep import SweepTrainer
 
             data = self._data if self._data is not None else load_mnist("cpu", self._data_dir)
             self._trainer = SweepTrainer(self.config, self.weights, data)

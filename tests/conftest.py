@@ -1,4 +1,4 @@
-"""Shared fixtures. Qt runs offscreen; MNIST is unpacked once into a private cache folder."""
+"""Shared fixtures. Qt runs offscreen; MNIST is read once for the whole session."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# A private cache, so tests never touch (or depend on) the user's unpacked copy.
-os.environ.setdefault("L1_TRAINER_CACHE", tempfile.mkdtemp(prefix="l1-trainer-test-cache-"))
-# QSettings (the window's defaults) and desktop entries go to private folders too.
+# QSettings (the window's defaults) and desktop entries go to private folders.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="l1-trainer-test-config-")
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="l1-trainer-test-data-")
 
@@ -21,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def mnist():
     """Both MNIST splits on the CPU, loaded once for the whole run."""
-    from core.data import load_mnist
+    from l1_trainer.core.data import load_mnist
 
     return load_mnist("cpu")
 
@@ -29,7 +27,7 @@ def mnist():
 @pytest.fixture()
 def small_config():
     """A quick run: 2,048 training images, batches of 64, logged every 4 steps, on the CPU."""
-    from core.config import TrainConfig
+    from l1_trainer.core.config import TrainConfig
 
     return TrainConfig(
         l1_weight=1e-4, lr=1e-3, epochs=2, batch_size=64, train_subset=2048, device="cpu",

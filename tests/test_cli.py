@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import REPO
-from core.modelfile import load_model
+from l1_trainer.core.modelfile import load_model
 
 # The notebook's printed table (seed/l1_regularization_mlp_notebook.txt): total, L1 part.
 NOTEBOOK_TABLE = [
@@ -22,7 +22,7 @@ LINE = re.compile(r"^Loss after mini-batch +500: ([\d.]+) \(of which ([\d.]+) L1
 
 def _cli(*args, timeout=300):
     return subprocess.run(
-        [sys.executable, str(REPO / "main.py"), *args],
+        [sys.executable, "-m", "l1_trainer.main", *args],
         capture_output=True, text=True, timeout=timeout, cwd=REPO,
     )
 
@@ -89,7 +89,7 @@ def test_train_and_save(tmp_path):
 def test_ctrl_c_stops_cleanly_and_keeps_the_model(tmp_path):
     path = tmp_path / "stopped.safetensors"
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "main.py"), "train", "--epochs", "1000", "--save", str(path)],
+        [sys.executable, "-m", "l1_trainer.main", "train", "--epochs", "1000", "--save", str(path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
     )
     for line in proc.stdout:

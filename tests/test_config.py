@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from core.config import PRESETS, TrainConfig
+from l1_trainer.core.config import PRESETS, TrainConfig
 
 
 @pytest.mark.parametrize(

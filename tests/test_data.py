@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from core.data import BUNDLED_MNIST, RAW_FILES, DataError, load_mnist, prepare_bundled, verify_raw
+from l1_trainer.core.data import BUNDLED_MNIST, RAW_FILES, DataError, load_mnist
 
 
 @pytest.fixture()
@@ -14,84 +14,123 @@ def bundle(tmp_path):
     target = tmp_path / "bundle"
     target.mkdir()
     for name in [*(f"{f}.gz" for f in RAW_FILES), "SHA256SUMS"]:
-        shutil.copy(BUNDLED_MNIST / name, target / name)
+        (target / name).write_bytes((BUNDLED_MNIST / name).read_bytes())
     return target
 
 
-def test_bundled_splits_have_mnist_shapes_and_tensors_like_to_tensor(mnist):
+@pytest.fixture(scope="module")
+def raw_root(tmp_path_factory):
+    """A torchvision-style MNIST root holding the decompressed files, as --data-dir takes."""
+    root = tmp_path_factory.mktemp("mnist-root")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in RAW_FILES:
+        (raw / name).write_bytes(gzip.decompress((BUNDLED_MNIST / f"{name}.gz").read_bytes()))
+    return root
+
+
+def test_bundled_splits_have_mnist_shapes_and_tensors_like_to_tensor(mnist, raw_root):
     assert mnist.train_x.shape == (60_000, 784) and mnist.test_x.shape == (10_000, 784)
-    assert mnist.train_x.dtype == torch.float32
+    assert mnist.train_x.dtype == torch.float32 and mnist.train_y.dtype == torch.int64
     assert 0.0 == mnist.train_x.min().item() and mnist.train_x.max().item() == 1.0
     assert set(mnist.train_y.unique().tolist()) == set(range(10))
 
     from torchvision.datasets import MNIST
     from torchvision.transforms import ToTensor
 
-    root = prepare_bundled()
-    reference = MNIST(str(root), train=False, transform=ToTensor())
-    for i in (0, 1234, 9999):
-        image, label = reference[i]
-        assert torch.equal(image.flatten(), mnist.test_x[i])
-        assert label == mnist.test_y[i].item()
+    for train, x, y in ((True, mnist.train_x, mnist.train_y), (False, mnist.test_x, mnist.test_y)):
+        reference = MNIST(str(raw_root), train=train, transform=ToTensor())
+        assert torch.equal(reference.targets, y)
+        for i in (0, 1234, 9999):
+            image, label = reference[i]
+            assert torch.equal(image.flatten(), x[i]) and label == y[i].item()
 
 
-def test_unpacks_once_and_reuses_the_verified_copy(tmp_path, bundle):
-    root = prepare_bundled(tmp_path / "cache", bundle)
-    raw = root / "MNIST" / "raw"
-    stamps = {f: (raw / f).stat().st_mtime_ns for f in RAW_FILES}
-    prepare_bundled(tmp_path / "cache", bundle)
-    assert stamps == {f: (raw / f).stat().st_mtime_ns for f in RAW_FILES}
-
-
-def test_damaged_cache_copy_is_replaced_from_the_bundle(tmp_path, bundle):
-    root = prepare_bundled(tmp_path / "cache", bundle)
-    labels = root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
-    good = labels.read_bytes()
-    labels.write_bytes(good[:100])
-    prepare_bundled(tmp_path / "cache", bundle)
-    assert labels.read_bytes() == good
-
-
-def test_truncated_archive_names_the_file(tmp_path, bundle):
+def test_truncated_archive_names_the_file(bundle):
     archive = bundle / "t10k-labels-idx1-ubyte.gz"
     archive.write_bytes(archive.read_bytes()[:1000])
-    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz is damaged"):
-        prepare_bundled(tmp_path / "cache", bundle)
-    assert not (tmp_path / "cache" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").exists()
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz is damaged.*reinstall"):
+        load_mnist(bundle=bundle)
 
 
-def test_altered_bytes_fail_the_checksum(tmp_path, bundle):
+def test_altered_bytes_fail_the_checksum(bundle):
     archive = bundle / "train-labels-idx1-ubyte.gz"
     data = bytearray(gzip.decompress(archive.read_bytes()))
     data[100] = (data[100] + 1) % 10  # one label changed: still a valid IDX file
     archive.write_bytes(gzip.compress(bytes(data)))
     with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz does not hold the original MNIST bytes.*expected 65a50cbbf4e906d7"):
-        prepare_bundled(tmp_path / "cache", bundle)
-    assert not (tmp_path / "cache" / "MNIST" / "raw" / "train-labels-idx1-ubyte").exists()
+        load_mnist(bundle=bundle)
 
 
-def test_missing_archive_names_the_file(tmp_path, bundle):
+def test_missing_archive_names_the_file(bundle):
     (bundle / "t10k-images-idx3-ubyte.gz").unlink()
-    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz is missing"):
-        prepare_bundled(tmp_path / "cache", bundle)
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz is missing; reinstall"):
+        load_mnist(bundle=bundle)
 
 
-def test_user_data_dir_is_verified(tmp_path):
-    source = prepare_bundled() / "MNIST" / "raw"
+def test_archive_replaced_by_a_folder_names_the_file(bundle):
+    archive = bundle / "train-labels-idx1-ubyte.gz"
+    archive.unlink()
+    archive.mkdir()
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz is damaged or unreadable"):
+        load_mnist(bundle=bundle)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda text: text.replace("  train-images", " train-images\tx"),
+    lambda text: "not a checksum line\n" + text,
+    lambda text: text[:40] + text[41:],
+])
+def test_malformed_checksum_list_names_its_line(bundle, damage):
+    sums = bundle / "SHA256SUMS"
+    sums.write_text(damage(sums.read_text()))
+    with pytest.raises(DataError, match=r"SHA256SUMS line \d is not '<sha256>  <file name>'"):
+        load_mnist(bundle=bundle)
+
+
+def test_checksum_list_missing_or_incomplete(bundle):
+    sums = bundle / "SHA256SUMS"
+    sums.write_text("".join(sums.read_text().splitlines(keepends=True)[:3]))
+    with pytest.raises(DataError, match="lists no SHA-256 for t10k-labels-idx1-ubyte"):
+        load_mnist(bundle=bundle)
+    sums.unlink()
+    with pytest.raises(DataError, match="cannot read .*SHA256SUMS"):
+        load_mnist(bundle=bundle)
+
+
+def test_user_data_dir_is_verified(tmp_path, raw_root):
     raw = tmp_path / "mine" / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for name in RAW_FILES:
-        os.symlink(source / name, raw / name)
+        os.symlink(raw_root / "MNIST" / "raw" / name, raw / name)
     data = load_mnist("cpu", data_dir=tmp_path / "mine")
     assert data.test_x.shape == (10_000, 784)
 
-    (raw / "t10k-images-idx3-ubyte").unlink()
-    with pytest.raises(DataError, match="t10k-images-idx3-ubyte is missing"):
+    images = raw / "t10k-images-idx3-ubyte"
+    images.unlink()
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte is missing; expected torchvision's"):
+        load_mnist("cpu", data_dir=tmp_path / "mine")
+    images.write_bytes(b"\0" * 16)
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte does not hold the original.*replace it"):
         load_mnist("cpu", data_dir=tmp_path / "mine")
 
-    (raw / "t10k-images-idx3-ubyte").write_bytes(b"\0" * 16)
-    with pytest.raises(DataError, match="t10k-images-idx3-ubyte does not hold the original"):
-        verify_raw(tmp_path / "mine")
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "huge"])
+def test_user_data_dir_odd_files_fail_at_once(tmp_path, raw_root, kind):
+    root = tmp_path / "odd"
+    shutil.copytree(raw_root, root)
+    labels = root / "MNIST" / "raw" / "train-labels-idx1-ubyte"
+    labels.unlink()
+    if kind == "folder":
+        labels.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(labels)  # reading it would block for ever
+    else:
+        with labels.open("wb") as fh:
+            fh.truncate(2**33)  # sparse: 8 GB long, no disk used
+    expected = "is 8,589,934,592 bytes, larger than any MNIST file" if kind == "huge" else "is not a regular file"
+    with pytest.raises(DataError, match=f"train-labels-idx1-ubyte {expected}"):
+        load_mnist("cpu", data_dir=root)
 
 
 def test_subset_and_device_copy(mnist):

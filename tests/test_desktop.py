@@ -10,16 +10,16 @@ from PySide6.QtCore import QSettings, QTimer, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from conftest import REPO
-from core import desktop
-from gui.help import MNIST_ATTRIBUTION
+from l1_trainer.core import desktop
+from l1_trainer.gui.help import MNIST_ATTRIBUTION
 from test_gui import make_window
 
 
 def test_gui_launcher_entry_point_starts_the_window(qtbot):
     (entry,) = [e for e in metadata.entry_points(group="gui_scripts") if e.name == "l1-trainer-gui"]
-    assert entry.value == "main:main_gui"
+    assert entry.value == "l1_trainer.main:main_gui"
     (cli,) = [e for e in metadata.entry_points(group="console_scripts") if e.name == "l1-trainer"]
-    assert cli.value == "main:main"
+    assert cli.value == "l1_trainer.main:main"
     seen = []
 
     def close_when_shown():
@@ -52,11 +52,11 @@ def test_desktop_entry_is_written_validated_and_removed(tmp_path, monkeypatch):
 
 def test_desktop_entry_from_the_command_line(tmp_path):
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, "main.py", "--install-desktop-entry"], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "l1_trainer.main", "--install-desktop-entry"], cwd=REPO,
                             capture_output=True, text=True, env=env)
     assert result.returncode == 0 and "Wrote 8 file(s)" in result.stdout
     assert (tmp_path / "applications" / "l1-trainer.desktop").exists()
-    result = subprocess.run([sys.executable, "main.py", "--uninstall-desktop-entry"], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "l1_trainer.main", "--uninstall-desktop-entry"], cwd=REPO,
                             capture_output=True, text=True, env=env)
     assert result.returncode == 0 and not (tmp_path / "applications" / "l1-trainer.desktop").exists()
 
@@ -97,19 +97,19 @@ def test_about_shows_version_license_and_mnist_attribution(qtbot, tmp_path, mnis
 
 def test_no_display_is_one_line_and_exit_1():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    result = subprocess.run([sys.executable, "main.py"], cwd=REPO, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "l1_trainer.main"], cwd=REPO, capture_output=True, text=True,
                             env=env, timeout=60)
     assert result.returncode == 1
     assert "no display found" in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_damaged_bundled_data_is_reported_at_start(qtbot, tmp_path, monkeypatch):
-    from core.data import DataError
+    from l1_trainer.core.data import DataError
 
     def damaged(*args, **kwargs):
         raise DataError("resources/mnist/t10k-images-idx3-ubyte.gz is damaged")
 
-    monkeypatch.setattr("core.data.prepare_bundled", damaged)
+    monkeypatch.setattr("l1_trainer.core.data.load_mnist", damaged)
     window = make_window_unready(qtbot, tmp_path / "damaged.ini")
     with qtbot.waitSignal(window.fatalError, timeout=60_000) as fatal:
         window.load_torch()
@@ -119,7 +119,7 @@ def test_damaged_bundled_data_is_reported_at_start(qtbot, tmp_path, monkeypatch)
 
 
 def make_window_unready(qtbot, path):
-    from gui.window import MainWindow
+    from l1_trainer.gui.window import MainWindow
 
     window = MainWindow(QSettings(str(path), QSettings.Format.IniFormat))
     qtbot.addWidget(window)

@@ -6,9 +6,9 @@ import torch
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from core.config import PRESETS
-from core.engine import Trainer
-from core.modelfile import save_model
+from l1_trainer.core.config import PRESETS
+from l1_trainer.core.engine import Trainer
+from l1_trainer.core.modelfile import save_model
 from test_gui import make_window
 
 
@@ -172,7 +172,7 @@ def test_pruning_tab_adds_a_curve_per_click(qtbot, window, model_file):
 
 
 def test_weights_tab_draws_tiles_histograms_and_dead_units(qtbot, window, model_file):
-    from core.modelfile import load_model
+    from l1_trainer.core.modelfile import load_model
 
     window.tabs.setCurrentWidget(window.weights)
     load(qtbot, window, model_file)

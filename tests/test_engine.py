@@ -6,8 +6,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from core.engine import Trainer, shuffled_indices
-from core.events import (
+from l1_trainer.core.engine import Trainer, shuffled_indices
+from l1_trainer.core.events import (
     EpochMetrics,
     EpochStarted,
     HyperparamsChanged,
@@ -17,8 +17,8 @@ from core.events import (
     RunStatus,
     StepMetrics,
 )
-from core.model import MLP, build_model
-from core.sparsity import sparsity
+from l1_trainer.core.model import MLP, build_model
+from l1_trainer.core.sparsity import sparsity
 
 
 def _events(trainer):
@@ -242,7 +242,7 @@ def _notebook_losses(data, config):
 
 
 def test_engine_follows_the_notebook_loop_step_by_step(mnist):
-    from core.config import SEED_PRESET
+    from l1_trainer.core.config import SEED_PRESET
 
     config = SEED_PRESET.replace(epochs=2, train_subset=3200, device="cpu")
     expected = _notebook_losses(mnist, config)

@@ -11,8 +11,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QWidget
 
 from conftest import REPO
-from core.data import MnistTensors
-from gui.window import MainWindow
+from l1_trainer.core.data import MnistTensors
+from l1_trainer.gui.window import MainWindow
 
 QUICK = {"train_images": 1280, "epochs": 2, "batch_size": 64}  # 20 steps an epoch
 LONG = {"train_images": 60_000, "epochs": 50, "batch_size": 64}
@@ -68,7 +68,7 @@ def test_window_appears_without_waiting_for_torch():
         "import sys\n"
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication([])\n"
-        "from gui.window import MainWindow\n"
+        "from l1_trainer.gui.window import MainWindow\n"
         "w = MainWindow()\n"
         "w.show()\n"
         "app.processEvents()\n"
@@ -360,7 +360,7 @@ def test_sweep_can_be_stopped_and_rejects_bad_weights(qtbot, window):
 
 
 def test_first_start_shows_the_balanced_preset(window):
-    from core.config import PRESETS
+    from l1_trainer.core.config import PRESETS
 
     assert named(window, "presetSelect").currentData() == "balanced"
     config, balanced = window.controls.config(), PRESETS["balanced"]

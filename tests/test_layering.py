@@ -10,7 +10,7 @@ def test_core_never_imports_qt():
     modules = sorted(p.stem for p in (REPO / "core").glob("*.py") if p.stem != "__init__")
     code = (
         "import sys\n"
-        + "".join(f"import core.{m}\n" for m in modules)
+        + "".join(f"import l1_trainer.core.{m}\n" for m in modules)
         + "qt = [m for m in sys.modules if m.startswith(('PySide6', 'PyQt', 'pyqtgraph'))]\n"
         + "assert not qt, qt\n"
     )

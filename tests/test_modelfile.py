@@ -4,9 +4,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from core.config import TrainConfig
-from core.model import build_model
-from core.modelfile import ModelFileError, load_model, save_model
+from l1_trainer.core.config import TrainConfig
+from l1_trainer.core.model import build_model
+from l1_trainer.core.modelfile import ModelFileError, load_model, save_model
 
 
 @pytest.fixture()

@@ -3,11 +3,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.config import PRESETS
-from core.engine import Trainer
-from core.events import RunEnded
-from core.inference import evaluate, model_from_state, probabilities
-from core.preprocess import BOX, CENTRE, INK_FLOOR, centre_of_mass, preprocess_drawing
+from l1_trainer.core.config import PRESETS
+from l1_trainer.core.engine import Trainer
+from l1_trainer.core.events import RunEnded
+from l1_trainer.core.inference import evaluate, model_from_state, probabilities
+from l1_trainer.core.preprocess import BOX, CENTRE, INK_FLOOR, centre_of_mass, preprocess_drawing
 
 
 def stroke_canvas(height, width, points, thickness):

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from core.config import PRESETS
-from core.engine import Trainer
-from core.pruning import FRACTIONS, prune, pruning_curve
+from l1_trainer.core.config import PRESETS
+from l1_trainer.core.engine import Trainer
+from l1_trainer.core.pruning import FRACTIONS, prune, pruning_curve
 
 
 @pytest.fixture(scope="module")

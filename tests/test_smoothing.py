@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from gui.plots import Series, nice_ceiling
-from gui.smoothing import EmaState, smooth
+from l1_trainer.gui.plots import Series, nice_ceiling
+from l1_trainer.gui.smoothing import EmaState, smooth
 
 
 def sequential(values, weight):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from core.sparsity import sparsity
+from l1_trainer.core.sparsity import sparsity
 
 
 def l1_norm(params):
@@ -30,8 +30,8 @@ def test_threshold_zero_counts_only_exact_zeros():
 
 
 def test_flat_parameters_give_autograds_l1_gradient():
-    from core.flat import FlatParameters
-    from core.model import build_model
+    from l1_trainer.core.flat import FlatParameters
+    from l1_trainer.core.model import build_model
 
     reference = build_model((8,), torch.Generator().manual_seed(1))
     model = build_model((8,), torch.Generator().manual_seed(1))
@@ -51,8 +51,8 @@ def test_flat_parameters_give_autograds_l1_gradient():
 
 
 def test_weights_only_flat_penalty_skips_biases():
-    from core.flat import FlatParameters
-    from core.model import build_model
+    from l1_trainer.core.flat import FlatParameters
+    from l1_trainer.core.model import build_model
 
     model = build_model((8,), torch.Generator().manual_seed(2))
     flat = FlatParameters(model, penalize_biases=False)
@@ -63,8 +63,8 @@ def test_weights_only_flat_penalty_skips_biases():
 
 
 def test_soft_threshold_is_the_proximal_formula_and_gives_exact_zeros():
-    from core.flat import FlatParameters
-    from core.model import build_model
+    from l1_trainer.core.flat import FlatParameters
+    from l1_trainer.core.model import build_model
 
     model = build_model((8,), torch.Generator().manual_seed(3))
     flat = FlatParameters(model, penalize_biases=True)

@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from core.config import PRESETS
-from core.engine import Trainer
-from core.events import EpochMetrics
-from core.inference import model_from_state
-from core.sweep import SweepTrainer, parse_weights
+from l1_trainer.core.config import PRESETS
+from l1_trainer.core.engine import Trainer
+from l1_trainer.core.events import EpochMetrics
+from l1_trainer.core.inference import model_from_state
+from l1_trainer.core.sweep import SweepTrainer, parse_weights
 
 WEIGHTS = [0.0, 1e-4, 1e-3]
 

@@ -1,0 +1,66 @@
+"""The seed notebook's own training loop (cell 6), the reference the engine is checked against.
+
+Only the data source and the epoch count are parameters; the arithmetic is the notebook's line
+for line. tests/test_seed.py runs it beside the CLI, and benchmarks/bench_epoch.py times it.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from l1_trainer.core.data import BUNDLED_MNIST, RAW_FILES
+from l1_trainer.core.model import MLP
+
+PRINT_EVERY = 500
+
+
+def torchvision_root(folder: Path) -> Path:
+    """`folder` laid out as torchvision's MNIST root (MNIST/raw), from the bundled files."""
+    raw = folder / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name in RAW_FILES:
+        (raw / name).write_bytes(gzip.decompress((BUNDLED_MNIST / f"{name}.gz").read_bytes()))
+    return folder
+
+
+def notebook_loop(make_loader: Callable[[], Iterable], epochs: int = 5,
+                  on_step: Callable[[float, float], None] | None = None) -> list[str]:
+    """Cell 6 of the notebook; returns the lines it prints, and gives every step's
+    (loss, L1 part) to `on_step`.
+
+    `make_loader()` is called after torch.manual_seed(42), where the notebook builds its
+    DataLoader, so that the global generator is drawn from in the notebook's order."""
+    lines = []
+    torch.manual_seed(42)
+    trainloader = make_loader()
+    mlp = MLP()
+    loss_function = nn.CrossEntropyLoss()
+    optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-4)
+    for epoch in range(0, epochs):
+        lines.append(f"Starting epoch {epoch+1}")
+        for i, data in enumerate(trainloader, 0):
+            inputs, targets = data
+            optimizer.zero_grad()
+            outputs = mlp(inputs)
+            loss = loss_function(outputs, targets)
+            l1_weight = 1.0
+            l1_parameters = []
+            for parameter in mlp.parameters():
+                l1_parameters.append(parameter.view(-1))
+            l1 = l1_weight * torch.abs(torch.cat(l1_parameters)).sum()
+            loss += l1
+            loss.backward()
+            optimizer.step()
+            minibatch_loss = loss.item()
+            if on_step is not None:
+                on_step(minibatch_loss, l1.item())
+            if i % PRINT_EVERY == PRINT_EVERY - 1:
+                lines.append('Loss after mini-batch %5d: %.5f (of which %.5f L1 loss)'
+                             % (i + 1, minibatch_loss, l1))
+    lines.append('Training process has finished.')
+    return lines

@@ -1,0 +1,56 @@
+"""The CLI's seed preset against the notebook's own loop, run here, and its printed table.
+
+The printed table came from another machine and PyTorch build. In this collapsed regime (the
+L1 term drives every weight to about zero) float rounding is amplified: for epoch 5's L1 part
+the same loop has given 0.63419 on one 2-core machine with two threads and 0.63680 with one,
+0.63592 on another, and 0.63634 on an H100, against the table's 0.63803. So the exact reference
+is the notebook's loop run in this process, with the same thread count (0.1%); the table is
+checked to 1%.
+"""
+
+import re
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from l1_trainer.core import cli
+from seed_notebook import notebook_loop
+
+# The notebook's printed table (seed/l1_regularization_mlp_notebook.txt): total, L1 part.
+NOTEBOOK_TABLE = [
+    (65.43456, 63.13525),
+    (4.08177, 1.77761),
+    (2.94135, 0.63876),
+    (2.94091, 0.63833),
+    (2.94062, 0.63803),
+]
+LINE = re.compile(r"^Loss after mini-batch +500: ([\d.]+) \(of which ([\d.]+) L1 loss\)$", re.M)
+
+
+def _losses(text):
+    return [(float(total), float(l1)) for total, l1 in LINE.findall(text)]
+
+
+# The notebook formats a tensor that requires grad, which PyTorch now warns about.
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True")
+def test_seed_preset_reproduces_the_notebooks_own_loop_and_table(capsys, mnist):
+    assert cli.main(["train", "--preset", "seed", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    printed = _losses(out)
+
+    # The notebook's cell 6 on the same images (the values ToTensor gives, tests/test_data.py).
+    images = TensorDataset(mnist.train_x.reshape(-1, 1, 28, 28), mnist.train_y)
+    reference = _losses("\n".join(notebook_loop(lambda: DataLoader(images, batch_size=64, shuffle=True))))
+
+    threads = torch.get_num_threads()
+    assert len(printed) == len(reference) == len(NOTEBOOK_TABLE) == 5
+    for epoch, (ours, same_run, table) in enumerate(zip(printed, reference, NOTEBOOK_TABLE), 1):
+        for part, a, b, c in zip(("total", "L1"), ours, same_run, table):
+            assert a == pytest.approx(b, rel=1e-3), f"epoch {epoch} {part}: {threads} thread(s)"
+            assert a == pytest.approx(c, rel=1e-2), f"epoch {epoch} {part} against the table"
+    assert [f"Starting epoch {k}" in out for k in range(1, 6)] == [True] * 5
+    summaries = re.findall(r"^Epoch \d/5: test accuracy ([\d.]+)%", out, re.M)
+    assert len(summaries) == 5
+    # Weight 1.0 collapses the net to chance: about one digit in ten.
+    assert 5.0 < float(summaries[-1]) < 15.0
