@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+DESKTOP_OPTIONS = ("--install-desktop-entry", "--uninstall-desktop-entry")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
@@ -12,11 +14,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from l1_trainer.gui.app import run  # Qt only when there is a window to show
 
         return run()
-    if args[0] in ("--install-desktop-entry", "--uninstall-desktop-entry"):
-        return desktop_entry(install=args[0] == "--install-desktop-entry")
-    from l1_trainer.core.cli import main as cli_main
+    try:
+        if args[0] in DESKTOP_OPTIONS:
+            return desktop_entry(args)
+        from l1_trainer.core.cli import main as cli_main
 
-    return cli_main(args)
+        return cli_main(args)
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handler is in place
+        print("l1-trainer: interrupted", file=sys.stderr)
+        return 130
 
 
 def main_gui() -> int:
@@ -24,17 +30,22 @@ def main_gui() -> int:
     return main([])
 
 
-def desktop_entry(install: bool) -> int:
+def desktop_entry(args: list[str]) -> int:
     from l1_trainer.core import desktop
+    from l1_trainer.core.cli import say
 
+    if len(args) > 1:
+        say(f"l1-trainer: error: {args[0]} takes no arguments, got {' '.join(args[1:])}", err=True)
+        return 2
+    install = args[0] == DESKTOP_OPTIONS[0]
     try:
         changed = desktop.install() if install else desktop.uninstall()
     except OSError as exc:
-        print(f"l1-trainer: error: {exc}", file=sys.stderr)
+        say(f"l1-trainer: error: {exc}", err=True)
         return 1
     verb = "Wrote" if install else "Removed"
-    print(f"{verb} {len(changed)} file(s): {', '.join(str(p) for p in changed[:2])}"
-          + (" and the icons" if len(changed) > 2 else ""))
+    say(f"{verb} {len(changed)} file(s): {', '.join(str(p) for p in changed[:2])}"
+        + (" and the icons" if len(changed) > 2 else ""))
     return 0
 
 

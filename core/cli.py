@@ -1,17 +1,27 @@
-"""`l1-trainer train`: headless training that prints the seed notebook's own loss lines."""
+"""`l1-trainer train|sweep|prune`: headless training that prints the seed notebook's own loss lines.
+
+Every failure is one line on stderr and a non-zero exit: 2 for a bad argument (arguments and
+output paths are all checked before any work starts), 1 for what went wrong while working,
+130 when Ctrl-C stopped the work. Ctrl-C ends a run or sweep after its current step and still
+saves what was trained; a save, once begun, is finished. When stdout is closed (`| head`),
+printing stops quietly and the work and its files are still completed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from l1_trainer.core.config import DEVICE_NAMES, PRESETS, TrainConfig
+from l1_trainer.core.config import DEVICE_NAMES, MAX_SWEEP_MODELS, PRESETS, TrainConfig
 
 if TYPE_CHECKING:  # the engine pulls in torch, which --help and bad arguments should not wait for
+    from l1_trainer.core.data import MnistTensors
     from l1_trainer.core.engine import Trainer
     from l1_trainer.core.events import EpochMetrics, RunEnded
 
@@ -19,10 +29,18 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 SEED_LOG_EVERY = 500  # the notebook prints every 500 mini-batches
 
 
+class CliError(Exception):
+    """Ends the command with one line on stderr and `code`."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        # One line naming the problem, not argparse's usage block.
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        # One line naming the problem, not argparse's usage block (and no SystemExit).
+        raise CliError(message, EXIT_USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,12 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--l1-weight", type=float, help="weight of sum(|w|) in the loss")
     _add_training_options(train)
     train.add_argument("--weights-only", action="store_true", help="do not penalize biases")
-    train.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: all cores)")
+    train.add_argument("--threads", type=int,
+                       help=f"CPU threads for PyTorch, 1 to {_cores()} (default: all cores)")
     train.add_argument("--download", action="store_true", help="let torchvision fetch into --data-dir")
     train.add_argument("--load", type=Path, help="start from this saved model's weights")
     train.add_argument("--save", type=Path, help="write the trained model here (.safetensors)")
     sweep = sub.add_parser("sweep", help="train one model per L1 weight at once; print the trade-off")
-    sweep.add_argument("--l1-weights", required=True, help="comma-separated, e.g. 0,1e-5,1e-4,1e-3")
+    sweep.add_argument("--l1-weights", required=True,
+                       help=f"comma-separated, e.g. 0,1e-5,1e-4,1e-3; at most {MAX_SWEEP_MODELS}")
     _add_training_options(sweep)
     sweep.add_argument("--csv", type=Path, help="also write the results table here")
     prune = sub.add_parser("prune", help="test accuracy of a saved model as its smallest weights are removed")
@@ -73,40 +93,38 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     }
     if getattr(args, "weights_only", False):
         changes["penalize_biases"] = False
-    return base.replace(**changes)
+    try:
+        return base.replace(**changes)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
 
 
 def main(argv: Sequence[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "prune":
-        return prune(args.model, args.data_dir)
-    if args.command == "sweep":
-        try:
-            from l1_trainer.core.sweep import parse_weights
-
-            weights = parse_weights(args.l1_weights)
-            config = config_from_args(args)
-            for weight in weights:
-                config.replace(l1_weight=weight)
-        except ValueError as exc:
-            return _fail(str(exc), EXIT_USAGE)
-        return sweep(config, weights, args.data_dir, args.csv)
-    if args.command != "train":
-        parser.print_help()
-        return EXIT_USAGE
-    if args.download and args.data_dir is None:
-        return _fail("--download needs --data-dir (the bundled copy is already here)", EXIT_USAGE)
-    if args.threads is not None and args.threads < 1:
-        return _fail(f"--threads must be at least 1, got {args.threads}", EXIT_USAGE)
+    commands = {"train": train_command, "sweep": sweep_command, "prune": prune_command}
     try:
-        config = config_from_args(args)
-    except ValueError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    if args.threads:
-        import torch
+        args = parser.parse_args(argv)
+        if args.command not in commands:
+            parser.print_help()
+            return EXIT_USAGE
+        return commands[args.command](args)
+    except CliError as exc:
+        say(f"l1-trainer: error: {exc}", err=True)
+        return exc.code
 
-        torch.set_num_threads(args.threads)
+
+# ---- train -----------------------------------------------------------------------------------
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """Check everything, then train, print the notebook's lines, and save."""
+    if args.download and args.data_dir is None:
+        raise CliError("--download needs --data-dir (the bundled copy is already here)", EXIT_USAGE)
+    if args.threads is not None and not 1 <= args.threads <= _cores():
+        raise CliError(f"--threads must be from 1 to {_cores()} (this machine's cores), "
+                       f"got {args.threads}", EXIT_USAGE)
+    config = config_from_args(args)
+    save = _checked_target(args.save, "--save")
     initial = None
     if args.load is not None:
         from l1_trainer.core.modelfile import ModelFileError, load_model
@@ -114,43 +132,29 @@ def main(argv: Sequence[str]) -> int:
         try:
             model, saved, _ = load_model(args.load)
         except ModelFileError as exc:
-            return _fail(str(exc), EXIT_FAILED)
+            raise CliError(str(exc)) from exc
         config = config.replace(hidden_sizes=saved.hidden_sizes)
         initial = model.state_dict()
-        print(f"Starting from {args.load} (trained with L1 weight {saved.l1_weight:g}, lr {saved.lr:g})")
-    return train(config, args.data_dir, args.download, args.save, initial)
+        say(f"Starting from {args.load} (trained with L1 weight {saved.l1_weight:g}, lr {saved.lr:g})")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    data = _load_data(config.device, args.data_dir, args.download)
+    return train(config, data, save, initial)
 
 
-def train(
-    config: TrainConfig,
-    data_dir: Path | None,
-    download: bool,
-    save: Path | None,
-    initial_state: dict | None = None,
-) -> int:
-    from l1_trainer.core.data import DataError, load_mnist
-    from l1_trainer.core.devices import DeviceUnavailableError, resolve_device
+def train(config: TrainConfig, data: MnistTensors, save: Path | None,
+          initial_state: dict | None = None) -> int:
     from l1_trainer.core.engine import Trainer
 
-    try:
-        device = resolve_device(config.device)
-    except DeviceUnavailableError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    try:
-        data = load_mnist(device, data_dir, download)
-    except DataError as exc:
-        return _fail(str(exc), EXIT_FAILED)
     trainer = Trainer(config, data, initial_state)
-    print(f"Training on {device} with {_describe(config)}", flush=True)
-    previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())
-    try:
+    say(f"Training on {trainer.device} with {_describe(config)}")
+    with _CtrlC(trainer.stop) as ctrl_c:
         ended = _print_events(trainer)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if save is not None:
-        saved = _save(save, trainer, ended)
-        if saved != EXIT_OK:
-            return saved
+        if save is not None:
+            with ctrl_c.saving():
+                _save(save, trainer, ended)
     return {"finished": EXIT_OK, "stopped": EXIT_STOPPED}.get(ended.status.value, EXIT_FAILED)
 
 
@@ -159,19 +163,19 @@ def _print_events(trainer: Trainer) -> RunEnded:
 
     for event in trainer.run():
         if isinstance(event, StepMetrics) and event.batch % SEED_LOG_EVERY == 0:
-            print("Loss after mini-batch %5d: %.5f (of which %.5f L1 loss)"
-                  % (event.batch, event.total, event.l1), flush=True)
+            say("Loss after mini-batch %5d: %.5f (of which %.5f L1 loss)"
+                % (event.batch, event.total, event.l1))
         elif isinstance(event, EpochStarted):
-            print(f"Starting epoch {event.epoch}", flush=True)
+            say(f"Starting epoch {event.epoch}")
         elif isinstance(event, EpochMetrics):
-            print(_epoch_line(event, trainer.config.epochs), flush=True)
+            say(_epoch_line(event, trainer.config.epochs))
         elif isinstance(event, HyperparamsChanged):
-            print(f"From step {event.step}: L1 weight {event.l1_weight:g}, lr {event.lr:g}")
+            say(f"From step {event.step}: L1 weight {event.l1_weight:g}, lr {event.lr:g}")
         elif isinstance(event, RunEnded):
             if event.status.value == "finished":
-                print("Training process has finished.")
+                say("Training process has finished.")
             else:
-                print(f"Training {event.status.value}: {event.reason}", file=sys.stderr)
+                say(f"Training {event.status.value}: {event.reason}", err=True)
             return event
     raise AssertionError("the engine ended without a RunEnded event")
 
@@ -186,7 +190,7 @@ def _epoch_line(m: EpochMetrics, epochs: int) -> str:
     )
 
 
-def _save(path: Path, trainer: Trainer, ended: RunEnded) -> int:
+def _save(path: Path, trainer: Trainer, ended: RunEnded) -> None:
     from l1_trainer.core.modelfile import save_model
     from l1_trainer.core.sparsity import sparsity
 
@@ -202,67 +206,157 @@ def _save(path: Path, trainer: Trainer, ended: RunEnded) -> int:
     try:
         save_model(path, trainer.model, trainer.config, summary)
     except OSError as exc:
-        return _fail(f"could not save the model to {path}: {exc.strerror or exc}", EXIT_FAILED)
-    print(f"Saved the model to {path}")
-    return EXIT_OK
+        raise CliError(f"could not save the model to {path}: {exc.strerror or exc}") from exc
+    say(f"Saved the model to {path}")
 
 
-def sweep(config: TrainConfig, weights: list[float], data_dir: Path | None, csv: Path | None) -> int:
+# ---- sweep and prune -------------------------------------------------------------------------
+
+
+def sweep_command(args: argparse.Namespace) -> int:
     """Train one model per L1 weight at once and print accuracy against sparsity."""
-    from l1_trainer.core.data import DataError, load_mnist
-    from l1_trainer.core.devices import DeviceUnavailableError, resolve_device
-    from l1_trainer.core.export import write_csv
-    from l1_trainer.core.sweep import SweepTrainer
+    from l1_trainer.core.sweep import parse_weights
 
     try:
-        data = load_mnist(resolve_device(config.device), data_dir)
-    except DeviceUnavailableError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    except DataError as exc:
-        return _fail(str(exc), EXIT_FAILED)
-    print(f"Sweeping {len(weights)} L1 weights at once: {_describe(config, l1_weight=False)}",
-          flush=True)
-    for result in SweepTrainer(config, weights, data).run():
-        print(f"Epoch {result.epoch}/{config.epochs}: {result.seconds:.2f} s", flush=True)
-    header = ("l1_weight", "test_accuracy", "sparsity", "exact_zeros")
-    rows = [(p.l1_weight, p.test_accuracy, p.sparsity.fraction, p.sparsity.exact_zeros)
-            for p in result.points]
-    print(f"{'L1 weight':>10}  {'test accuracy':>13}  {'sparsity':>8}  {'exact zeros':>11}")
-    for weight, accuracy, fraction, zeros in rows:
-        print(f"{weight:>10g}  {accuracy:>13.2%}  {fraction:>8.1%}  {zeros:>11,}")
-    if csv is not None:
-        try:
-            write_csv(csv, header, rows)
-        except OSError as exc:
-            return _fail(f"could not write {csv}: {exc.strerror or exc}", EXIT_FAILED)
-        print(f"Wrote {csv}")
-    return EXIT_OK
+        weights = parse_weights(args.l1_weights)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    config = config_from_args(args)
+    try:
+        for weight in weights:
+            config.replace(l1_weight=weight)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    csv = _checked_target(args.csv, "--csv")
+    data = _load_data(config.device, args.data_dir)
+    return sweep(config, weights, data, csv)
 
 
-def prune(path: Path, data_dir: Path | None) -> int:
+def sweep(config: TrainConfig, weights: list[float], data: MnistTensors, csv: Path | None) -> int:
+    from l1_trainer.core.export import write_csv
+    from l1_trainer.core.sweep import CSV_HEADER, SweepTrainer
+
+    trainer = SweepTrainer(config, weights, data)
+    say(f"Sweeping {len(weights)} L1 weights at once: {_describe(config, l1_weight=False)}")
+    with _CtrlC(trainer.stop) as ctrl_c:
+        for result in trainer.run():
+            say(f"Epoch {result.epoch}/{config.epochs}: {result.seconds:.2f} s"
+                + (" (stopped)" if result.stopped else ""))
+        say(f"{'L1 weight':>10}  {'test accuracy':>13}  {'sparsity':>8}  {'exact zeros':>11}")
+        for p in result.points:
+            accuracy = "diverged" if p.diverged else f"{p.test_accuracy:.2%}"
+            say(f"{p.l1_weight:>10g}  {accuracy:>13}  {p.sparsity.fraction:>8.1%}  "
+                f"{p.sparsity.exact_zeros:>11,}")
+        if csv is not None:
+            with ctrl_c.saving():
+                try:
+                    write_csv(csv, CSV_HEADER, [p.row() for p in result.points])
+                except OSError as exc:
+                    raise CliError(f"could not write {csv}: {exc.strerror or exc}") from exc
+            say(f"Wrote {csv}")
+    if all(p.diverged for p in result.points):
+        raise CliError("every model diverged (its loss or weights stopped being finite): "
+                       "try a smaller learning rate or L1 weight")
+    return EXIT_STOPPED if result.stopped else EXIT_OK
+
+
+def prune_command(args: argparse.Namespace) -> int:
     """Print the pruning curve of a saved model: share of weights removed, test accuracy."""
-    from l1_trainer.core.data import DataError, load_mnist
     from l1_trainer.core.modelfile import ModelFileError, load_model
     from l1_trainer.core.pruning import pruning_curve
 
     try:
-        model, config, _ = load_model(path)
-        data = load_mnist("cpu", data_dir)
-    except (ModelFileError, DataError) as exc:
-        return _fail(str(exc), EXIT_FAILED)
-    print(f"{path}: L1 weight {config.l1_weight:g} ({config.l1_method}), lr {config.lr:g}")
-    print("weights at zero  test accuracy")
+        model, config, _ = load_model(args.model)
+    except ModelFileError as exc:
+        raise CliError(str(exc)) from exc
+    data = _load_data("cpu", args.data_dir)
+    say(f"{args.model}: L1 weight {config.l1_weight:g} ({config.l1_method}), lr {config.lr:g}")
+    say("weights at zero  test accuracy")
     for point in pruning_curve(model, data.test_x, data.test_y):
-        print(f"{point.removed:14.1%}  {point.accuracy:13.2%}")
+        say(f"{point.removed:14.1%}  {point.accuracy:13.2%}")
     return EXIT_OK
+
+
+# ---- shared ----------------------------------------------------------------------------------
+
+
+def _load_data(device_name: str, data_dir: Path | None, download: bool = False) -> MnistTensors:
+    """MNIST on the CPU, after checking that `device_name` exists here."""
+    from l1_trainer.core.data import DataError, load_mnist
+    from l1_trainer.core.devices import DeviceUnavailableError, resolve_device
+
+    try:
+        resolve_device(device_name)
+    except DeviceUnavailableError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    try:
+        return load_mnist("cpu", data_dir, download)
+    except DataError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _checked_target(path: Path | None, option: str) -> Path | None:
+    from l1_trainer.core.files import TargetError, check_target
+
+    if path is None:
+        return None
+    try:
+        check_target(path)
+    except TargetError as exc:
+        raise CliError(f"{option}: {exc}", EXIT_USAGE) from exc
+    return path
+
+
+class _CtrlC:
+    """While work runs, Ctrl-C calls `stop` (the work ends after its current step); during a
+    save it is only acknowledged, so that a file once begun is always finished."""
+
+    def __init__(self, stop: Callable[[], None]) -> None:
+        self._stop = stop
+        self._saving = False
+
+    def __enter__(self) -> _CtrlC:
+        self._previous = signal.signal(signal.SIGINT, self._interrupted)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+    @contextmanager
+    def saving(self) -> Iterator[None]:
+        self._saving = True
+        try:
+            yield
+        finally:
+            self._saving = False
+
+    def _interrupted(self, signum: int, frame: object) -> None:
+        if self._saving:
+            say("l1-trainer: finishing the file being written first", err=True)
+        else:
+            self._stop()
+
+
+def say(text: str, err: bool = False) -> None:
+    """Print a line; once the reader has gone (a closed pipe), print nothing more."""
+    stream = sys.stderr if err else sys.stdout
+    if stream is None:  # started with the stream closed
+        return
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        # Python's advice: point the descriptor at /dev/null so that later writes and the
+        # flush at exit succeed silently instead of raising again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1
 
 
 def _describe(c: TrainConfig, l1_weight: bool = True) -> str:
     return ((f"L1 weight {c.l1_weight:g}, " if l1_weight else "")
             + f"lr {c.lr:g}, {c.epochs} epoch(s), batch {c.batch_size}, {c.optimizer}, "
             f"{c.l1_method}, seed {c.seed}, {c.train_size:,} training images")
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"l1-trainer: error: {message}", file=sys.stderr)
-    return code

@@ -11,7 +11,12 @@ MNIST_TRAIN_SIZE = 60_000
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 OPTIMIZERS = ("adamw", "sgd")
 L1_METHODS = ("penalty", "proximal")
-_DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+# Far beyond any useful setting and well inside float32, which the training step computes in.
+MAX_VALUE = 1e6
+MAX_EPOCHS = 10_000
+MAX_HIDDEN_LAYERS, MAX_UNITS = 4, 1024  # bounds the largest model file this app can write
+MAX_SWEEP_MODELS = 64  # each is a whole model, its optimizer state and its test-set activations
+_DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
 
 
 @dataclass(frozen=True)
@@ -44,17 +49,19 @@ class TrainConfig:
         _check_real("weight_decay", self.weight_decay, low=0.0)
         _check_real("momentum", self.momentum, low=0.0, high=1.0)
         _check_real("l1_threshold", self.l1_threshold, low=0.0)
-        _check_int("epochs", self.epochs, low=1)
+        _check_int("epochs", self.epochs, low=1, high=MAX_EPOCHS)
         _check_int("log_every", self.log_every, low=1)
         _check_int("seed", self.seed, low=0, high=2**63 - 1)
         if self.train_subset is not None:
             _check_int("train_subset", self.train_subset, low=1, high=MNIST_TRAIN_SIZE)
         _check_int("batch_size", self.batch_size, low=1, high=self.train_size)
-        if not self.hidden_sizes or any(
-            not isinstance(h, int) or isinstance(h, bool) or h < 1 for h in self.hidden_sizes
+        if not 1 <= len(self.hidden_sizes) <= MAX_HIDDEN_LAYERS or any(
+            not isinstance(h, int) or isinstance(h, bool) or not 1 <= h <= MAX_UNITS
+            for h in self.hidden_sizes
         ):
             raise ValueError(
-                f"hidden_sizes must be one or more positive integers, got {self.hidden_sizes!r}"
+                f"hidden_sizes must be 1 to {MAX_HIDDEN_LAYERS} integers in [1, {MAX_UNITS}], "
+                f"got {self.hidden_sizes!r}"
             )
         if self.l1_method not in L1_METHODS:
             raise ValueError(f"l1_method must be one of {', '.join(L1_METHODS)}, got {self.l1_method!r}")
@@ -85,7 +92,7 @@ def _check_real(
     name: str,
     value: object,
     low: float,
-    high: float = math.inf,
+    high: float = MAX_VALUE,
     low_open: bool = False,
 ) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -93,8 +100,7 @@ def _check_real(
         ok = (value > low if low_open else value >= low) and value <= high
     if not ok:
         bracket = "(" if low_open else "["
-        upper = "inf)" if math.isinf(high) else f"{high:g}]"
-        raise ValueError(f"{name} must be a finite number in {bracket}{low:g}, {upper}, got {value!r}")
+        raise ValueError(f"{name} must be a finite number in {bracket}{low:g}, {high:g}], got {value!r}")
 
 
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> None:

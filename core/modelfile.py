@@ -1,20 +1,34 @@
-"""Model files: weights in safetensors (never unpickled) with the run's config as metadata."""
+"""Model files: weights in safetensors (never unpickled) with the run's config as metadata.
+
+A file is read as untrusted input: its size, its header and every tensor's name, dtype, shape
+and place are checked against the architecture its metadata declares before a tensor is
+allocated, and weights that are not finite are refused.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import os
+import stat
 from pathlib import Path
 
+import torch
 
-from l1_trainer.core.config import TrainConfig
+from l1_trainer.core.config import MAX_HIDDEN_LAYERS, MAX_UNITS, TrainConfig
 from l1_trainer.core.files import write_atomic
-from l1_trainer.core.model import MLP
+from l1_trainer.core.model import IMAGE_PIXELS, MLP, NUM_CLASSES
 
 FORMAT = "l1-trainer-mlp/1"
+MAX_HEADER_BYTES = 100_000  # ours are about 1 KB; the rest is room for long summaries
+_DTYPES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}  # floating point only: no silent casts
+_LARGEST = [IMAGE_PIXELS, *[MAX_UNITS] * MAX_HIDDEN_LAYERS, NUM_CLASSES]
+# The largest file this app can write: the biggest allowed MLP in float64, plus the header.
+MAX_FILE_BYTES = 8 + MAX_HEADER_BYTES + 8 * sum((a + 1) * b for a, b in zip(_LARGEST, _LARGEST[1:]))
 
 
 class ModelFileError(RuntimeError):
-    """A model file that cannot be used: unreadable, not ours, or another architecture."""
+    """A model file that cannot be used: unreadable, not ours, damaged or another architecture."""
 
 
 def save_model(path: Path, model: MLP, config: TrainConfig, summary: dict[str, object]) -> None:
@@ -22,6 +36,9 @@ def save_model(path: Path, model: MLP, config: TrainConfig, summary: dict[str, o
     from safetensors.torch import save
 
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    bad = _non_finite(state)
+    if bad:
+        raise ModelFileError(f"the weights in {bad} are not finite numbers; there is nothing to save")
     metadata = {
         "format": FORMAT,
         "config": json.dumps(config.to_dict()),
@@ -36,37 +53,99 @@ def load_model(path: Path) -> tuple[MLP, TrainConfig, dict[str, object]]:
     from safetensors.torch import load
 
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ModelFileError(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        state = load(raw)
-        metadata = _metadata(raw)
-    except (SafetensorError, ValueError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path} is not a safetensors model file or is damaged ({exc})") from exc
-    if metadata.get("format") != FORMAT:
+    raw = _read_bounded(path)
+    header = _header(raw, path)
+    metadata = header.pop("__metadata__", None)
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise ModelFileError(f"{path} is a safetensors file, but not an L1 Trainer model")
     try:
-        config = TrainConfig(**_tuple_fields(json.loads(metadata["config"])))
+        fields = json.loads(metadata["config"])
+        config = TrainConfig(**{**fields, "hidden_sizes": tuple(fields.get("hidden_sizes", ()))})
         summary = json.loads(metadata.get("summary", "{}"))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path} has unreadable metadata ({exc})") from exc
-    model = MLP(config.hidden_sizes)
+        if not isinstance(summary, dict):
+            raise TypeError("the summary is not a JSON object")
+    except (KeyError, TypeError, ValueError, RecursionError, AttributeError) as exc:
+        raise ModelFileError(f"{path} has unreadable metadata ({_short(exc)})") from exc
+    _check_tensors(header, config, len(raw) - 8 - int.from_bytes(raw[:8], "little"), path)
     try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ModelFileError(
-            f"{path} does not match its declared architecture {config.hidden_sizes}: {exc}"
-        ) from exc
+        state = load(raw)
+    except (SafetensorError, ValueError) as exc:
+        raise ModelFileError(f"{path} is damaged ({_short(exc)})") from exc
+    bad = _non_finite(state)
+    if bad:
+        raise ModelFileError(f"{path} holds weights that are not finite numbers (NaN or inf) in "
+                             f"{bad}: it was saved from a run that diverged")
+    model = MLP(config.hidden_sizes)
+    model.load_state_dict(state)  # names and shapes were checked: this only casts to float32
     return model, config, summary
 
 
-def _metadata(raw: bytes) -> dict[str, str]:
-    # safetensors' header: 8-byte little-endian length, then JSON with "__metadata__".
-    size = int.from_bytes(raw[:8], "little")
-    return json.loads(raw[8 : 8 + size]).get("__metadata__") or {}
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, if it is a regular file no larger than this app ever writes."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise ModelFileError(f"{path} is not a regular file; choose a .safetensors model file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ModelFileError(f"{path} is {info.st_size:,} bytes, larger than any L1 Trainer "
+                                 f"model ({MAX_FILE_BYTES:,} at most)")
+        with path.open("rb") as fh:
+            return fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _tuple_fields(fields: dict) -> dict:
-    return {**fields, "hidden_sizes": tuple(fields.get("hidden_sizes", ()))}
+def _header(raw: bytes, path: Path) -> dict:
+    """safetensors' header: an 8-byte little-endian length, then that many bytes of JSON."""
+    size = int.from_bytes(raw[:8], "little") if len(raw) >= 8 else -1
+    if not 2 <= size <= min(MAX_HEADER_BYTES, len(raw) - 8):
+        raise ModelFileError(f"{path} is not a safetensors model file or is damaged "
+                             "(no valid header at its start)")
+    try:
+        header = json.loads(raw[8 : 8 + size])
+    except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested JSON
+        raise ModelFileError(f"{path} is not a safetensors model file or is damaged "
+                             f"({_short(exc)})") from exc
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path} is not a safetensors model file (its header is not an object)")
+    return header
+
+
+def _check_tensors(header: dict, config: TrainConfig, data_bytes: int, path: Path) -> None:
+    """Every tensor the declared architecture needs, and nothing else, in a float dtype and
+    its exact shape, inside the file."""
+    with torch.device("meta"):  # shapes without allocating
+        expected = {name: tuple(t.shape) for name, t in MLP(config.hidden_sizes).state_dict().items()}
+    if set(header) != set(expected):
+        missing = sorted(set(expected) - set(header))
+        extra = sorted(set(header) - set(expected))
+        raise ModelFileError(
+            f"{path} does not match its declared architecture {config.hidden_sizes}: "
+            + "; ".join(filter(None, [missing and f"missing {', '.join(missing)}",
+                                      extra and f"unexpected {', '.join(extra[:3])}"])))
+    for name, shape in expected.items():
+        entry = header[name]
+        dtype = entry.get("dtype") if isinstance(entry, dict) else None
+        if dtype not in _DTYPES:
+            raise ModelFileError(f"{path}: {name} is stored as {dtype!r}; only floating-point "
+                                 f"weights ({', '.join(_DTYPES)}) are accepted")
+        if entry.get("shape") != list(shape):
+            raise ModelFileError(f"{path} does not match its declared architecture "
+                                 f"{config.hidden_sizes}: {name} is {entry.get('shape')}, "
+                                 f"expected {list(shape)}")
+        offsets = entry.get("data_offsets")
+        span = math.prod(shape) * _DTYPES[dtype]
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) for o in offsets)
+                or not 0 <= offsets[0] <= offsets[1] <= data_bytes
+                or offsets[1] - offsets[0] != span):
+            raise ModelFileError(f"{path} is damaged: {name}'s data lies outside the file")
+
+
+def _non_finite(state: dict[str, torch.Tensor]) -> str:
+    """The names of the tensors holding NaN or inf, or ''."""
+    return ", ".join(name for name, t in state.items() if not torch.isfinite(t).all())
+
+
+def _short(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__)[:200]

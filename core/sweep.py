@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from l1_trainer.core.config import TrainConfig
+from l1_trainer.core.config import MAX_SWEEP_MODELS, TrainConfig
 from l1_trainer.core.data import MnistTensors
 from l1_trainer.core.devices import resolve_device
 from l1_trainer.core.engine import shuffled_indices
@@ -25,13 +25,26 @@ from l1_trainer.core.model import NUM_CLASSES, build_model
 from l1_trainer.core.sparsity import SparsityReport, sparsity
 
 
+CSV_HEADER = ("l1_weight", "status", "test_accuracy", "sparsity", "exact_zeros")
+
+
 @dataclass(frozen=True)
 class SweepPoint:
     l1_weight: float
-    test_accuracy: float
+    status: str  # finished, stopped, or diverged (a loss or weight stopped being finite)
+    test_accuracy: float  # NaN when diverged
     sparsity: SparsityReport
     ce: float  # the last step's
     state: dict[str, torch.Tensor]  # CPU copy: open it as a normal model
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == "diverged"
+
+    def row(self) -> tuple:
+        """The point as a row under CSV_HEADER; a diverged model has no accuracy."""
+        accuracy = "" if self.diverged else self.test_accuracy
+        return (self.l1_weight, self.status, accuracy, self.sparsity.fraction, self.sparsity.exact_zeros)
 
 
 @dataclass(frozen=True)
@@ -47,8 +60,9 @@ class SweepTrainer:
     """K copies of `config`'s model, differing only in their L1 weight."""
 
     def __init__(self, config: TrainConfig, l1_weights: Sequence[float], data: MnistTensors) -> None:
-        if not l1_weights:
-            raise ValueError("l1_weights must name at least one L1 weight")
+        if not 1 <= len(l1_weights) <= MAX_SWEEP_MODELS:
+            raise ValueError(f"a sweep trains 1 to {MAX_SWEEP_MODELS} L1 weights at once, got "
+                             f"{len(l1_weights)}; split a larger sweep into several")
         for weight in l1_weights:
             config.replace(l1_weight=weight)  # validates each
         self.config = config
@@ -89,6 +103,7 @@ class SweepTrainer:
             [self.flat], lr=config.lr, weight_decay=config.weight_decay, fused=fused)
         self.step = 0
         self._stop = threading.Event()
+        self._diverged = torch.zeros(k, dtype=torch.bool, device=self.device)
 
     def stop(self) -> None:
         """End after the step in progress (from any thread); the epoch so far is reported."""
@@ -142,12 +157,18 @@ class SweepTrainer:
                 done = b + 1
             stopped = self._stop.is_set()
             ce = losses[:done].cpu()
-            yield SweepEpoch(epoch, time.perf_counter() - start, self._points(ce), ce, stopped)
+            yield SweepEpoch(epoch, time.perf_counter() - start, self._points(ce, stopped), ce, stopped)
             if stopped:
                 return
 
     @torch.no_grad()
-    def _points(self, ce: torch.Tensor) -> list[SweepPoint]:
+    def _points(self, ce: torch.Tensor, stopped: bool) -> list[SweepPoint]:
+        k = len(self.weights)
+        finite = torch.isfinite(ce).all(0).to(self.device)
+        for p in self.params:
+            finite &= torch.isfinite(p.detach().reshape(k, -1)).all(1)
+        self._diverged |= ~finite  # a model that diverged once stays diverged
+        diverged = self._diverged.tolist()
         logits = self.forward(self.data.test_x)
         correct = (logits.argmax(2) == self.data.test_y).float().mean(1).tolist()
         points = []
@@ -155,7 +176,9 @@ class SweepTrainer:
             state = {name: p.detach()[m].cpu().clone() for name, p in zip(self.names, self.params)}
             report = sparsity({n: t for n, t in state.items() if t.dim() == 2}, self.config.l1_threshold)
             last = float(ce[-1, m]) if len(ce) else float("nan")
-            points.append(SweepPoint(weight, correct[m], report, last, state))
+            status = "diverged" if diverged[m] else "stopped" if stopped else "finished"
+            accuracy = float("nan") if diverged[m] else correct[m]
+            points.append(SweepPoint(weight, status, accuracy, report, last, state))
         return points
 
 
@@ -164,8 +187,8 @@ def parse_weights(text: str) -> list[float]:
     try:
         weights = [float(part) for part in text.split(",") if part.strip()]
     except ValueError as exc:
-        raise ValueError(f"--l1-weights must be numbers separated by commas, got {text!r}") from exc
-    if not weights:
-        raise ValueError("--l1-weights must name at least one L1 weight")
+        raise ValueError(f"the L1 weights must be numbers separated by commas, got {text[:80]!r}") from exc
+    if not 1 <= len(weights) <= MAX_SWEEP_MODELS:
+        raise ValueError(f"a sweep trains 1 to {MAX_SWEEP_MODELS} L1 weights at once, got {len(weights)}"
+                         + ("; split a larger sweep into several" if weights else ""))
     return weights
-

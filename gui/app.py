@@ -53,6 +53,10 @@ def run(argv: Sequence[str] = ()) -> int:
         app.exit(1)
 
     window.fatalError.connect(fatal)
+    # The window says when it is closed for good (also after a close that waited, hidden, for
+    # PyTorch to load, which Qt's last-window rule misses): one way to quit, not two.
+    app.setQuitOnLastWindowClosed(False)
+    window.closed.connect(app.quit)
     window.show()
     window.load_torch()
     app.aboutToQuit.connect(window.shutdown)

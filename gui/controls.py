@@ -10,14 +10,14 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
+    QLabel,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from l1_trainer.core.config import MNIST_TRAIN_SIZE, PRESETS, TrainConfig
-from l1_trainer.gui.inputs import LogInput
+from l1_trainer.gui.inputs import IntSpinBox, LogInput
 
 PRESET_ITEMS = [
     ("Custom", None, "Your own settings."),
@@ -44,6 +44,7 @@ class ControlsPanel(QWidget):
     l1WeightChanged = Signal(float)
     learningRateChanged = Signal(float)
     thresholdChanged = Signal(float)
+    inputRejected = Signal(str)  # typed text a field did not take, and why
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,20 +54,25 @@ class ControlsPanel(QWidget):
             self.preset.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
         self.l1_weight = LogInput(1e-6, 10.0, allow_zero=True)
         self.lr = LogInput(1e-6, 1.0, allow_zero=False)
-        self.epochs = _spin(1, 1000)
-        self.batch_size = _spin(1, MNIST_TRAIN_SIZE)
-        self.train_images = _spin(100, MNIST_TRAIN_SIZE, step=1000)
+        self.epochs = IntSpinBox(1, 1000)
+        self.batch_size = IntSpinBox(1, MNIST_TRAIN_SIZE)
+        self.train_images = IntSpinBox(100, MNIST_TRAIN_SIZE, step=1000)
         self.optimizer = QComboBox()
         self.optimizer.addItem("AdamW", "adamw")
         self.optimizer.addItem("SGD with momentum", "sgd")
         self.device = QComboBox()
         self.device.addItem("Auto", "auto")
-        self.seed = _spin(0, 2**31 - 1)
+        self.seed = IntSpinBox(0, 2**31 - 1)
         self.penalize_biases = QCheckBox("Penalize biases too")
         self.l1_method = QComboBox()
         self.l1_method.addItem("Penalty (as in the notebook)", "penalty")
         self.l1_method.addItem("Proximal (exact zeros)", "proximal")
         self.threshold = LogInput(1e-6, 1.0, allow_zero=True)
+        self.field_problem = QLabel()  # a conflict between fields, shown under them
+        self.field_problem.setObjectName("fieldProblem")
+        self.field_problem.setWordWrap(True)
+        self.field_problem.setStyleSheet("color:#a3231b;")
+        self.field_problem.hide()
         self.buttons = {name: QPushButton(text) for name, text, _, _ in BUTTONS}
         # The shortcuts live on actions (the window's Run menu), which trigger the buttons.
         self.actions = {name: QAction(text, self) for name, text, _, _ in BUTTONS}
@@ -82,6 +88,12 @@ class ControlsPanel(QWidget):
         self.threshold.valueChanged.connect(self.thresholdChanged)
         for signal in self._edit_signals():
             signal.connect(self._edited)
+        for field in (self.epochs, self.batch_size, self.train_images, self.seed):
+            field.rejected.connect(self.inputRejected)
+        for field in (self.l1_weight, self.lr, self.threshold):
+            field.spin_box.rejected.connect(self.inputRejected)
+        self.batch_size.valueChanged.connect(self._check_batch)
+        self.train_images.valueChanged.connect(self._check_batch)
 
     def _describe_inputs(self) -> None:
         described = [
@@ -137,6 +149,7 @@ class ControlsPanel(QWidget):
             ("Sparsity threshold", self.threshold),
         ]:
             form.addRow(label, widget)
+        form.addRow(self.field_problem)
         settings = QGroupBox("Settings")
         settings.setLayout(form)
         grid = QGridLayout()
@@ -159,7 +172,9 @@ class ControlsPanel(QWidget):
     # ---- config in and out ----------------------------------------------------------------
 
     def config(self) -> TrainConfig:
-        """The settings as a TrainConfig; raises ValueError with the engine's own message."""
+        """The settings as a TrainConfig; raises ValueError naming the fields or the setting."""
+        if problem := self._batch_problem():
+            raise ValueError(problem)
         images = self.train_images.value()
         return TrainConfig(
             l1_weight=self.l1_weight.value(),
@@ -206,6 +221,22 @@ class ControlsPanel(QWidget):
                 fields[key][1](value)
         finally:
             self._applying = False
+
+    def _batch_problem(self) -> str:
+        batch, images = self.batch_size.value(), self.train_images.value()
+        if batch <= images:
+            return ""
+        return (f"Batch size {batch:,} is larger than the {images:,} training images: "
+                "lower the batch size or use more images.")
+
+    @Slot()
+    def _check_batch(self) -> None:
+        """Flag both fields, and say why under them, while the batch outgrows the images."""
+        problem = self._batch_problem()
+        for field in (self.batch_size, self.train_images):
+            field.setStyleSheet("QSpinBox { border: 2px solid #d9534f; }" if problem else "")
+        self.field_problem.setText(problem)
+        self.field_problem.setVisible(bool(problem))
 
     @Slot(int)
     def _preset_chosen(self, index: int) -> None:
@@ -288,11 +319,3 @@ def _typed(value: object, kind: type) -> object:
     if kind is bool:
         return str(value).lower() == "true"
     return kind(value)
-
-def _spin(low: int, high: int, step: int = 1) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setSingleStep(step)
-    box.setGroupSeparatorShown(True)
-    box.setKeyboardTracking(False)
-    return box

@@ -6,26 +6,89 @@ import math
 import re
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QValidator
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
     QSlider,
+    QSpinBox,
     QToolButton,
     QWidget,
 )
 
 _NUMBER_CHARS = re.compile(r"^[0-9eE.+\-]*$")
+_WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
 STEPS_PER_DECADE = 4
 
 
-class SciSpinBox(QDoubleSpinBox):
+class _SaysWhy:
+    """For spin boxes whose typed text is never silently changed: when editing ends on text the
+    box cannot take, `rejected` says why, and the box puts the previous value back.
+
+    Checked before the spin box handles Enter or the focus leaving, since by the time it emits
+    editingFinished the text has already been replaced."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._check_text()
+        super().keyPressEvent(event)  # type: ignore[misc]
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        self._check_text()
+        super().focusOutEvent(event)  # type: ignore[misc]
+
+    def _check_text(self) -> None:
+        text = self.lineEdit().text().strip()  # type: ignore[attr-defined]
+        if self.validate(text, 0)[0] == QValidator.State.Acceptable:  # type: ignore[attr-defined]
+            return
+        typed = f"'{text}' is not" if text else "an empty field is not"
+        kept = self.textFromValue(self.value())  # type: ignore[attr-defined]
+        self.rejected.emit(  # type: ignore[attr-defined]
+            f"{self.accessibleName()}: {typed} {self.expected()}; kept {kept}.")  # type: ignore[attr-defined]
+
+
+class IntSpinBox(_SaysWhy, QSpinBox):
+    """A whole-number field that shows what is typed and refuses, saying why, what it cannot take.
+
+    QSpinBox drops every keystroke its validator rejects, so "1e9" became 19, "-1" became 1
+    and "99999999999" became 9,999 without a word."""
+
+    rejected = Signal(str)
+
+    def __init__(self, low: int, high: int, step: int = 1, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setRange(low, high)
+        self.setSingleStep(step)
+        self.setGroupSeparatorShown(True)
+        self.setKeyboardTracking(False)
+        self.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToPreviousValue)
+
+    def expected(self) -> str:
+        return f"a whole number from {self.minimum():,} to {self.maximum():,}"
+
+    def validate(self, text: str, pos: int) -> object:
+        value = self._parse(text)
+        ok = value is not None and self.minimum() <= value <= self.maximum()
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
+
+    def valueFromText(self, text: str) -> int:
+        value = self._parse(text)
+        return self.value() if value is None else value
+
+    def _parse(self, text: str) -> int | None:
+        plain = text.replace(self.locale().groupSeparator(), "").replace(",", "").strip()
+        return int(plain) if _WHOLE_NUMBER.match(plain) else None
+
+
+class SciSpinBox(_SaysWhy, QDoubleSpinBox):
     """A spin box showing `1e-04`-style values; arrows step by a factor; 0 only if allowed.
 
     Out-of-range or malformed text is never accepted: it stays "intermediate" while typed
-    and reverts to the previous value when editing ends."""
+    and reverts to the previous value when editing ends, and `rejected` says why."""
+
+    rejected = Signal(str)
 
     def __init__(self, low: float, high: float, allow_zero: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -37,6 +100,9 @@ class SciSpinBox(QDoubleSpinBox):
 
     def allowed(self, value: float) -> bool:
         return (self.allow_zero and value == 0) or self.low <= value <= self.high
+
+    def expected(self) -> str:
+        return f"{'0 or ' if self.allow_zero else ''}a number from {self.low:g} to {self.high:g}"
 
     def textFromValue(self, value: float) -> str:
         return f"{value:.3g}"

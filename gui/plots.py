@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Slot
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from l1_trainer.gui.smoothing import EmaState, smooth
@@ -250,17 +250,25 @@ class LossPlots(QWidget):
         self.acc_widget.plotItem.removeItem(self.acc_item)
 
     def export_png(self, stem: Path) -> list[Path]:
-        """Each plot as `<stem>-ce.png`, `-l1.png`, `-accuracy.png`, via pyqtgraph's exporter."""
+        """Each plot as `<stem>-ce.png`, `-l1.png`, `-accuracy.png`, via pyqtgraph's exporter.
+
+        All three targets are checked before any is written, and each is written atomically."""
         from pyqtgraph.exporters import ImageExporter
 
-        written = []
-        for suffix, widget in (("ce", self.ce_widget), ("l1", self.l1_widget), ("accuracy", self.acc_widget)):
-            path = stem.with_name(f"{stem.name}-{suffix}.png")
+        from l1_trainer.core.files import check_target, write_atomic
+
+        plots = (("ce", self.ce_widget), ("l1", self.l1_widget), ("accuracy", self.acc_widget))
+        paths = [stem.with_name(f"{stem.name}-{suffix}.png") for suffix, _ in plots]
+        for path in paths:
+            check_target(path)
+        for path, (_, widget) in zip(paths, plots):
             exporter = ImageExporter(widget.plotItem)
             exporter.parameters()["width"] = 1200
-            exporter.export(str(path))
-            written.append(path)
-        return written
+            buffer = QBuffer()
+            buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+            exporter.export(toBytes=True).save(buffer, "PNG")
+            write_atomic(path, bytes(buffer.data()))
+        return paths
 
     @property
     def overlay_count(self) -> int:

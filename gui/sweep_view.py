@@ -140,20 +140,22 @@ class SweepView(QWidget):
         x, y = np.concatenate(self._loss_x), np.concatenate(self._loss_y)
         for m, curve in enumerate(self.loss_curves):
             curve.setData(x, smooth(y[:, m], LOSS_SMOOTHING)[0])  # eight raw traces are a tangle
-        sparsity = np.array([100 * p.sparsity.fraction for p in self.points])
-        accuracy = np.array([100 * p.test_accuracy for p in self.points])
+        shown = [p for p in self.points if not p.diverged]  # a NaN model has no accuracy to plot
+        sparsity = np.array([100 * p.sparsity.fraction for p in shown])
+        accuracy = np.array([100 * p.test_accuracy for p in shown])
         self.frontier_line.setData(sparsity, accuracy)
         for label in self.labels:
             self.frontier.plotItem.removeItem(label)
         self.labels = []
-        for p, sx, ay in zip(self.points, sparsity, accuracy):
+        for p, sx, ay in zip(shown, sparsity, accuracy):
             label = pg.TextItem(short(p.l1_weight), color="#333", anchor=(0, 1))
             label.setPos(sx, ay)
             self.frontier.plotItem.addItem(label)
             self.labels.append(label)
         self.table.setRowCount(len(self.points))
         for row, p in enumerate(self.points):
-            cells = (short(p.l1_weight), f"{p.test_accuracy:.2%}", f"{p.sparsity.fraction:.1%}",
+            accuracy = "diverged" if p.diverged else f"{p.test_accuracy:.2%}"
+            cells = (short(p.l1_weight), accuracy, f"{p.sparsity.fraction:.1%}",
                      f"{p.sparsity.exact_zeros:,}")
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
@@ -175,5 +177,4 @@ class SweepView(QWidget):
             self.openRequested.emit(point)
 
     def rows(self) -> list[tuple]:
-        return [(p.l1_weight, p.test_accuracy, p.sparsity.fraction, p.sparsity.exact_zeros)
-                for p in self.points]
+        return [p.row() for p in self.points]

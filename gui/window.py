@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
     pruningFinished = Signal(object)  # list[PrunePoint], once the curve is on the Pruning tab
     runFinished = Signal(object)  # RunEnded, once the thread has ended and Start is enabled
     sweepFinished = Signal()
+    closed = Signal()  # the window has closed for good (the app quits on it)
 
     def __init__(
         self,
@@ -236,6 +237,7 @@ class MainWindow(QMainWindow):
         buttons["stopButton"].clicked.connect(self.stop)
         buttons["resetButton"].clicked.connect(self.reset)
         self.controls.l1WeightChanged.connect(self._l1_weight_changed)
+        self.controls.inputRejected.connect(self.message.show_message)
         self.controls.learningRateChanged.connect(self._lr_changed)
         self.controls.thresholdChanged.connect(self._threshold_changed)
         self.smoothing.valueChanged.connect(self._smoothing_changed)
@@ -297,7 +299,8 @@ class MainWindow(QMainWindow):
     def _torch_failed(self, message: str) -> None:
         self.message.show_message(message)
         self.status.set_state("Cannot train")
-        self.fatalError.emit(message)
+        if self.isVisible():  # not after the user closed the window while it loaded
+            self.fatalError.emit(message)
 
     # ---- run control ------------------------------------------------------------------------
 
@@ -557,15 +560,19 @@ class MainWindow(QMainWindow):
     def open_sweep_point(self, point) -> None:
         from l1_trainer.core.inference import model_from_state
 
+        if point.diverged:
+            self.message.show_message(f"The model with L1 weight {short(point.l1_weight)} diverged: "
+                                      "its weights are not finite numbers, so it cannot be opened.")
+            return
         config = self._sweep_config.replace(l1_weight=point.l1_weight)
         self._use_model(model_from_state(point.state), config, {},
                         f"Opened the sweep's model with {run_label(config)}")
 
     def export_sweep(self, path: Path) -> int:
         from l1_trainer.core.export import write_csv
+        from l1_trainer.core.sweep import CSV_HEADER
 
-        header = ("l1_weight", "test_accuracy", "sparsity", "exact_zeros")
-        return self._export(path, lambda: write_csv(path, header, self.sweep_view.rows()))
+        return self._export(path, lambda: write_csv(path, CSV_HEADER, self.sweep_view.rows()))
 
     @Slot()
     def export_sweep_dialog(self) -> None:
@@ -710,7 +717,7 @@ class MainWindow(QMainWindow):
     def save_model(self, path: Path) -> bool:
         """Write the latest weights with the run's settings and results; report in the window."""
         from l1_trainer.core.inference import model_from_state
-        from l1_trainer.core.modelfile import save_model
+        from l1_trainer.core.modelfile import ModelFileError, save_model
 
         if self._snapshot is None or self._config is None:
             self.message.show_message("There is no model to save yet: train or load one first.")
@@ -720,8 +727,8 @@ class MainWindow(QMainWindow):
                    "sparsity": self.sparsity.report.fraction if self.sparsity.report else None}
         try:
             save_model(path, model_from_state(self._snapshot.state), self._config, summary)
-        except OSError as exc:
-            self.message.show_message(f"Could not save {path}: {exc.strerror or exc}")
+        except (OSError, ModelFileError) as exc:
+            self.message.show_message(f"Could not save {path}: {getattr(exc, 'strerror', None) or exc}")
             return False
         self.message.show_message(f"Saved the model to {path}", "info")
         return True
@@ -791,5 +798,13 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._save()
+        if self._loader is not None and self._loader.isRunning():
+            # PyTorch is still importing (seconds), and an import cannot be interrupted: the
+            # window goes at once, and the close completes when the import is done.
+            self.hide()
+            event.ignore()
+            self._loader.finished.connect(self.close, Qt.ConnectionType.UniqueConnection)
+            return
         self.shutdown()
         event.accept()
+        self.closed.emit()

@@ -1,3 +1,7 @@
+"""`l1-trainer train|sweep|prune`: error paths in-process (fast), signals and pipes for real."""
+
+import csv
+import os
 import re
 import signal
 import subprocess
@@ -6,147 +10,256 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO
-from l1_trainer.core.modelfile import load_model
+from l1_trainer import main as entry
+from l1_trainer.core import cli
+from l1_trainer.core.config import TrainConfig
+from l1_trainer.core.model import build_model
+from l1_trainer.core.modelfile import load_model, save_model
 
-# The notebook's printed table (seed/l1_regularization_mlp_notebook.txt): total, L1 part.
-NOTEBOOK_TABLE = [
-    (65.43456, 63.13525),
-    (4.08177, 1.77761),
-    (2.94135, 0.63876),
-    (2.94091, 0.63833),
-    (2.94062, 0.63803),
-]
-LINE = re.compile(r"^Loss after mini-batch +500: ([\d.]+) \(of which ([\d.]+) L1 loss\)$", re.M)
+SMALL = ["--epochs", "1", "--train-subset", "2000", "--lr", "1e-3"]
 
 
-def _cli(*args, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "l1_trainer.main", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=REPO,
-    )
+@pytest.fixture()
+def run(capsys, monkeypatch):
+    """The CLI in this process: (exit code, stdout, stderr). Thread settings are put back."""
+    threads = torch.get_num_threads()
+
+    def call(*args):
+        code = entry.main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield call
+    torch.set_num_threads(threads)
 
 
-def test_seed_preset_reproduces_the_notebooks_table():
-    result = _cli("train", "--preset", "seed", "--device", "cpu")
-    assert result.returncode == 0, result.stderr
-    printed = [(float(t), float(l1)) for t, l1 in LINE.findall(result.stdout)]
-    assert len(printed) == len(NOTEBOOK_TABLE)
-    for epoch, ((total, l1), (ref_total, ref_l1)) in enumerate(zip(printed, NOTEBOOK_TABLE), 1):
-        assert total == pytest.approx(ref_total, rel=5e-3), f"epoch {epoch} total"
-        assert l1 == pytest.approx(ref_l1, rel=5e-3), f"epoch {epoch} L1"
-    assert [f"Starting epoch {k}" in result.stdout for k in range(1, 6)] == [True] * 5
-    summaries = re.findall(r"^Epoch \d/5: test accuracy ([\d.]+)%", result.stdout, re.M)
-    assert len(summaries) == 5
-    # Weight 1.0 collapses the net to chance: about one digit in ten.
-    assert 5.0 < float(summaries[-1]) < 15.0
+def _spawn(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "l1_trainer.main", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _csv_rows(path):
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def _one_line_error(err, message):
+    assert err.count("\n") == 1 and message in err, err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--lr", "nan"], "lr must be a finite number"),
-        (["--epochs", "0"], "epochs must be an integer in [1, inf]"),
+        (["--lr", "1e39"], "lr must be a finite number in (0, 1e+06]"),
+        (["--epochs", "0"], "epochs must be an integer in [1, 10000]"),
+        (["--epochs", "1e9"], "argument --epochs: invalid int value: '1e9'"),
         (["--batch-size", "70000"], "batch_size must be an integer in [1, 60000]"),
         (["--l1-weight", "-1"], "l1_weight must be"),
         (["--device", "tpu"], "device must be one of"),
+        (["--device", "cuda:99999999999999"], "device must be one of"),
+        (["--threads", "0"], "--threads must be from 1 to"),
+        (["--threads", "5000"], "--threads must be from 1 to"),
+        (["--threads", str(2**40)], "--threads must be from 1 to"),
         (["--epochs", "two"], "argument --epochs: invalid int value"),
         (["--bogus"], "unrecognized arguments: --bogus"),
         (["--download"], "--download needs --data-dir"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line(args, message):
-    result = _cli("train", *args, timeout=60)
-    assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and message in result.stderr
-    assert "Traceback" not in result.stderr
+def test_bad_arguments_exit_2_with_one_line(run, args, message):
+    code, out, err = run("train", *args)
+    assert code == 2 and not out
+    _one_line_error(err, message)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
-def test_missing_device_is_a_clear_error():
-    result = _cli("train", "--device", "cuda", timeout=60)
-    assert result.returncode == 2
-    assert "device 'cuda' is not available" in result.stderr and "Traceback" not in result.stderr
+@pytest.mark.parametrize("device", ["cuda", "cuda:7"])
+def test_missing_device_is_a_clear_error(run, device):
+    code, _, err = run("train", "--device", device)
+    assert code == 2
+    _one_line_error(err, f"device '{device}' is not available")
 
 
-def test_missing_data_dir_fails_before_training(tmp_path):
-    result = _cli("train", "--data-dir", str(tmp_path), timeout=120)
-    assert result.returncode == 1
-    assert "train-images-idx3-ubyte is missing" in result.stderr
-    assert "Starting epoch" not in result.stdout
+def test_missing_data_dir_fails_before_training(run, tmp_path):
+    code, out, err = run("train", "--data-dir", tmp_path)
+    assert code == 1 and "Starting epoch" not in out
+    _one_line_error(err, "train-images-idx3-ubyte is missing")
 
 
-def test_train_and_save(tmp_path):
-    path = tmp_path / "model.safetensors"
-    result = _cli("train", "--epochs", "1", "--train-subset", "2000", "--lr", "1e-3", "--save", str(path))
-    assert result.returncode == 0, result.stderr
-    model, config, summary = load_model(path)
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda p: p.mkdir(), "it is a folder"),
+    (lambda p: os.mkfifo(p), "not a regular file"),
+    (lambda p: p.symlink_to("/dev/null"), "not a regular file"),
+    (lambda p: None, "does not exist"),
+])
+def test_save_and_csv_targets_are_checked_before_any_work(run, tmp_path, make, message):
+    target = tmp_path / "out"
+    make(target)
+    if not os.path.lexists(target):
+        target = tmp_path / "missing" / "out"
+    for command in (["train", *SMALL, "--save", target],
+                    ["sweep", "--l1-weights", "0,1e-3", *SMALL, "--csv", target]):
+        code, out, err = run(*command)
+        assert code == 2 and "Starting epoch" not in out and "Sweeping" not in out
+        _one_line_error(err, message)
+        assert err.startswith("l1-trainer: error: --save:" if command[0] == "train"
+                              else "l1-trainer: error: --csv:")
+
+
+def test_train_save_load_and_prune(run, tmp_path):
+    first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
+    code, out, err = run("train", *SMALL, "--save", first)
+    assert code == 0, err
+    assert "Epoch 1/1: test accuracy" in out and f"Saved the model to {first}" in out
+    model, config, summary = load_model(first)
     assert (config.epochs, config.train_subset) == (1, 2000)
     assert summary["status"] == "finished" and 0.3 < summary["test_accuracy"] <= 1.0
     assert summary["epoch"] == 1.0 and 0.0 <= summary["sparsity"] <= 1.0
 
+    code, out, err = run("train", *SMALL, "--load", first, "--save", second)
+    assert code == 0, err
+    assert f"Starting from {first}" in out
+    # A second epoch from the first one's weights beats the first epoch alone.
+    assert load_model(second)[2]["test_accuracy"] > summary["test_accuracy"]
+
+    code, out, err = run("prune", second)
+    assert code == 0, err
+    rows = re.findall(r"^\s+([\d.]+)%\s+([\d.]+)%$", out, re.M)
+    assert len(rows) == 14 and float(rows[0][0]) == 0.0 and float(rows[-1][0]) == 99.0
+
+
+@pytest.mark.parametrize("command", ["train", "prune"])
+def test_unusable_model_files_are_one_line_and_exit_1(run, tmp_path, command):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 50)
+    nan = tmp_path / "nan.safetensors"
+    save_model(nan, build_model((64, 32), torch.Generator().manual_seed(1)), TrainConfig(), {})
+    raw = bytearray(nan.read_bytes())
+    raw[-4:] = b"\x00\x00\xc0\x7f"  # the last float becomes NaN
+    nan.write_bytes(bytes(raw))
+    for path, message in ((bad, "is not a safetensors model file or is damaged"),
+                          (nan, "not finite numbers (NaN or inf) in layers."),
+                          ("/dev/zero", "/dev/zero is not a regular file"),
+                          (tmp_path / "none.safetensors", "cannot read")):
+        args = ["--load", path, "--save", tmp_path / "out.safetensors"] if command == "train" else [path]
+        code, out, err = run(command, *args)
+        assert code == 1 and "Starting epoch" not in out
+        _one_line_error(err, message)
+    assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_sweep_prints_the_trade_off_and_writes_csv(run, tmp_path):
+    path = tmp_path / "sweep.csv"
+    code, out, err = run("sweep", "--l1-weights", "0,1e-3", "--epochs", "1", "--train-subset", "3200",
+                         "--lr", "1e-3", "--csv", path)
+    assert code == 0, err
+    rows = re.findall(r"^\s+([\d.e-]+)\s+([\d.]+)%\s+([\d.]+)%\s+([\d,]+)$", out, re.M)
+    assert [float(r[0]) for r in rows] == [0.0, 1e-3]
+    assert float(rows[1][2]) > float(rows[0][2])  # more L1, more sparsity
+    table = _csv_rows(path)
+    assert [r["status"] for r in table] == ["finished", "finished"]
+    assert list(table[0]) == ["l1_weight", "status", "test_accuracy", "sparsity", "exact_zeros"]
+
+
+def test_sweep_that_diverges_says_so_and_exits_1(run, tmp_path):
+    path = tmp_path / "sweep.csv"
+    code, out, err = run("sweep", "--l1-weights", "0,1e-4", "--lr", "1e6", "--epochs", "1",
+                         "--train-subset", "2000", "--csv", path)
+    assert code == 1
+    assert len(re.findall(r"^\s+[\d.e-]+\s+diverged\s", out, re.M)) == 2
+    _one_line_error(err, "every model diverged")
+    assert [(r["status"], r["test_accuracy"]) for r in _csv_rows(path)] == [("diverged", "")] * 2
+
+
+@pytest.mark.parametrize(("weights", "message"), [
+    ("0,-1", "l1_weight must be"),
+    ("0,nan", "l1_weight must be"),
+    ("0,abc", "numbers separated by commas"),
+    (",".join(["1e-4"] * 1000), "1 to 64 L1 weights at once, got 1000"),
+])
+def test_sweep_rejects_bad_weights_with_exit_2(run, weights, message):
+    code, out, err = run("sweep", "--l1-weights", weights)
+    assert code == 2 and not out
+    _one_line_error(err, message)
+
+
+def test_help_states_the_caps(capsys):
+    for command, cap in (("sweep", "at most 64"), ("train", f"1 to {os.cpu_count()}")):
+        with pytest.raises(SystemExit) as exited:
+            cli.main([command, "--help"])
+        assert exited.value.code == 0 and cap in " ".join(capsys.readouterr().out.split())
+
+
+def test_ctrl_c_while_starting_is_one_line_and_130(run, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("l1_trainer.core.data.load_mnist", interrupted)
+    for command in (["train", *SMALL], ["sweep", "--l1-weights", "0"], ["prune", "/dev/null"]):
+        monkeypatch.setattr("l1_trainer.core.modelfile.load_model", interrupted)
+        code, out, err = run(*command)
+        assert code == 130
+        _one_line_error(err, "l1-trainer: interrupted")
+
+
+def test_second_ctrl_c_during_the_save_lets_it_finish(run, tmp_path, monkeypatch):
+    path = tmp_path / "m.safetensors"
+    real_save = save_model
+
+    def save_while_interrupted(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives in the middle of the save
+        real_save(*args, **kwargs)
+
+    monkeypatch.setattr("l1_trainer.core.modelfile.save_model", save_while_interrupted)
+    code, out, err = run("train", *SMALL, "--save", path)
+    assert code == 0 and f"Saved the model to {path}" in out
+    assert "finishing the file being written first" in err and "Traceback" not in err
+    assert load_model(path)[2]["status"] == "finished"
+
+
+def test_desktop_options_take_no_arguments(run):
+    code, out, err = run("--install-desktop-entry", "--force")
+    assert code == 2 and not out
+    _one_line_error(err, "--install-desktop-entry takes no arguments, got --force")
+
+
+# ---- real processes: the entry point, signals, pipes ------------------------------------------
+
 
 def test_ctrl_c_stops_cleanly_and_keeps_the_model(tmp_path):
     path = tmp_path / "stopped.safetensors"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "l1_trainer.main", "train", "--epochs", "1000", "--save", str(path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-    )
+    proc = _spawn("train", "--epochs", "1000", "--save", path)
     for line in proc.stdout:
         if line.startswith("Loss after mini-batch"):
             break
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
     assert re.search(r"Training stopped: stopped at step \d+", err) and "Traceback" not in err
     assert load_model(path)[2]["status"] == "stopped"
 
 
-def test_load_continues_from_a_saved_model(tmp_path):
-    first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
-    common = ["--epochs", "1", "--train-subset", "2000", "--lr", "1e-3"]
-    assert _cli("train", *common, "--save", str(first)).returncode == 0
-    result = _cli("train", *common, "--load", str(first), "--save", str(second))
-    assert result.returncode == 0, result.stderr
-    assert f"Starting from {first}" in result.stdout
-    # A second epoch from the first one's weights beats the first epoch alone.
-    assert load_model(second)[2]["test_accuracy"] > load_model(first)[2]["test_accuracy"]
+def test_closed_stdout_stops_printing_but_still_saves(tmp_path):
+    path = tmp_path / "piped.safetensors"
+    proc = _spawn("train", *SMALL, "--save", path)
+    assert proc.stdout.readline().startswith("Training on")
+    proc.stdout.close()  # `| head -1`: the reader goes away
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err and not err
+    assert load_model(path)[2]["status"] == "finished"
 
 
-def test_load_of_a_damaged_file_is_one_line_and_exit_1(tmp_path):
-    bad = tmp_path / "bad.safetensors"
-    bad.write_bytes(b"\x00" * 50)
-    result = _cli("train", "--load", str(bad), timeout=60)
-    assert result.returncode == 1 and result.stderr.count("\n") == 1
-    assert "is not a safetensors model file or is damaged" in result.stderr
-
-
-def test_prune_prints_the_curve_of_a_saved_model(tmp_path):
-    path = tmp_path / "m.safetensors"
-    assert _cli("train", "--epochs", "1", "--train-subset", "2000", "--lr", "1e-3",
-                "--save", str(path)).returncode == 0
-    result = _cli("prune", str(path), timeout=120)
-    assert result.returncode == 0, result.stderr
-    rows = re.findall(r"^\s+([\d.]+)%\s+([\d.]+)%$", result.stdout, re.M)
-    assert len(rows) == 14 and float(rows[0][0]) == 0.0 and float(rows[-1][0]) == 99.0
-
-
-def test_prune_of_a_missing_file_exits_1():
-    result = _cli("prune", "/nonexistent/model.safetensors", timeout=60)
-    assert result.returncode == 1 and "cannot read" in result.stderr
-
-
-def test_sweep_prints_the_trade_off_and_writes_csv(tmp_path):
+def test_ctrl_c_during_a_sweep_writes_the_models_so_far(tmp_path):
     path = tmp_path / "sweep.csv"
-    result = _cli("sweep", "--l1-weights", "0,1e-3", "--epochs", "1", "--train-subset", "3200",
-                  "--lr", "1e-3", "--csv", str(path))
-    assert result.returncode == 0, result.stderr
-    rows = re.findall(r"^\s+([\d.e-]+)\s+([\d.]+)%\s+([\d.]+)%\s+([\d,]+)$", result.stdout, re.M)
-    assert [float(r[0]) for r in rows] == [0.0, 1e-3]
-    assert float(rows[1][2]) > float(rows[0][2])  # more L1, more sparsity
-    assert path.read_text().splitlines()[0] == "l1_weight,test_accuracy,sparsity,exact_zeros"
-
-
-def test_sweep_rejects_bad_weights_with_exit_2():
-    result = _cli("sweep", "--l1-weights", "0,-1", timeout=60)
-    assert result.returncode == 2 and "l1_weight must be" in result.stderr
+    proc = _spawn("sweep", "--l1-weights", "0,1e-3", "--epochs", "1000", "--train-subset", "640",
+                  "--csv", path)
+    for line in proc.stdout:
+        if line.startswith("Epoch 1/1000"):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert "(stopped)" in out and f"Wrote {path}" in out
+    assert [r["status"] for r in _csv_rows(path)] == ["stopped", "stopped"]

@@ -29,6 +29,13 @@ from l1_trainer.core.config import PRESETS, TrainConfig
         ("log_every", 0),
         ("hidden_sizes", ()),
         ("hidden_sizes", (64, 0)),
+        ("hidden_sizes", (30_000, 30_000)),  # a crafted model file's claim: 4 GB to build
+        ("hidden_sizes", (8,) * 5),
+        ("lr", 1e39),  # beyond float32: the first step would crash
+        ("l1_weight", 1e7),
+        ("weight_decay", 1e30),
+        ("epochs", 10**9),
+        ("device", "cuda:99999999999999"),
     ],
 )
 def test_invalid_value_names_the_field(field, value):
@@ -43,8 +50,9 @@ def test_batch_size_is_bounded_by_the_training_subset():
 
 
 def test_message_states_the_allowed_range():
-    with pytest.raises(ValueError, match=r"lr must be a finite number in \(0, inf\), got -1"):
+    with pytest.raises(ValueError, match=r"lr must be a finite number in \(0, 1e\+06\], got -1"):
         TrainConfig(lr=-1)
+    TrainConfig(lr=1e6, l1_weight=1e6)  # the bounds themselves are allowed
 
 
 def test_seed_preset_is_the_notebooks_settings():

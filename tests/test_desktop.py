@@ -6,6 +6,7 @@ import subprocess
 import sys
 from importlib import metadata
 
+import pytest
 from PySide6.QtCore import QSettings, QTimer, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -145,3 +146,46 @@ def test_every_control_has_a_tooltip(qtbot, tmp_path, mnist):
                 missing.append(widget.objectName() or f"{type(widget).__name__} {widget.text() if hasattr(widget, 'text') else ''}")
     window.close()
     assert not missing, missing
+
+
+def test_closing_while_pytorch_loads_hides_at_once_and_finishes_later(qtbot, tmp_path, monkeypatch):
+    import threading
+
+    release = threading.Event()
+
+    def slow_load(*args, **kwargs):  # stands for the seconds an import of PyTorch takes
+        release.wait(30)
+        from l1_trainer.core.data import DataError
+
+        raise DataError("never mind")
+
+    monkeypatch.setattr("l1_trainer.core.data.load_mnist", slow_load)
+    window = make_window_unready(qtbot, tmp_path / "closing.ini")
+    window.load_torch()
+    closed = []
+    window.closed.connect(lambda: closed.append(True))
+    window.close()
+    assert not window.isVisible() and not closed  # gone from the screen, not waiting
+    with qtbot.waitSignal(window.closed, timeout=30_000):
+        release.set()
+    assert not window._loader.isRunning()
+
+
+def test_relative_xdg_data_home_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/share")
+    assert desktop.data_home() == tmp_path / ".local" / "share"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "abs"))
+    assert desktop.data_home() == tmp_path / "abs"
+
+
+def test_a_failed_install_leaves_nothing_behind(tmp_path, monkeypatch):
+    home = tmp_path / "share"
+    blocker = home / "icons" / "hicolor" / "64x64" / "apps" / "l1-trainer.png"
+    blocker.mkdir(parents=True)  # the 7th of 8 files cannot be written: a folder is in the way
+    with pytest.raises(OSError, match="could not install the menu entry.*nothing was installed"):
+        desktop.install(home)
+    left = sorted(p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file())
+    assert left == []
+    assert blocker.is_dir()  # what was there before is left as it was
+    assert not (home / "applications").exists()

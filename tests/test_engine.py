@@ -19,6 +19,7 @@ from l1_trainer.core.events import (
 )
 from l1_trainer.core.model import MLP, build_model
 from l1_trainer.core.sparsity import sparsity
+from seed_notebook import notebook_loop
 
 
 def _events(trainer):
@@ -110,6 +111,24 @@ def test_stop_is_honoured_after_the_current_step(mnist, small_config):
     # Steps 7 and 8 were already taken when step 6 was read back (log_every=4); none after.
     assert ended.status is RunStatus.STOPPED and ended.step == 8
     assert [s.step for s in _steps(events)] == list(range(1, 9))
+
+
+def test_stop_from_another_thread_ends_the_run_within_one_step(mnist):
+    from l1_trainer.core.config import PRESETS
+
+    trainer = Trainer(PRESETS["balanced"].replace(device="cpu"), mnist)  # 9,380 steps
+    events = []
+    consumer = threading.Thread(target=lambda: events.extend(trainer.run()))
+    consumer.start()
+    while trainer.step < 30 and consumer.is_alive():
+        threading.Event().wait(0.005)
+    trainer.stop()
+    at_stop = trainer.step
+    consumer.join(timeout=60)  # a margin of thousands of steps: only a hang fails here
+    assert not consumer.is_alive()
+    ended = events[-1]
+    # Only the step under way when stop() was called may still finish.
+    assert ended.status is RunStatus.STOPPED and at_stop <= ended.step <= at_stop + 1
 
 
 def test_stop_from_another_thread_while_paused(mnist, small_config):
@@ -219,33 +238,15 @@ def test_seed_model_matches_notebook_layers():
     ]
 
 
-def _notebook_losses(data, config):
-    """The notebook's loop (cell 6) verbatim, on the same subset: every step's (total, L1)."""
-    torch.manual_seed(config.seed)
-    n = config.train_size
-    dataset = TensorDataset(data.train_x[:n].reshape(n, 1, 28, 28), data.train_y[:n])
-    trainloader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, num_workers=0)
-    mlp = MLP()
-    loss_function = nn.CrossEntropyLoss()
-    optimizer = torch.optim.AdamW(mlp.parameters(), lr=config.lr)
-    losses = []
-    for _ in range(config.epochs):
-        for inputs, targets in trainloader:
-            optimizer.zero_grad()
-            loss = loss_function(mlp(inputs), targets)
-            l1 = config.l1_weight * torch.abs(torch.cat([p.view(-1) for p in mlp.parameters()])).sum()
-            loss += l1
-            loss.backward()
-            optimizer.step()
-            losses.append((loss.item(), l1.item()))
-    return losses
-
-
 def test_engine_follows_the_notebook_loop_step_by_step(mnist):
     from l1_trainer.core.config import SEED_PRESET
 
     config = SEED_PRESET.replace(epochs=2, train_subset=3200, device="cpu")
-    expected = _notebook_losses(mnist, config)
+    n = config.train_size
+    dataset = TensorDataset(mnist.train_x[:n].reshape(n, 1, 28, 28), mnist.train_y[:n])
+    expected = []
+    notebook_loop(lambda: DataLoader(dataset, batch_size=64, shuffle=True), epochs=2,
+                  on_step=lambda loss, l1: expected.append((loss, l1)))
     ours = [(s.total, s.l1) for s in _steps(_events(Trainer(config, mnist)))]
     assert len(ours) == len(expected) == 100
     for step, ((total, l1), (ref_total, ref_l1)) in enumerate(zip(ours, expected), 1):

@@ -45,4 +45,24 @@ def test_weights_are_parsed_and_validated(mnist):
     with pytest.raises(ValueError, match="numbers separated by commas"):
         parse_weights("0,abc")
     with pytest.raises(ValueError, match="l1_weight"):
+        SweepTrainer(PRESETS["balanced"].replace(device="cpu"), [1e-4, float("nan")], mnist)
+    with pytest.raises(ValueError, match="l1_weight"):
         SweepTrainer(PRESETS["balanced"].replace(device="cpu"), [1e-4, -1.0], mnist)
+
+
+def test_a_diverged_model_is_marked_and_the_others_are_not(mnist):
+    config = PRESETS["balanced"].replace(epochs=1, train_subset=3200, device="cpu")
+    trainer = SweepTrainer(config, WEIGHTS, mnist)
+    with torch.no_grad():
+        trainer.params[2][1, 0] = float("nan")  # model 1's second layer breaks at once
+    points = list(trainer.run())[-1].points
+    assert [p.status for p in points] == ["finished", "diverged", "finished"]
+    assert points[1].row()[1:3] == ("diverged", "")  # no accuracy for a NaN model in the CSV
+    assert points[0].test_accuracy > 0.5 and points[2].test_accuracy > 0.5
+
+
+def test_sweep_size_is_capped(mnist):
+    with pytest.raises(ValueError, match="1 to 64 L1 weights at once, got 65; split"):
+        parse_weights(",".join(["1e-4"] * 65))
+    with pytest.raises(ValueError, match="got 0"):
+        parse_weights(" , ")
