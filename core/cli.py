@@ -18,7 +18,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from l1_trainer.core.config import DEVICE_NAMES, MAX_SWEEP_MODELS, PRESETS, TrainConfig
+import numpy as np
+
+from l1_trainer.core.config import (
+    DEVICE_NAMES,
+    MAX_SWEEP_MODELS,
+    PRESETS,
+    TrainConfig,
+    parse_l1_weights,
+)
+from l1_trainer.core.records import SUMMARY_FIELDS, RunRecord
 
 if TYPE_CHECKING:  # the engine pulls in torch, which --help and bad arguments should not wait for
     from l1_trainer.core.data import MnistTensors
@@ -149,28 +158,31 @@ def train(config: TrainConfig, data: MnistTensors, save: Path | None,
     from l1_trainer.core.engine import Trainer
 
     trainer = Trainer(config, data, initial_state)
+    record = RunRecord(1, config, (config.l1_weight,))
     say(f"Training on {trainer.device} with {_describe(config)}")
     with _CtrlC(trainer.stop) as ctrl_c:
-        ended = _print_events(trainer)
+        ended = _print_events(trainer, record)
         if save is not None:
             with ctrl_c.saving():
-                _save(save, trainer, ended)
+                _save(save, trainer, record)
     return {"finished": EXIT_OK, "stopped": EXIT_STOPPED}.get(ended.status.value, EXIT_FAILED)
 
 
-def _print_events(trainer: Trainer) -> RunEnded:
-    from l1_trainer.core.events import EpochMetrics, EpochStarted, HyperparamsChanged, RunEnded, StepMetrics
+def _print_events(trainer: Trainer, record: RunRecord) -> RunEnded:
+    from l1_trainer.core.events import EpochMetrics, EpochStarted, HyperparamsChanged, RunEnded, Steps
 
     for event in trainer.run():
-        if isinstance(event, StepMetrics) and event.batch % SEED_LOG_EVERY == 0:
-            say("Loss after mini-batch %5d: %.5f (of which %.5f L1 loss)"
-                % (event.batch, event.total, event.l1))
+        record.apply(event)
+        if isinstance(event, Steps):
+            for i in np.flatnonzero(event.batch % SEED_LOG_EVERY == 0):
+                say(f"Loss after mini-batch {event.batch[i]:5d}: {event.total[i, 0]:.5f} "
+                    f"(of which {event.l1[i, 0]:.5f} L1 loss)")
         elif isinstance(event, EpochStarted):
             say(f"Starting epoch {event.epoch}")
         elif isinstance(event, EpochMetrics):
             say(_epoch_line(event, trainer.config.epochs))
         elif isinstance(event, HyperparamsChanged):
-            say(f"From step {event.step}: L1 weight {event.l1_weight:g}, lr {event.lr:g}")
+            say(f"From step {event.step}: L1 weight {event.l1_weights[0]:g}, lr {event.lr:g}")
         elif isinstance(event, RunEnded):
             if event.status.value == "finished":
                 say("Training process has finished.")
@@ -181,30 +193,25 @@ def _print_events(trainer: Trainer) -> RunEnded:
 
 
 def _epoch_line(m: EpochMetrics, epochs: int) -> str:
-    s = m.sparsity
+    s = m.sparsity[0]
     return (
-        f"Epoch {m.epoch}/{epochs}: test accuracy {m.test_accuracy:.2%}, "
-        f"train accuracy {m.train_accuracy:.2%}, sparsity {s.fraction:.1%} "
+        f"Epoch {m.epoch}/{epochs}: test accuracy {m.test_accuracy[0]:.2%}, "
+        f"train accuracy {m.train_accuracy[0]:.2%}, sparsity {s.fraction:.1%} "
         f"(|w| <= {s.threshold:g}; {s.exact_zeros:,} exact zeros of {s.size:,}), "
         f"{m.seconds:.2f} s, {m.samples_per_s:,.0f} samples/s, eval {m.eval_seconds:.2f} s"
     )
 
 
-def _save(path: Path, trainer: Trainer, ended: RunEnded) -> None:
+def _save(path: Path, trainer: Trainer, record: RunRecord) -> None:
+    from l1_trainer.core.inference import model_from_state
     from l1_trainer.core.modelfile import save_model
-    from l1_trainer.core.sparsity import sparsity
 
     snapshot = trainer.latest_weights()
-    summary = {
-        "epochs_done": ended.epochs_done,
-        "step": ended.step,
-        "epoch": snapshot.epoch,
-        "status": ended.status.value,
-        "test_accuracy": trainer.evaluate(trainer.data.test_x, trainer.data.test_y),
-        "sparsity": sparsity(snapshot.weights(), trainer.config.l1_threshold).fraction,
-    }
+    summary = {key: record.summary()[key] for key in ("status", "epochs_done", "schedule")}
+    summary.update(step=snapshot.step, epoch=snapshot.epoch, test_accuracy=record.test_accuracy(),
+                   sparsity=record.sparsity().fraction)
     try:
-        save_model(path, trainer.model, trainer.config, summary)
+        save_model(path, model_from_state(snapshot.state), trainer.config, summary)
     except OSError as exc:
         raise CliError(f"could not save the model to {path}: {exc.strerror or exc}") from exc
     say(f"Saved the model to {path}")
@@ -215,49 +222,47 @@ def _save(path: Path, trainer: Trainer, ended: RunEnded) -> None:
 
 def sweep_command(args: argparse.Namespace) -> int:
     """Train one model per L1 weight at once and print accuracy against sparsity."""
-    from l1_trainer.core.sweep import parse_weights
-
     try:
-        weights = parse_weights(args.l1_weights)
+        weights = parse_l1_weights(args.l1_weights)
     except ValueError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     config = config_from_args(args)
-    try:
-        for weight in weights:
-            config.replace(l1_weight=weight)
-    except ValueError as exc:
-        raise CliError(str(exc), EXIT_USAGE) from exc
     csv = _checked_target(args.csv, "--csv")
     data = _load_data(config.device, args.data_dir)
     return sweep(config, weights, data, csv)
 
 
 def sweep(config: TrainConfig, weights: list[float], data: MnistTensors, csv: Path | None) -> int:
-    from l1_trainer.core.export import write_csv
-    from l1_trainer.core.sweep import CSV_HEADER, SweepTrainer
+    from l1_trainer.core.engine import Trainer
+    from l1_trainer.core.events import EpochMetrics, RunEnded
+    from l1_trainer.core.export import summary_rows, write_csv
 
-    trainer = SweepTrainer(config, weights, data)
+    trainer = Trainer(config, data, l1_weights=weights)
+    record = RunRecord(1, config, tuple(weights), sweep=True)
     say(f"Sweeping {len(weights)} L1 weights at once: {_describe(config, l1_weight=False)}")
     with _CtrlC(trainer.stop) as ctrl_c:
-        for result in trainer.run():
-            say(f"Epoch {result.epoch}/{config.epochs}: {result.seconds:.2f} s"
-                + (" (stopped)" if result.stopped else ""))
+        for event in trainer.run():
+            record.apply(event)
+            if isinstance(event, EpochMetrics):
+                say(f"Epoch {event.epoch}/{config.epochs}: {event.seconds:.2f} s")
+            elif isinstance(event, RunEnded) and event.status.value == "stopped":
+                say(f"Stopped at step {event.step:,}, in epoch {event.epochs_done + 1}")
         say(f"{'L1 weight':>10}  {'test accuracy':>13}  {'sparsity':>8}  {'exact zeros':>11}")
-        for p in result.points:
-            accuracy = "diverged" if p.diverged else f"{p.test_accuracy:.2%}"
-            say(f"{p.l1_weight:>10g}  {accuracy:>13}  {p.sparsity.fraction:>8.1%}  "
-                f"{p.sparsity.exact_zeros:>11,}")
+        rows = [record.summary(m) for m in range(record.k)]
+        for row in rows:
+            accuracy = row["status"] if row["status"] == "diverged" else f"{row['test_accuracy']:.2%}"
+            say(f"{row['l1_weight']:>10g}  {accuracy:>13}  {row['sparsity']:>8.1%}  "
+                f"{row['exact_zeros']:>11,}")
         if csv is not None:
             with ctrl_c.saving():
                 try:
-                    write_csv(csv, CSV_HEADER, [p.row() for p in result.points])
+                    write_csv(csv, SUMMARY_FIELDS, summary_rows([record]))
                 except OSError as exc:
                     raise CliError(f"could not write {csv}: {exc.strerror or exc}") from exc
             say(f"Wrote {csv}")
-    if all(p.diverged for p in result.points):
-        raise CliError("every model diverged (its loss or weights stopped being finite): "
-                       "try a smaller learning rate or L1 weight")
-    return EXIT_STOPPED if result.stopped else EXIT_OK
+    if record.ended.status.value == "failed":
+        raise CliError(record.ended.reason)
+    return EXIT_STOPPED if record.ended.status.value == "stopped" else EXIT_OK
 
 
 def prune_command(args: argparse.Namespace) -> int:

@@ -125,3 +125,17 @@ PRESETS: dict[str, TrainConfig] = {
     "balanced": _TUNED.replace(l1_weight=1e-4),  # 97.0%, 51% sparse
     "sparse": _TUNED.replace(l1_weight=1e-3),  # 93.7%, 85% sparse
 }
+
+
+def parse_l1_weights(text: str) -> list[float]:
+    """'0,1e-5,1e-4' -> [0.0, 1e-05, 0.0001], each a valid L1 weight; a clear ValueError else."""
+    try:
+        weights = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ValueError(f"the L1 weights must be numbers separated by commas, got {text[:80]!r}") from exc
+    if not 1 <= len(weights) <= MAX_SWEEP_MODELS:
+        raise ValueError(f"a sweep trains 1 to {MAX_SWEEP_MODELS} L1 weights at once, got {len(weights)}"
+                         + ("; split a larger sweep into several" if weights else ""))
+    for weight in weights:
+        TrainConfig(l1_weight=weight)  # validates
+    return weights

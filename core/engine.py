@@ -1,7 +1,10 @@
 """The training engine: a generator of events that a CLI or a GUI worker thread iterates.
 
-The loop knows nothing of who watches it. Control methods (stop, pause, resume, live
-hyperparameters) may be called from any thread; the loop applies them between steps.
+One engine for runs and sweeps: it trains K models on the same batches (K = 1 for a run, one
+per L1 weight for a sweep), with the same events, pause, stop, live changes and divergence
+check for both. The loop knows nothing of who watches it. Requests come through a `Control`,
+which any thread may call (also before the Trainer exists) and which the loop reads between
+steps.
 """
 
 from __future__ import annotations
@@ -9,15 +12,16 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
-from l1_trainer.core.config import TrainConfig
+from l1_trainer.core.config import MAX_SWEEP_MODELS, TrainConfig
 from l1_trainer.core.data import MnistTensors
 from l1_trainer.core.devices import resolve_device
 from l1_trainer.core.events import (
+    Diverged,
     EpochMetrics,
     EpochStarted,
     Event,
@@ -26,54 +30,33 @@ from l1_trainer.core.events import (
     Resumed,
     RunEnded,
     RunStatus,
-    StepMetrics,
+    Steps,
     WeightSnapshot,
+    frozen,
 )
-from l1_trainer.core.flat import FlatParameters
-from l1_trainer.core.inference import evaluate
-from l1_trainer.core.model import MLP, build_model
-from l1_trainer.core.sparsity import sparsity
+from l1_trainer.core.model import build_model
+from l1_trainer.core.sparsity import SparsityReport, sparsity
+from l1_trainer.core.steps import ExactStep, StackedStep
 
-SNAPSHOT_INTERVAL_S = 0.1
+SNAPSHOT_INTERVAL_S = 0.25  # a single run's weights for live views, four times a second
 
 
-class Trainer:
-    """Trains one model on tensors already in memory; `run()` yields its events."""
+class Control:
+    """Thread-safe requests to a run: stop, pause, resume, a new L1 weight or learning rate.
 
-    def __init__(
-        self,
-        config: TrainConfig,
-        data: MnistTensors,
-        initial_state: Mapping[str, torch.Tensor] | None = None,
-    ) -> None:
-        """`initial_state`: weights to start from (a loaded model) instead of a fresh init."""
-        self.config = config
-        self.device = resolve_device(config.device)
-        self.data = data.to(self.device, train_subset=config.train_subset)
-        self._rng = torch.Generator().manual_seed(config.seed)
-        model = build_model(config.hidden_sizes, self._rng)  # draws as the notebook's init did
-        if initial_state is not None:
-            model.load_state_dict(initial_state)
-        self.model: MLP = model.to(self.device)
-        self.flat = FlatParameters(self.model, config.penalize_biases)
-        self.optimizer = _make_optimizer(config, self.flat.param)
-        self._proximal = config.l1_method == "proximal"
-        self.l1_weight = config.l1_weight
-        self.lr = config.lr
-        self.step = 0
-        self.epochs_done = 0
+    Made by whoever starts the run, before the Trainer exists, so that a request made while it
+    is being built is kept rather than dropped; the loop applies requests between steps."""
+
+    def __init__(self, models: int = 1) -> None:
+        self.models = models
         self._stop = threading.Event()
         self._resume = threading.Event()
         self._resume.set()
         self._lock = threading.Lock()
         self._pending: dict[str, float] = {}
-        self._snapshot: WeightSnapshot | None = None
-        self._publish_snapshot()
-
-    # ---- control, from any thread -------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask the loop to end after the step in progress."""
+        """End after the step in progress."""
         self._stop.set()
         self._resume.set()
 
@@ -84,172 +67,267 @@ class Trainer:
         self._resume.set()
 
     @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
     def paused(self) -> bool:
         return not self._resume.is_set()
 
+    def wait_for_resume(self) -> None:
+        self._resume.wait()
+
     def set_l1_weight(self, value: float) -> None:
-        """Use a new L1 weight from the next step on."""
-        self.config.replace(l1_weight=value)  # validates
-        with self._lock:
-            self._pending["l1_weight"] = float(value)
+        """Use a new L1 weight from the next step on (a single run only)."""
+        if self.models > 1:
+            raise ValueError("a sweep's L1 weights are fixed; only its learning rate can change")
+        TrainConfig(l1_weight=value)  # validates
+        self._request("l1_weight", value)
 
     def set_lr(self, value: float) -> None:
         """Use a new learning rate from the next step on."""
-        self.config.replace(lr=value)
-        with self._lock:
-            self._pending["lr"] = float(value)
+        TrainConfig(lr=value)
+        self._request("lr", value)
 
-    def latest_weights(self) -> WeightSnapshot:
-        """The most recent detached CPU copy of the parameters (taken between steps)."""
-        assert self._snapshot is not None
-        return self._snapshot
+    def take(self) -> dict[str, float]:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        return pending
+
+    def _request(self, key: str, value: float) -> None:
+        with self._lock:
+            self._pending[key] = float(value)
+
+
+class Trainer:
+    """Trains K models on tensors already in memory; `run()` yields their events."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: MnistTensors,
+        initial_state: Mapping[str, torch.Tensor] | None = None,
+        l1_weights: Sequence[float] | None = None,
+        control: Control | None = None,
+    ) -> None:
+        """`initial_state`: weights to start from (a loaded model) instead of a fresh init.
+        `l1_weights`: a sweep, one model per weight; without it, one model at config.l1_weight,
+        computed exactly as the notebook does."""
+        weights = [config.l1_weight] if l1_weights is None else [float(w) for w in l1_weights]
+        if not 1 <= len(weights) <= MAX_SWEEP_MODELS:
+            raise ValueError(f"a sweep trains 1 to {MAX_SWEEP_MODELS} L1 weights at once, got {len(weights)}")
+        for weight in weights:
+            config.replace(l1_weight=weight)  # validates each
+        self.config, self.l1_weights, self.k = config, weights, len(weights)
+        self.device = resolve_device(config.device)
+        self.data = data.to(self.device, train_subset=config.train_subset)
+        self._rng = torch.Generator().manual_seed(config.seed)
+        template = build_model(config.hidden_sizes, self._rng)  # draws as the notebook's init did
+        if initial_state is not None:
+            template.load_state_dict(initial_state)
+        self.compute = (ExactStep(template, config, self.device) if l1_weights is None
+                        else StackedStep(template, config, weights, self.device))
+        self.stack = self.compute.stack
+        self.control = control or Control(self.k)
+        self.lr = config.lr
+        self.step = 0
+        self.epochs_done = 0
+        self.diverged = [False] * self.k
+        self._good = self.stack.param.detach().clone()  # each model's last weights checked finite
+        self._snapshots = self._take_snapshots()
+        self._published: int | None = None  # the step whose snapshots were last yielded
+
+    # ---- control, from any thread -------------------------------------------------------
+
+    def stop(self) -> None:
+        self.control.stop()
+
+    def pause(self) -> None:
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self.control.paused
+
+    def set_l1_weight(self, value: float) -> None:
+        self.control.set_l1_weight(value)
+
+    def set_lr(self, value: float) -> None:
+        self.control.set_lr(value)
+
+    def latest_weights(self, model: int = 0) -> WeightSnapshot:
+        """The most recent detached CPU copy of a model's parameters (taken between steps)."""
+        return self._snapshots[model]
 
     # ---- the loop -----------------------------------------------------------------------
 
     def run(self) -> Iterator[Event]:
         """Train for `config.epochs` epochs, yielding events; ends with exactly one RunEnded."""
         cfg = self.config
-        k = cfg.log_every
-        self._ce_buf = torch.zeros(k, device=self.device)
-        self._l1_buf = torch.zeros(k, device=self.device)
-        self._good = self.flat.param.detach().clone()
-        batch_x = torch.empty(cfg.batch_size, self.data.train_x.shape[1], device=self.device)
-        batch_y = torch.empty(cfg.batch_size, dtype=torch.long, device=self.device)
-        self.model.train()
-        try:
-            for epoch in range(1, cfg.epochs + 1):
-                yield EpochStarted(epoch, cfg.epochs)
-                ended = yield from self._run_epoch(epoch, batch_x, batch_y)
-                if ended is not None:
-                    yield ended
-                    return
-            yield self._ended(RunStatus.FINISHED, f"finished {cfg.epochs} epoch(s)")
-        finally:
-            self._publish_snapshot()
+        self._ce_buf = torch.zeros(cfg.log_every, self.k, device=self.device)
+        self._l1_buf = torch.zeros(cfg.log_every, self.k, device=self.device)
+        self._batch_x = torch.empty(cfg.batch_size, self.data.train_x.shape[1], device=self.device)
+        self._batch_y = torch.empty(cfg.batch_size, dtype=torch.long, device=self.device)
+        for epoch in range(1, cfg.epochs + 1):
+            yield EpochStarted(epoch, cfg.epochs)
+            ending = yield from self._run_epoch(epoch)
+            if ending is not None:
+                yield from self._end(*ending)
+                return
+        yield from self._end(RunStatus.FINISHED, f"finished {cfg.epochs} epoch(s)")
 
-    def _run_epoch(
-        self, epoch: int, batch_x: torch.Tensor, batch_y: torch.Tensor
-    ) -> Iterator[Event]:
-        cfg, data = self.config, self.data
-        perm = self._epoch_permutation()
-        steps = cfg.steps_per_epoch
-        window: list[tuple[int, int, float]] = []  # (step, batch, l1_weight) awaiting readout
+    def _run_epoch(self, epoch: int) -> Iterator[Event]:
+        cfg, data, control = self.config, self.data, self.control
+        perm = shuffled_indices(self._rng, cfg.train_size).to(self.device)
+        window: list[tuple[int, int]] = []  # (step, batch) awaiting readout
         clock = _Clock()
-        for b in range(steps):
-            if not self._resume.is_set():
+        for b in range(cfg.steps_per_epoch):
+            if control.paused:
                 yield Paused(self.step)
                 clock.pause()
-                self._resume.wait()
+                control.wait_for_resume()
                 clock.resume()
-                if not self._stop.is_set():
+                if not control.stopped:
                     yield Resumed(self.step)
-            if self._stop.is_set():
+            if control.stopped:
                 failure = yield from self._read_out(window, epoch, clock)
-                return failure or self._ended(RunStatus.STOPPED, f"stopped at step {self.step}")
-            if self._pending:
-                yield self._apply_pending()
+                return failure or (RunStatus.STOPPED, f"stopped at step {self.step}")
+            if changes := control.take():
+                yield self._apply(changes)
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             n = idx.numel()
-            x = torch.index_select(data.train_x, 0, idx, out=batch_x[:n])
-            y = torch.index_select(data.train_y, 0, idx, out=batch_y[:n])
-            self._train_step(x, y, len(window))
+            x = torch.index_select(data.train_x, 0, idx, out=self._batch_x[:n])
+            y = torch.index_select(data.train_y, 0, idx, out=self._batch_y[:n])
+            ce, l1 = self.compute(x, y)
+            # Kept on the device; read back every log_every steps, so no host sync here.
+            self._ce_buf[len(window)] = ce
+            self._l1_buf[len(window)] = l1
             self.step += 1
-            window.append((self.step, b + 1, self.l1_weight))
-            if len(window) == cfg.log_every or b == steps - 1:
+            window.append((self.step, b + 1))
+            if len(window) == cfg.log_every or b == cfg.steps_per_epoch - 1:
                 failure = yield from self._read_out(window, epoch, clock)
                 if failure is not None:
                     return failure
-        train_seconds = clock.elapsed()
         self.epochs_done = epoch
-        yield self._epoch_metrics(epoch, train_seconds)
+        yield self._epoch_metrics(epoch, clock.elapsed())
+        yield from self._snapshot_events()
+        clock.snapshot_taken()
         return None
 
-    def _train_step(self, x: torch.Tensor, y: torch.Tensor, slot: int) -> None:
-        self.flat.zero_grad()
-        ce = F.cross_entropy(self.model(x), y)
-        ce.backward()
-        if self._proximal:
-            l1 = self.flat.l1_term(self.l1_weight)
-            self.optimizer.step()
-            self.flat.soft_threshold(self.lr * self.l1_weight)
-        else:
-            # The L1 term's gradient is added directly: loss = CE + l1_weight * sum(|p|) as a whole.
-            l1 = self.flat.add_l1(self.l1_weight)
-            self.optimizer.step()
-        # Kept on the device; read back every log_every steps, so no host sync here.
-        self._ce_buf[slot] = ce.detach()
-        self._l1_buf[slot] = l1.detach()
+    def _read_out(self, window: list[tuple[int, int]], epoch: int, clock: _Clock) -> Iterator[Event]:
+        """Yield the buffered steps; mark models whose loss or weights stopped being finite.
 
-    def _read_out(
-        self, window: list[tuple[int, int, float]], epoch: int, clock: _Clock
-    ) -> Iterator[Event]:
-        """Yield the buffered steps' metrics; on a non-finite loss, restore and fail."""
+        Returns an ending when every model has diverged."""
         if not window:
             return None
         n = len(window)
-        ce_values = self._ce_buf[:n].tolist()  # the one host sync per window
-        l1_values = self._l1_buf[:n].tolist()
-        rate = n * self.config.batch_size / max(clock.lap(), 1e-9)
-        steps_per_epoch = self.config.steps_per_epoch
-        for (step, batch, _), ce, l1 in zip(window, ce_values, l1_values):
-            total = ce + l1
-            if not math.isfinite(total):
-                return self._diverged(step, ce, l1)
-            frac = epoch - 1 + batch / steps_per_epoch
-            yield StepMetrics(step, frac, batch, ce, l1, total, rate)
+        weights_ok = self.stack.finite().to(self._ce_buf.dtype).unsqueeze(0)
+        readout = torch.cat((self._ce_buf[:n], self._l1_buf[:n], weights_ok)).cpu().numpy()
+        ce, l1, finite_weights = readout[:n], readout[n : 2 * n], readout[2 * n] == 1
+        finite_steps = np.isfinite(ce + l1)
+        for m in range(self.k):
+            if not self.diverged[m] and not (finite_steps[:, m].all() and finite_weights[m]):
+                self.diverged[m] = True
+                self._last_divergence = self._divergence(window, ce[:, m], l1[:, m], finite_steps[:, m])
+                self._diverged_at = self._first_bad(window, finite_steps[:, m])
+                yield Diverged(self._diverged_at, m, self._last_divergence)
+        alive = torch.tensor([not d for d in self.diverged], device=self.device)
+        self.stack.copy_models(self._good, self.stack.param.detach(), alive)
+        # Every step, unless all models diverged: then those before the last finite value.
+        rows = finite_steps.any(1)
+        shown = n if not all(self.diverged) or rows.all() else int(np.argmin(rows))
+        if shown:
+            steps, batches = (np.array(v[:shown]) for v in zip(*window))
+            yield Steps(frozen(steps), frozen(epoch - 1 + batches / self.config.steps_per_epoch),
+                        frozen(batches), frozen(ce[:shown]), frozen(l1[:shown]),
+                        samples_per_s=n * self.config.batch_size / max(clock.lap(), 1e-9))
         window.clear()
-        self._good.copy_(self.flat.param.detach())
-        if clock.since_snapshot() >= SNAPSHOT_INTERVAL_S:
-            self._publish_snapshot()
+        if all(self.diverged):
+            self.step = self._diverged_at  # the run ends where its last model diverged
+            return RunStatus.FAILED, self._failure_reason()
+        if self.k == 1 and clock.since_snapshot() >= SNAPSHOT_INTERVAL_S:
+            yield from self._snapshot_events()
             clock.snapshot_taken()
         return None
 
-    def _diverged(self, step: int, ce: float, l1: float) -> RunEnded:
-        with torch.no_grad():
-            self.flat.param.copy_(self._good)
-        last_good = step - 1 - ((step - 1) % self.config.log_every)
-        self.step = step
-        return self._ended(
-            RunStatus.FAILED,
-            f"diverged at step {step}: loss is {ce + l1} (CE {ce}, L1 {l1}); kept the last "
-            f"weights checked finite (step {last_good}); try a smaller learning rate or L1 weight",
-        )
+    @staticmethod
+    def _first_bad(window: list[tuple[int, int]], finite: np.ndarray) -> int:
+        return window[int(np.argmin(finite))][0] if not finite.all() else window[-1][0]
 
-    def _apply_pending(self) -> HyperparamsChanged:
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        self.l1_weight = pending.get("l1_weight", self.l1_weight)
-        self.lr = pending.get("lr", self.lr)
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.lr
-        return HyperparamsChanged(self.step + 1, self.l1_weight, self.lr)
+    def _divergence(self, window: list[tuple[int, int]], ce: np.ndarray, l1: np.ndarray,
+                    finite: np.ndarray) -> str:
+        row = int(np.argmin(finite)) if not finite.all() else len(window) - 1
+        step = window[row][0]
+        last_good = window[0][0] - 1
+        return (f"diverged at step {step}: loss is {ce[row] + l1[row]} (CE {ce[row]}, L1 {l1[row]}); "
+                f"kept the last weights checked finite (step {last_good}); try a smaller "
+                "learning rate or L1 weight")
 
-    def _epoch_permutation(self) -> torch.Tensor:
-        return shuffled_indices(self._rng, self.config.train_size).to(self.device)
+    def _failure_reason(self) -> str:
+        if self.k == 1:
+            return self._last_divergence
+        return ("every model diverged (its loss or weights stopped being finite): try a smaller "
+                "learning rate or L1 weight")
+
+    def _apply(self, changes: dict[str, float]) -> HyperparamsChanged:
+        if "l1_weight" in changes:
+            self.l1_weights = [changes["l1_weight"]] * self.k
+            self.compute.l1.set_weights(self.l1_weights)
+        if "lr" in changes:
+            self.lr = changes["lr"]
+            self.compute.set_lr(self.lr)
+        return HyperparamsChanged(self.step + 1, tuple(self.l1_weights), self.lr)
 
     def _epoch_metrics(self, epoch: int, train_seconds: float) -> EpochMetrics:
         start = time.perf_counter()
-        train_acc = self.evaluate(self.data.train_x, self.data.train_y)
-        test_acc = self.evaluate(self.data.test_x, self.data.test_y)
-        self._publish_snapshot()
-        report = sparsity(self.latest_weights().weights(), self.config.l1_threshold)
-        eval_seconds = time.perf_counter() - start
+        data = self.data
+        # Train accuracy for one model only: for a sweep it would cost K passes over 60,000.
+        train = self._accuracy(data.train_x, data.train_y) if self.k == 1 else (math.nan,) * self.k
+        test = self._accuracy(data.test_x, data.test_y)
+        self._snapshots = self._take_snapshots()
         rate = self.config.train_size / max(train_seconds, 1e-9)
-        return EpochMetrics(
-            epoch, self.step, train_acc, test_acc, report, train_seconds, eval_seconds, rate
-        )
+        return EpochMetrics(epoch, self.step, train, test, self._sparsity(), train_seconds,
+                            time.perf_counter() - start, rate)
 
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        """Classification accuracy of the current model on (x, y), in [0, 1]."""
-        return evaluate(self.model, x, y).accuracy
+    def _accuracy(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, ...]:
+        correct = (self.compute.predict(x) == y).float().mean(1).tolist()
+        return tuple(math.nan if d else c for c, d in zip(correct, self.diverged))
 
-    def _publish_snapshot(self) -> None:
-        state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-        # One reference assignment: readers on other threads see the old or the new dict, whole.
-        self._snapshot = WeightSnapshot(self.step, self.step / self.config.steps_per_epoch, state)
+    def _sparsity(self) -> tuple[SparsityReport, ...]:
+        return tuple(sparsity(s.weights(), self.config.l1_threshold) for s in self._snapshots)
 
-    def _ended(self, status: RunStatus, reason: str) -> RunEnded:
-        return RunEnded(status, reason, self.step, self.epochs_done)
+    def _end(self, status: RunStatus, reason: str) -> Iterator[Event]:
+        """Put diverged models back on their last finite weights, measure, and report."""
+        bad = torch.tensor(self.diverged, device=self.device)
+        if bool(bad.any()):
+            self.stack.copy_models(self.stack.param.data, self._good, bad)
+            self._published = -1  # the same step, other weights
+        yield from self._snapshot_events()
+        test = (self.compute.predict(self.data.test_x) == self.data.test_y).float().mean(1).tolist()
+        yield RunEnded(status, reason, self.step, self.epochs_done, tuple(test), self._sparsity(),
+                       tuple(self.diverged))
+
+    def _take_snapshots(self) -> list[WeightSnapshot]:
+        source = None
+        if any(self.diverged):  # a diverged model is seen with its last finite weights
+            source = self.stack.param.detach().clone()
+            bad = torch.tensor(self.diverged, device=self.device)
+            self.stack.copy_models(source, self._good, bad)
+        epoch = self.step / self.config.steps_per_epoch
+        return [WeightSnapshot(self.step, epoch, state, m)
+                for m, state in enumerate(self.stack.state_dicts(source))]
+
+    def _snapshot_events(self) -> Iterator[WeightSnapshot]:
+        """The current weights of every model, unless they were reported at this step."""
+        if self._published == self.step:
+            return
+        if self._snapshots[0].step != self.step or self._published == -1:
+            self._snapshots = self._take_snapshots()
+        self._published = self.step
+        yield from self._snapshots
 
 
 def shuffled_indices(rng: torch.Generator, n: int) -> torch.Tensor:
@@ -260,14 +338,6 @@ def shuffled_indices(rng: torch.Generator, n: int) -> torch.Tensor:
     torch.empty((), dtype=torch.int64).random_(generator=rng)  # the iterator's base seed
     seed = int(torch.empty((), dtype=torch.int64).random_(generator=rng))
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-
-
-def _make_optimizer(cfg: TrainConfig, param: torch.nn.Parameter) -> torch.optim.Optimizer:
-    # PyTorch's default (for-loop) kernels: the notebook's arithmetic exactly, and on one flat
-    # tensor faster here than the fused CPU kernel (benchmarks/README figures).
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD([param], lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW([param], lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 class _Clock:

@@ -1,4 +1,4 @@
-"""CSV export of curves and run summaries, written atomically."""
+"""CSV export of curves and run summaries, made from run records and written atomically."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from l1_trainer.core.files import write_atomic
+from l1_trainer.core.records import SUMMARY_FIELDS, RunRecord
+
+CURVE_FIELDS = ("run", "epoch", "ce", "l1", "test_accuracy")
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
@@ -21,3 +24,29 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
         count += 1
     write_atomic(Path(path), buffer.getvalue().encode())
     return count
+
+
+def write_curves(path: Path, labels: dict[RunRecord, str]) -> int:
+    """These runs' curves as CSV, each under its label; returns the number of rows."""
+    return write_csv(path, CURVE_FIELDS, curve_rows(labels))
+
+
+def write_summaries(path: Path, records: Iterable[RunRecord]) -> int:
+    """One row per model of every record, as CSV; returns the number of rows."""
+    return write_csv(path, SUMMARY_FIELDS, summary_rows(records))
+
+
+def curve_rows(labels: dict[RunRecord, str]) -> list[tuple]:
+    """Every step's losses and every epoch's test accuracy of these runs, under CURVE_FIELDS."""
+    rows: list[tuple] = []
+    for record, label in labels.items():
+        epochs, ce, l1 = record.curves()
+        rows += [(label, f"{e:.6f}", c, p, "") for e, c, p in zip(epochs, ce[:, 0], l1[:, 0])]
+        rows += [(label, f"{m.epoch:g}", "", "", m.test_accuracy[0]) for m in record.epochs]
+    return rows
+
+
+def summary_rows(records: Iterable[RunRecord]) -> list[list[object]]:
+    """One row per model of every record (a sweep has one per L1 weight), under SUMMARY_FIELDS."""
+    return [[summary[f] for f in SUMMARY_FIELDS]
+            for record in records for summary in (record.summary(m) for m in range(record.k))]

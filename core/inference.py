@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import torch
 
 from l1_trainer.core.model import MLP
+from l1_trainer.core.weights import hidden_sizes_of
 
 
 def model_from_state(state: Mapping[str, torch.Tensor]) -> MLP:
     """An MLP with the hidden sizes that `state` (a state_dict or snapshot) implies."""
-    weights = [t for t in state.values() if t.dim() == 2]
-    model = MLP([w.shape[0] for w in weights[:-1]])
+    model = MLP(hidden_sizes_of(state))
     model.load_state_dict(state)
     return model.eval()
 

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from l1_trainer.core.weights import weight_matrices
+
 IMAGE_PIXELS = 28 * 28
 NUM_CLASSES = 10
 
@@ -33,7 +35,7 @@ class MLP(nn.Module):
 
     def weight_names(self) -> list[str]:
         """Names of the weight matrices, input layer first (`layers.1.weight`, ...)."""
-        return [name for name, p in self.named_parameters() if p.dim() == 2]
+        return list(weight_matrices(dict(self.named_parameters())))
 
 
 def build_model(hidden_sizes: Sequence[int], generator: torch.Generator) -> MLP:

@@ -9,6 +9,7 @@ import torch
 from l1_trainer.core.inference import evaluate, model_from_state
 from l1_trainer.core.model import MLP
 from l1_trainer.core.sparsity import sparsity
+from l1_trainer.core.weights import weight_matrices
 
 FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99)
 
@@ -23,7 +24,7 @@ class PrunePoint:
 def prune(model: MLP, fraction: float) -> MLP:
     """A copy of `model` whose smallest-|w| weight-matrix entries (globally) are zero."""
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    matrices = [v for v in state.values() if v.dim() == 2]
+    matrices = list(weight_matrices(state).values())
     magnitudes = torch.cat([w.abs().flatten() for w in matrices])
     k = round(fraction * len(magnitudes))
     if k > 0:
@@ -40,7 +41,6 @@ def pruning_curve(
     points = []
     for fraction in fractions:
         pruned = prune(model, fraction)
-        weights = {n: p.detach() for n, p in pruned.named_parameters() if p.dim() == 2}
-        zeros = sparsity(weights, threshold=0.0)  # at threshold 0: the exact zeros
+        zeros = sparsity(weight_matrices(pruned.state_dict()), threshold=0.0)  # the exact zeros
         points.append(PrunePoint(fraction, zeros.fraction, evaluate(pruned, images, labels).accuracy))
     return points

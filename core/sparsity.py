@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class SparsityReport:
 
 def sparsity(weights: Mapping[str, torch.Tensor], threshold: float) -> SparsityReport:
     """Count, for each named tensor, the entries with |w| <= threshold and those exactly 0."""
+    import torch  # here: the report's types are imported by the window before torch loads
+
     with torch.no_grad():
         counts = [
             torch.stack([(w.abs() <= threshold).sum(), (w == 0).sum()]) for w in weights.values()

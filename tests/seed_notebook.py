@@ -60,7 +60,7 @@ def notebook_loop(make_loader: Callable[[], Iterable], epochs: int = 5,
             if on_step is not None:
                 on_step(minibatch_loss, l1.item())
             if i % PRINT_EVERY == PRINT_EVERY - 1:
-                lines.append('Loss after mini-batch %5d: %.5f (of which %.5f L1 loss)'
+                lines.append('Loss after mini-batch %5d: %.5f (of which %.5f L1 loss)'  # noqa: UP031
                              % (i + 1, minibatch_loss, l1))
     lines.append('Training process has finished.')
     return lines

@@ -15,6 +15,7 @@ from l1_trainer.core import cli
 from l1_trainer.core.config import TrainConfig
 from l1_trainer.core.model import build_model
 from l1_trainer.core.modelfile import load_model, save_model
+from l1_trainer.core.records import SUMMARY_FIELDS
 
 SMALL = ["--epochs", "1", "--train-subset", "2000", "--lr", "1e-3"]
 
@@ -159,7 +160,8 @@ def test_sweep_prints_the_trade_off_and_writes_csv(run, tmp_path):
     assert float(rows[1][2]) > float(rows[0][2])  # more L1, more sparsity
     table = _csv_rows(path)
     assert [r["status"] for r in table] == ["finished", "finished"]
-    assert list(table[0]) == ["l1_weight", "status", "test_accuracy", "sparsity", "exact_zeros"]
+    assert list(table[0]) == list(SUMMARY_FIELDS)
+    assert [r["schedule"] for r in table] == ["L1 0, lr 1e-3", "L1 1e-3, lr 1e-3"]
 
 
 def test_sweep_that_diverges_says_so_and_exits_1(run, tmp_path):
@@ -261,5 +263,5 @@ def test_ctrl_c_during_a_sweep_writes_the_models_so_far(tmp_path):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "Traceback" not in err, err
-    assert "(stopped)" in out and f"Wrote {path}" in out
+    assert "Stopped at step" in out and f"Wrote {path}" in out
     assert [r["status"] for r in _csv_rows(path)] == ["stopped", "stopped"]

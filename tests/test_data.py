@@ -58,7 +58,8 @@ def test_altered_bytes_fail_the_checksum(bundle):
     data = bytearray(gzip.decompress(archive.read_bytes()))
     data[100] = (data[100] + 1) % 10  # one label changed: still a valid IDX file
     archive.write_bytes(gzip.compress(bytes(data)))
-    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz does not hold the original MNIST bytes.*expected 65a50cbbf4e906d7"):
+    expected = r"train-labels-idx1-ubyte.gz does not hold the original MNIST bytes.*expected 65a50cbbf4e906d7"
+    with pytest.raises(DataError, match=expected):
         load_mnist(bundle=bundle)
 
 

@@ -1,13 +1,15 @@
 import math
 import threading
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from l1_trainer.core.engine import Trainer, shuffled_indices
+from l1_trainer.core.engine import Control, Trainer, shuffled_indices
 from l1_trainer.core.events import (
+    Diverged,
     EpochMetrics,
     EpochStarted,
     HyperparamsChanged,
@@ -15,10 +17,14 @@ from l1_trainer.core.events import (
     Resumed,
     RunEnded,
     RunStatus,
-    StepMetrics,
+    Steps,
+    WeightSnapshot,
+    merge_steps,
 )
 from l1_trainer.core.model import MLP, build_model
 from l1_trainer.core.sparsity import sparsity
+from l1_trainer.core.weights import weight_matrices
+
 from seed_notebook import notebook_loop
 
 
@@ -27,7 +33,16 @@ def _events(trainer):
 
 
 def _steps(events):
-    return [e for e in events if isinstance(e, StepMetrics)]
+    """Every step of the run as one Steps (arrays over steps, and models in the columns)."""
+    return merge_steps([e for e in events if isinstance(e, Steps)])
+
+
+def _first_step(trainer):
+    return next(e for e in trainer.run() if isinstance(e, Steps))
+
+
+def _params(trainer, model=0):
+    return trainer.stack.state_dicts()[model]
 
 
 def test_model_init_matches_nn_linear_under_the_global_seed():
@@ -54,50 +69,49 @@ def test_batch_order_matches_a_shuffling_dataloader():
 
 def test_event_sequence_and_metrics(mnist, small_config):
     events = _events(Trainer(small_config, mnist))
-    kinds = [type(e) for e in events if not isinstance(e, StepMetrics)]
+    kinds = [type(e) for e in events if not isinstance(e, (Steps, WeightSnapshot))]
     assert kinds == [EpochStarted, EpochMetrics, EpochStarted, EpochMetrics, RunEnded]
     steps = _steps(events)
-    assert [s.step for s in steps] == list(range(1, 2 * 32 + 1))
-    assert steps[31].epoch == pytest.approx(1.0) and steps[32].epoch == pytest.approx(1 + 1 / 32)
-    for s in steps:
-        assert s.total == pytest.approx(s.ce + s.l1) and s.samples_per_s > 0
+    assert list(steps.step) == list(range(1, 2 * 32 + 1))
+    assert steps.epoch[31] == pytest.approx(1.0) and steps.epoch[32] == pytest.approx(1 + 1 / 32)
+    assert steps.ce.shape == steps.l1.shape == (64, 1) and steps.samples_per_s > 0
+    assert all(len(e) == 4 for e in events if isinstance(e, Steps))  # log_every=4: one readout each
+    with pytest.raises(ValueError):
+        steps.ce[0, 0] = 0.0  # events are frozen: they cross threads
     ended = events[-1]
     assert (ended.status, ended.step, ended.epochs_done) == (RunStatus.FINISHED, 64, 2)
-    assert steps[-1].ce < steps[0].ce  # it learns
+    assert ended.diverged == (False,) and ended.test_accuracy[0] > 0.5
+    assert steps.ce[-1, 0] < steps.ce[0, 0]  # it learns
 
 
 def test_epoch_metrics_report_accuracy_and_sparsity_of_the_model(mnist, small_config):
     trainer = Trainer(small_config.replace(epochs=1), mnist)
     epoch = next(e for e in trainer.run() if isinstance(e, EpochMetrics))
-    assert 0.5 < epoch.test_accuracy <= 1.0 and 0.5 < epoch.train_accuracy <= 1.0
-    weights = {n: p.detach() for n, p in trainer.model.named_parameters() if p.dim() == 2}
-    assert epoch.sparsity == sparsity(weights, small_config.l1_threshold)
-    assert [layer.name for layer in epoch.sparsity.layers] == trainer.model.weight_names()
+    assert 0.5 < epoch.test_accuracy[0] <= 1.0 and 0.5 < epoch.train_accuracy[0] <= 1.0
+    weights = weight_matrices(_params(trainer))
+    assert epoch.sparsity == (sparsity(weights, small_config.l1_threshold),)
+    assert [layer.name for layer in epoch.sparsity[0].layers] == MLP().weight_names()
 
 
 def test_l1_term_is_weight_times_sum_of_all_parameters(mnist, small_config):
     trainer = Trainer(small_config.replace(l1_weight=0.5), mnist)
-    expected = 0.5 * sum(p.abs().sum().item() for p in trainer.model.parameters())
-    first = next(e for e in trainer.run() if isinstance(e, StepMetrics))
-    assert first.l1 == pytest.approx(expected, rel=1e-5)  # measured before the first update
+    expected = 0.5 * sum(p.abs().sum().item() for p in _params(trainer).values())
+    assert _first_step(trainer).l1[0, 0] == pytest.approx(expected, rel=1e-5)  # before the first update
 
 
 def test_weights_only_penalty_leaves_biases_out(mnist, small_config):
     trainer = Trainer(small_config.replace(l1_weight=0.5, penalize_biases=False), mnist)
-    expected = 0.5 * sum(p.abs().sum().item() for p in trainer.model.parameters() if p.dim() == 2)
-    first = next(e for e in trainer.run() if isinstance(e, StepMetrics))
-    assert first.l1 == pytest.approx(expected, rel=1e-5)
+    expected = 0.5 * sum(p.abs().sum().item() for p in weight_matrices(_params(trainer)).values())
+    assert _first_step(trainer).l1[0, 0] == pytest.approx(expected, rel=1e-5)
 
 
 def test_same_seed_and_config_give_the_same_numbers(mnist, small_config):
     a, b = Trainer(small_config, mnist), Trainer(small_config, mnist)
-    losses_a = [(s.ce, s.l1) for s in _steps(_events(a))]
-    losses_b = [(s.ce, s.l1) for s in _steps(_events(b))]
-    assert losses_a == losses_b
-    for p, q in zip(a.model.parameters(), b.model.parameters()):
-        assert torch.equal(p, q)
+    steps_a, steps_b = _steps(_events(a)), _steps(_events(b))
+    assert np.array_equal(steps_a.total, steps_b.total)
+    assert torch.equal(a.stack.param, b.stack.param)
     c = Trainer(small_config.replace(seed=43), mnist)
-    assert [(s.ce, s.l1) for s in _steps(_events(c))] != losses_a
+    assert not np.array_equal(_steps(_events(c)).total, steps_a.total)
 
 
 def test_stop_is_honoured_after_the_current_step(mnist, small_config):
@@ -105,12 +119,12 @@ def test_stop_is_honoured_after_the_current_step(mnist, small_config):
     events = []
     for event in trainer.run():
         events.append(event)
-        if isinstance(event, StepMetrics) and event.step == 6:
+        if isinstance(event, Steps) and event.step[-1] == 4:
             trainer.stop()
     ended = events[-1]
-    # Steps 7 and 8 were already taken when step 6 was read back (log_every=4); none after.
-    assert ended.status is RunStatus.STOPPED and ended.step == 8
-    assert [s.step for s in _steps(events)] == list(range(1, 9))
+    # The readout of steps 1 to 4 comes after step 4: no step is taken after it.
+    assert ended.status is RunStatus.STOPPED and ended.step == 4
+    assert list(_steps(events).step) == list(range(1, 5))
 
 
 def test_stop_from_another_thread_ends_the_run_within_one_step(mnist):
@@ -139,7 +153,18 @@ def test_stop_from_another_thread_while_paused(mnist, small_config):
     events = _events(trainer)
     timer.join()
     assert isinstance(events[1], Paused) and events[-1].status is RunStatus.STOPPED
-    assert trainer.step == 0 and not _steps(events)
+    assert trainer.step == 0 and not [e for e in events if isinstance(e, Steps)]
+
+
+def test_requests_made_before_the_trainer_exists_are_kept(mnist, small_config):
+    control = Control()
+    control.set_l1_weight(0.0)  # while a worker thread is still building the Trainer
+    control.set_lr(0.02)
+    trainer = Trainer(small_config.replace(epochs=1), mnist, control=control)
+    events = _events(trainer)
+    change = next(e for e in events if isinstance(e, HyperparamsChanged))
+    assert (change.step, change.l1_weights, change.lr) == (1, (0.0,), 0.02)
+    assert (_steps(events).l1 == 0).all()
 
 
 def test_pause_holds_the_loop_until_resume(mnist, small_config):
@@ -148,7 +173,7 @@ def test_pause_holds_the_loop_until_resume(mnist, small_config):
     seen = []
     for event in run:
         seen.append(event)
-        if isinstance(event, StepMetrics) and event.step == 4:
+        if isinstance(event, Steps) and event.step[-1] == 4:
             trainer.pause()
             break
     step_when_paused = trainer.step
@@ -170,15 +195,15 @@ def test_live_hyperparameters_apply_from_the_next_step(mnist, small_config):
     events = []
     for event in trainer.run():
         events.append(event)
-        if isinstance(event, StepMetrics) and event.step == 8:
+        if isinstance(event, Steps) and event.step[-1] == 8:
             trainer.set_l1_weight(0.0)
             trainer.set_lr(0.05)
     change = next(e for e in events if isinstance(e, HyperparamsChanged))
     # Step 8 closes a readout window (log_every=4), so step 9 is the next one taken.
-    assert (change.step, change.l1_weight, change.lr) == (9, 0.0, 0.05)
-    steps = _steps(events)
-    assert all(s.l1 > 0 for s in steps[:8]) and all(s.l1 == 0.0 for s in steps[8:])
-    assert trainer.optimizer.param_groups[0]["lr"] == 0.05
+    assert (change.step, change.l1_weights, change.lr) == (9, (0.0,), 0.05)
+    l1 = _steps(events).l1[:, 0]
+    assert (l1[:8] > 0).all() and (l1[8:] == 0.0).all()
+    assert trainer.compute.optimizer.param_groups[0]["lr"] == 0.05
 
 
 def test_live_values_are_validated(mnist, small_config):
@@ -187,6 +212,9 @@ def test_live_values_are_validated(mnist, small_config):
         trainer.set_l1_weight(-1.0)
     with pytest.raises(ValueError, match="lr"):
         trainer.set_lr(math.nan)
+    sweep = Trainer(small_config, mnist, l1_weights=[0.0, 1e-3])
+    with pytest.raises(ValueError, match="a sweep's L1 weights are fixed"):
+        sweep.set_l1_weight(1e-4)
 
 
 def test_non_finite_loss_fails_and_keeps_the_last_finite_weights(mnist, small_config):
@@ -203,30 +231,31 @@ def test_non_finite_loss_fails_and_keeps_the_last_finite_weights(mnist, small_co
     trainer = Trainer(config, data)
     events = _events(trainer)
     ended = events[-1]
-    assert ended.status is RunStatus.FAILED
+    assert ended.status is RunStatus.FAILED and ended.diverged == (True,)
     assert f"diverged at step {bad_step}" in ended.reason
-    assert [s.step for s in _steps(events)] == list(range(1, bad_step))
-    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
-    assert trainer.evaluate(mnist.test_x, mnist.test_y) > 0.2
+    assert [(e.step, e.model) for e in events if isinstance(e, Diverged)] == [(bad_step, 0)]
+    assert list(_steps(events).step) == list(range(1, bad_step))
+    assert all(torch.isfinite(p).all() for p in _params(trainer).values())
+    assert ended.test_accuracy[0] > 0.2  # measured on the weights kept
 
 
 def test_latest_weights_is_a_detached_copy(mnist, small_config):
     trainer = Trainer(small_config.replace(epochs=1), mnist)
-    _events(trainer)
+    snapshots = [e for e in _events(trainer) if isinstance(e, WeightSnapshot)]
     snap = trainer.latest_weights()
-    assert snap.step == trainer.step
-    for name, param in trainer.model.state_dict().items():
+    assert snap.step == trainer.step and snapshots[-1] is snap
+    for name, param in trainer.compute.model.state_dict().items():
         assert torch.equal(snap.state[name], param)
         assert snap.state[name].data_ptr() != param.data_ptr()
-    assert list(snap.weights()) == trainer.model.weight_names()
+    assert list(snap.weights()) == MLP().weight_names()
 
 
 def test_sgd_option_trains(mnist, small_config):
     trainer = Trainer(small_config.replace(optimizer="sgd", lr=0.05), mnist)
-    assert isinstance(trainer.optimizer, torch.optim.SGD)
+    assert isinstance(trainer.compute.optimizer, torch.optim.SGD)
     events = _events(trainer)
     assert events[-1].status is RunStatus.FINISHED
-    assert events[-2].test_accuracy > 0.6
+    assert events[-1].test_accuracy[0] > 0.6
 
 
 def test_seed_model_matches_notebook_layers():
@@ -247,7 +276,8 @@ def test_engine_follows_the_notebook_loop_step_by_step(mnist):
     expected = []
     notebook_loop(lambda: DataLoader(dataset, batch_size=64, shuffle=True), epochs=2,
                   on_step=lambda loss, l1: expected.append((loss, l1)))
-    ours = [(s.total, s.l1) for s in _steps(_events(Trainer(config, mnist)))]
+    steps = _steps(_events(Trainer(config, mnist)))
+    ours = list(zip(steps.total[:, 0], steps.l1[:, 0]))
     assert len(ours) == len(expected) == 100
     for step, ((total, l1), (ref_total, ref_l1)) in enumerate(zip(ours, expected), 1):
         assert total == pytest.approx(ref_total, rel=1e-5), f"step {step}"
@@ -260,11 +290,11 @@ def test_proximal_method_makes_exact_zeros_where_the_penalty_does_not(mnist, sma
     penalty = [e for e in _events(Trainer(config, mnist)) if isinstance(e, EpochMetrics)][-1]
     proximal_trainer = Trainer(config.replace(l1_method="proximal"), mnist)
     proximal = [e for e in _events(proximal_trainer) if isinstance(e, EpochMetrics)][-1]
-    assert penalty.sparsity.exact_zeros == 0
-    assert proximal.sparsity.exact_zeros > 1000
+    assert penalty.sparsity[0].exact_zeros == 0
+    assert proximal.sparsity[0].exact_zeros > 1000
     weights = proximal_trainer.latest_weights().weights()
-    assert proximal.sparsity.exact_zeros == sum(int((w == 0).sum()) for w in weights.values())
-    assert proximal.test_accuracy > 0.3  # still learning, well above chance
+    assert proximal.sparsity[0].exact_zeros == sum(int((w == 0).sum()) for w in weights.values())
+    assert proximal.test_accuracy[0] > 0.3  # still learning, well above chance
 
 
 def test_proximal_step_follows_the_optimizer_step(mnist, small_config):
@@ -272,8 +302,8 @@ def test_proximal_step_follows_the_optimizer_step(mnist, small_config):
     config = small_config.replace(l1_weight=1e-2, lr=1e-3, epochs=1, train_subset=64, batch_size=64)
     plain = Trainer(config.replace(l1_weight=0.0), mnist)
     _events(plain)
-    expected = plain.flat.param.detach().clone()
+    expected = plain.stack.param.detach().clone()
     expected = expected.sign() * (expected.abs() - 1e-3 * 1e-2).clamp(min=0)
     proximal = Trainer(config.replace(l1_method="proximal"), mnist)
     _events(proximal)
-    assert torch.allclose(proximal.flat.param.detach(), expected, atol=1e-7)
+    assert torch.allclose(proximal.stack.param.detach(), expected, atol=1e-7)

@@ -61,14 +61,16 @@ def test_non_2d_input_is_rejected():
 
 @pytest.fixture(scope="module")
 def trained(mnist):
+    """A model trained 3 epochs at Balanced, and how its run ended."""
     trainer = Trainer(PRESETS["balanced"].replace(epochs=3, device="cpu"), mnist)
-    assert isinstance(list(trainer.run())[-1], RunEnded)
-    return trainer
+    ended = list(trainer.run())[-1]
+    assert isinstance(ended, RunEnded)
+    return model_from_state(trainer.latest_weights().state), ended
 
 
 def test_drawn_test_digits_score_like_the_originals(mnist, trained):
     """MNIST test digits upscaled 10x onto a 400x400 canvas at random places, as if drawn."""
-    model = model_from_state(trained.latest_weights().state)
+    model, _ = trained
     n = 2000
     images, labels = mnist.test_x[:n].reshape(n, 1, 28, 28), mnist.test_y[:n]
     original = evaluate(model, images, labels).accuracy
@@ -86,12 +88,12 @@ def test_drawn_test_digits_score_like_the_originals(mnist, trained):
 
 
 def test_model_from_state_and_probabilities(mnist, trained):
-    model = model_from_state(trained.latest_weights().state)
+    model, ended = trained
     assert [m.out_features for m in model.linears()] == [64, 32, 10]
     probs = probabilities(model, mnist.test_x[:5])
     assert probs.shape == (5, 10) and torch.allclose(probs.sum(1), torch.ones(5))
     full = evaluate(model, mnist.test_x, mnist.test_y)
-    assert full.accuracy == pytest.approx(trained.evaluate(mnist.test_x, mnist.test_y))
+    assert full.accuracy == pytest.approx(ended.test_accuracy[0])  # the engine's, same weights
     wrong = full.misclassified()
     assert len(wrong) == round((1 - full.accuracy) * 10_000)
     assert (full.predictions[wrong] != mnist.test_y[wrong]).all()

@@ -3,46 +3,49 @@ import torch
 
 from l1_trainer.core.config import PRESETS
 from l1_trainer.core.engine import Trainer
+from l1_trainer.core.inference import evaluate, model_from_state
 from l1_trainer.core.pruning import FRACTIONS, prune, pruning_curve
+from l1_trainer.core.weights import weight_matrices
 
 
 @pytest.fixture(scope="module")
 def trained(mnist):
+    """A model trained for an epoch on 20,000 images (as a CPU module)."""
     trainer = Trainer(PRESETS["balanced"].replace(epochs=1, device="cpu", train_subset=20_000), mnist)
     list(trainer.run())
-    return trainer
+    return model_from_state(trainer.latest_weights().state)
 
 
 def matrices(model):
-    return [p for p in model.parameters() if p.dim() == 2]
+    return list(weight_matrices(dict(model.named_parameters())).values())
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5, 0.9, 0.99])
 def test_share_removed_matches_the_cut(trained, fraction):
-    pruned = prune(trained.model, fraction)
+    pruned = prune(trained, fraction)
     total = sum(w.numel() for w in matrices(pruned))
     zeros = sum(int((w == 0).sum()) for w in matrices(pruned))
     assert zeros == round(fraction * total)  # no ties: a penalty-trained net has no exact zeros
     kept = torch.cat([w.abs().flatten() for w in matrices(pruned)])
-    removed = torch.cat([(w.abs() * (p == 0)).flatten() for w, p in zip(matrices(trained.model), matrices(pruned))])
+    removed = torch.cat([(w.abs() * (p == 0)).flatten() for w, p in zip(matrices(trained), matrices(pruned))])
     if 0 < fraction:
         assert removed.max() <= kept[kept > 0].min()  # the smallest ones went first
 
 
 def test_pruning_leaves_the_model_and_biases_alone(trained):
-    before = {k: v.clone() for k, v in trained.model.state_dict().items()}
-    pruned = prune(trained.model, 0.5)
-    for key, value in trained.model.state_dict().items():
+    before = {k: v.clone() for k, v in trained.state_dict().items()}
+    pruned = prune(trained, 0.5)
+    for key, value in trained.state_dict().items():
         assert torch.equal(value, before[key])
-    for (name, a), b in zip(pruned.named_parameters(), trained.model.parameters()):
+    for (name, a), b in zip(pruned.named_parameters(), trained.parameters()):
         if a.dim() == 1:
             assert torch.equal(a, b), name
 
 
 def test_curve_starts_at_the_models_accuracy_and_falls(mnist, trained):
-    points = pruning_curve(trained.model, mnist.test_x, mnist.test_y)
+    points = pruning_curve(trained, mnist.test_x, mnist.test_y)
     assert [p.target for p in points] == list(FRACTIONS)
     assert points[0].removed == 0.0
-    assert points[0].accuracy == pytest.approx(trained.evaluate(mnist.test_x, mnist.test_y))
+    assert points[0].accuracy == pytest.approx(evaluate(trained, mnist.test_x, mnist.test_y).accuracy)
     assert points[-1].accuracy < points[0].accuracy - 0.3
     assert all(abs(p.removed - p.target) < 1e-3 for p in points)

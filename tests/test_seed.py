@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from l1_trainer.core import cli
+
 from seed_notebook import notebook_loop
 
 # The notebook's printed table (seed/l1_regularization_mlp_notebook.txt): total, L1 part.

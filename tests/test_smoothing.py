@@ -33,11 +33,12 @@ def test_zero_weight_is_the_raw_series():
     assert (out == values).all() and state.count == 3
 
 
-def test_series_grows_and_tracks_its_peak():
+def test_series_grows_without_losing_values():
     series = Series(capacity=2)
-    series.extend(np.arange(5.0), np.array([1.0, 7.0, 2.0, 3.0, 4.0]))
+    series.extend(np.arange(3.0), np.array([1.0, 7.0, 2.0]))
+    series.extend(np.arange(3.0, 5.0), np.array([3.0, 4.0]))
     x, y = series.data()
-    assert list(x) == [0, 1, 2, 3, 4] and series.peak == 7.0
+    assert list(x) == [0, 1, 2, 3, 4] and list(y) == [1, 7, 2, 3, 4]
 
 
 @pytest.mark.parametrize(("value", "top"), [(2.3026, 3.0), (0.14, 0.15), (65.4, 70.0), (1.0, 1.0), (0.0, 1.0)])

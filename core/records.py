@@ -1,0 +1,212 @@
+"""What a run really did: its settings at start, every live change with its step, its steps and
+epochs, and how it ended. The window's history, its legends, the CSV files and the model files
+are all made from records, so results are never attributed to settings that did not produce
+them. Qt-free: the CLI keeps a record of its sweep the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from l1_trainer.core.config import TrainConfig
+from l1_trainer.core.events import (
+    Diverged,
+    EpochMetrics,
+    Event,
+    HyperparamsChanged,
+    RunEnded,
+    Steps,
+    WeightSnapshot,
+)
+from l1_trainer.core.labels import short
+
+CHANCE_CE = math.log(10)  # the cross-entropy of a net that gives every digit 1/10
+# Settings that can tell runs apart in a legend, with how each is written there.
+DISTINGUISHING = {
+    "epochs": lambda c: f"{c.epochs} epochs",
+    "batch_size": lambda c: f"batch {c.batch_size}",
+    "train_size": lambda c: f"{c.train_size:,} images",
+    "l1_method": lambda c: c.l1_method,
+    "optimizer": lambda c: c.optimizer,
+    "seed": lambda c: f"seed {c.seed}",
+    "penalize_biases": lambda c: "biases penalized" if c.penalize_biases else "weights only",
+}
+SUMMARY_FIELDS = ("run", "l1_weight", "schedule", "status", "steps", "epochs_done",
+                  "test_accuracy", "sparsity", "exact_zeros", "lr", "l1_method", "epochs",
+                  "batch_size", "train_images", "seed")
+
+
+class Growing:
+    """Rows of floats that double their buffer when full (never np.append, which copies every call)."""
+
+    def __init__(self, columns: int, capacity: int = 1024) -> None:
+        self._data = np.empty((capacity, columns))
+        self.n = 0
+
+    def extend(self, rows: np.ndarray) -> None:
+        end = self.n + len(rows)
+        if end > len(self._data):
+            grown = np.empty((max(end, 2 * len(self._data)), self._data.shape[1]))
+            grown[: self.n] = self._data[: self.n]
+            self._data = grown
+        self._data[self.n : end] = rows
+        self.n = end
+
+    def view(self) -> np.ndarray:
+        return self._data[: self.n]
+
+
+@dataclass(eq=False, repr=False)
+class RunRecord:
+    """One run (K = 1) or sweep (K models, one per L1 weight)."""
+
+    number: int  # 1, 2, ... in this session; names the run and picks its colour
+    config: TrainConfig  # the settings at start
+    l1_weights: tuple[float, ...]
+    sweep: bool = False
+    changes: list[HyperparamsChanged] = field(default_factory=list)
+    epochs: list[EpochMetrics] = field(default_factory=list)
+    diverged_at: dict[int, int] = field(default_factory=dict)  # model -> step
+    snapshots: dict[int, WeightSnapshot] = field(default_factory=dict)  # model -> latest weights
+    ended: RunEnded | None = None
+    samples_per_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._x = Growing(2)  # step, fractional epoch
+        self._ce = Growing(self.k)
+        self._l1 = Growing(self.k)
+
+    @property
+    def k(self) -> int:
+        return len(self.l1_weights)
+
+    def __repr__(self) -> str:
+        kind = "sweep" if self.sweep else "run"
+        return f"<RunRecord {kind} {self.number}: {self.schedule()}, step {self.step}, {self.status()}>"
+
+    # ---- events in ---------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, Steps):
+            self._x.extend(np.column_stack((event.step, event.epoch)))
+            self._ce.extend(event.ce)
+            self._l1.extend(event.l1)
+            self.samples_per_s = event.samples_per_s
+        elif isinstance(event, EpochMetrics):
+            self.epochs.append(event)
+        elif isinstance(event, HyperparamsChanged):
+            self.changes.append(event)
+        elif isinstance(event, Diverged):
+            self.diverged_at.setdefault(event.model, event.step)
+        elif isinstance(event, WeightSnapshot):
+            self.snapshots[event.model] = event
+        elif isinstance(event, RunEnded):
+            self.ended = event
+
+    # ---- what it did -------------------------------------------------------------------------
+
+    @property
+    def step(self) -> int:
+        return int(self._x.view()[-1, 0]) if self._x.n else 0
+
+    @property
+    def total_steps(self) -> int:
+        return self.config.epochs * self.config.steps_per_epoch
+
+    def curves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fractional epochs (n,), cross-entropy (n, K) and L1 term (n, K) of every step."""
+        return self._x.view()[:, 1], self._ce.view(), self._l1.view()
+
+    def seconds_left(self) -> float | None:
+        if not self.samples_per_s:
+            return None
+        return (self.total_steps - self.step) * self.config.batch_size / self.samples_per_s
+
+    def status(self, model: int = 0) -> str:
+        if model in self.diverged_at:
+            return "diverged"
+        return self.ended.status.value if self.ended else "running"
+
+    def test_accuracy(self, model: int = 0) -> float | None:
+        """Of the weights the run ended with, or of its last epoch while it runs."""
+        if self.ended and self.ended.test_accuracy:
+            value = self.ended.test_accuracy[model]
+        elif self.epochs:
+            value = self.epochs[-1].test_accuracy[model]
+        else:
+            return None
+        return None if model in self.diverged_at or math.isnan(value) else value
+
+    def sparsity(self, model: int = 0):  # -> SparsityReport | None
+        if self.ended and self.ended.sparsity:
+            return self.ended.sparsity[model]
+        return self.epochs[-1].sparsity[model] if self.epochs else None
+
+    def l1_schedule(self, model: int = 0) -> str:
+        """`1e-4 -> 3e-3 at step 300`: the model's L1 weight, with every live change."""
+        return _timeline([(0, self.l1_weights[model])]
+                         + [(c.step, c.l1_weights[model]) for c in self.changes])
+
+    def schedule(self, model: int = 0) -> str:
+        """`L1 1e-4 -> 3e-3 at step 300, lr 1e-3`: what the model was trained with, in order."""
+        lr = _timeline([(0, self.config.lr)] + [(c.step, c.lr) for c in self.changes])
+        return f"L1 {self.l1_schedule(model)}, lr {lr}"
+
+    def label(self, differing: tuple[str, ...] = (), model: int = 0) -> str:
+        """The schedule, and the settings in `differing` that tell it apart from other runs."""
+        extra = [DISTINGUISHING[name](self.config) for name in differing]
+        return ", ".join([self.schedule(model), *extra])
+
+    def summary(self, model: int = 0) -> dict[str, object]:
+        """One row under SUMMARY_FIELDS."""
+        report = self.sparsity(model)
+        accuracy = self.test_accuracy(model)
+        return {
+            "run": self.number, "l1_weight": self.l1_weights[model], "schedule": self.schedule(model),
+            "status": self.status(model), "steps": self.ended.step if self.ended else self.step,
+            "epochs_done": self.ended.epochs_done if self.ended else len(self.epochs),
+            "test_accuracy": "" if accuracy is None else accuracy,
+            "sparsity": report.fraction if report else "", "exact_zeros": report.exact_zeros if report else "",
+            "lr": self.config.lr, "l1_method": self.config.l1_method, "epochs": self.config.epochs,
+            "batch_size": self.config.batch_size, "train_images": self.config.train_size,
+            "seed": self.config.seed,
+        }
+
+    def collapsed(self, model: int = 0) -> bool:
+        """Whether the model has collapsed to chance (see `collapsed`)."""
+        accuracy = self.test_accuracy(model)
+        return accuracy is not None and collapsed(self._ce.view()[:, model], accuracy)
+
+
+def differing(records: list[RunRecord]) -> tuple[str, ...]:
+    """The distinguishing settings that are not the same in every record."""
+    return tuple(name for name, show in DISTINGUISHING.items()
+                 if len({show(r.config) for r in records}) > 1)
+
+
+MIN_STEPS = 200  # the evidence a collapse needs: an untrained net also sits at ln 10 at first
+TAIL_STEPS = 100
+
+
+def collapsed(ce: np.ndarray, test_accuracy: float) -> bool:
+    """A net that has collapsed to chance: after at least MIN_STEPS steps, its raw
+    cross-entropy has stayed at ln 10 (mean within 0.02, little spread) over the last
+    TAIL_STEPS steps while test accuracy is below 20%. Every weight has then been pulled to
+    zero: the logits are all equal, and the net can only guess."""
+    if len(ce) < MIN_STEPS or test_accuracy >= 0.2:
+        return False
+    tail = ce[-TAIL_STEPS:]
+    return bool(abs(tail.mean() - CHANCE_CE) < 0.02 and tail.std() < 0.05)
+
+
+def _timeline(values: list[tuple[int, float]]) -> str:
+    text = short(values[0][1])
+    last = values[0][1]
+    for step, value in values[1:]:
+        if value != last:
+            text += f" -> {short(value)} at step {step}"
+            last = value
+    return text

@@ -1,0 +1,251 @@
+"""The application model under the window: what the app is doing, the current model, the history
+of runs. Qt-free. Views subscribe to its events and render from it; nothing is read back from
+a widget. The window's job runner feeds it engine events; it decides nothing about threads.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from l1_trainer.core.config import TrainConfig
+from l1_trainer.core.events import (
+    Event,
+    HyperparamsChanged,
+    Paused,
+    Resumed,
+    RunEnded,
+    RunStatus,
+    WeightSnapshot,
+)
+from l1_trainer.core.records import RunRecord, differing
+from l1_trainer.core.sparsity import SparsityReport, sparsity
+from l1_trainer.core.weights import weight_matrices
+
+if TYPE_CHECKING:  # the window imports this module before PyTorch has loaded
+    import torch
+
+    from l1_trainer.core.inference import Evaluation
+
+
+class AppState(enum.Enum):
+    LOADING = "loading"  # PyTorch and MNIST are being loaded
+    IDLE = "idle"
+    RUNNING = "running"  # a run or a sweep
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    BROKEN = "broken"  # it cannot train: no PyTorch, or damaged data
+
+
+@dataclass(frozen=True)
+class Enabled:
+    """What the user may do now."""
+
+    start: bool  # a run or a sweep
+    pause: bool
+    stop: bool
+    reset: bool
+    open_model: bool
+    save_model: bool
+    prune: bool
+    settings: bool  # the settings that are fixed while a run goes on
+    live_l1: bool  # the L1 weight: at rest, or changed live in a single run
+    live_lr: bool
+
+
+def enabled(state: AppState, has_model: bool, has_history: bool, sweeping: bool) -> Enabled:
+    """The one place that decides which controls are enabled."""
+    idle = state is AppState.IDLE
+    active = state in (AppState.RUNNING, AppState.PAUSED)
+    at_rest = idle or state is AppState.LOADING
+    return Enabled(
+        start=idle, pause=active, stop=active, reset=idle and (has_model or has_history),
+        open_model=idle, save_model=has_model and state is not AppState.LOADING,
+        prune=has_model and idle, settings=at_rest,
+        live_l1=at_rest or (active and not sweeping), live_lr=at_rest or active,
+    )
+
+
+@dataclass(frozen=True)
+class CurrentModel:
+    """The model the draw panel, the weights, the gallery and File -> Save use."""
+
+    state: dict[str, torch.Tensor]  # CPU weights, never the tensors being trained
+    config: TrainConfig
+    origin: str  # "run 2", "sweep 3, L1 1e-3", "model.safetensors"
+    trained_with: str  # the schedule: "L1 1e-4 -> 3e-3 at step 300, lr 1e-3"
+    step: int = 0
+    epoch: float = 0.0
+    evaluation: Evaluation | None = None  # on the test set, once measured
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return weight_matrices(self.state)
+
+
+class Emitter:
+    """A Qt-free signal: callbacks connected to it are called, in order, with what is emitted."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[..., None]] = []
+
+    def connect(self, callback: Callable[..., None]) -> None:
+        self._callbacks.append(callback)
+
+    def emit(self, *args: object) -> None:
+        for callback in list(self._callbacks):
+            callback(*args)
+
+
+class SessionEvents:
+    def __init__(self) -> None:
+        self.state = Emitter()  # (AppState)
+        self.run_started = Emitter()  # (RunRecord)
+        self.run_event = Emitter()  # (RunRecord, Event): steps, epochs, changes, divergence
+        self.run_ended = Emitter()  # (RunRecord)
+        self.history = Emitter()  # () the list of runs or their labels changed
+        self.model = Emitter()  # (CurrentModel | None) new weights, or none
+        self.evaluation = Emitter()  # (CurrentModel) its test-set evaluation arrived
+        self.threshold = Emitter()  # (float)
+        self.notice = Emitter()  # (text, kind) kind: "error" or "info"
+        self.diagnosis = Emitter()  # (text or "") what the app says about the current run
+        self.pruning = Emitter()  # () a pruning curve was added, or all were cleared
+
+
+class Session:
+    def __init__(self, threshold: float = 1e-3) -> None:
+        self.events = SessionEvents()
+        self.state = AppState.LOADING
+        self.history: list[RunRecord] = []
+        self.active: RunRecord | None = None
+        self.current: CurrentModel | None = None
+        self.threshold = threshold
+        self.diagnosis = ""
+        self.pruning: list[tuple[str, list]] = []  # (label, PrunePoints): one per click
+        self._numbers = 0
+
+    # ---- state -------------------------------------------------------------------------------
+
+    def set_state(self, state: AppState) -> None:
+        if state is not self.state:
+            self.state = state
+            self.events.state.emit(state)
+
+    def enabled(self) -> Enabled:
+        sweeping = self.active is not None and self.active.sweep
+        return enabled(self.state, self.current is not None, bool(self.history), sweeping)
+
+    def notify(self, text: str, kind: str = "error") -> None:
+        self.events.notice.emit(text, kind)
+
+    # ---- runs --------------------------------------------------------------------------------
+
+    def begin(self, config: TrainConfig, l1_weights: list[float] | None = None) -> RunRecord:
+        """A run (no `l1_weights`) or a sweep starts with these settings."""
+        self._numbers += 1
+        sweep = l1_weights is not None
+        record = RunRecord(self._numbers, config, tuple(l1_weights or [config.l1_weight]), sweep)
+        self.active = record
+        self.history.append(record)
+        self._set_diagnosis("")
+        self.set_state(AppState.RUNNING)
+        self.events.run_started.emit(record)
+        self.events.history.emit()
+        return record
+
+    def apply(self, event: Event) -> None:
+        """An event of the active run, in the GUI thread."""
+        record = self.active
+        if record is None:
+            return
+        if isinstance(event, (Paused, Resumed)) and self.state is not AppState.STOPPING:
+            self.set_state(AppState.PAUSED if isinstance(event, Paused) else AppState.RUNNING)
+        record.apply(event)
+        if isinstance(event, WeightSnapshot):
+            if not record.sweep:
+                self._show_snapshot(record, event)
+            return
+        self.events.run_event.emit(record, event)
+        if isinstance(event, HyperparamsChanged):
+            self.events.history.emit()  # the labels now carry the change
+        if record.epochs and not record.sweep:
+            self._set_diagnosis(self._collapse_text(record))
+
+    def end(self, ended: RunEnded) -> None:
+        """The active run's thread has ended, with this RunEnded."""
+        record = self.active
+        if record is None:
+            return
+        record.apply(ended)
+        self.active = None
+        self.set_state(AppState.IDLE)
+        self.events.run_ended.emit(record)
+        self.events.history.emit()
+        if ended.status is RunStatus.FAILED:
+            self.notify(f"Training failed: {ended.reason}")
+
+    def labels(self) -> dict[RunRecord, str]:
+        """Each run's legend name: its schedule and whatever else differs between runs."""
+        runs = [r for r in self.history if not r.sweep]
+        fields = differing(runs)
+        return {r: f"run {r.number}: {r.label(fields)}" for r in runs}
+
+    def reset(self) -> None:
+        """Forget the model and every run (the curves, the summaries, the sweep)."""
+        self.history.clear()
+        self.current = None
+        self._set_diagnosis("")
+        self.events.history.emit()
+        self.events.model.emit(None)
+
+    def add_pruning(self, label: str, points: list) -> None:
+        self.pruning.append((label, points))
+        self.events.pruning.emit()
+
+    def clear_pruning(self) -> None:
+        self.pruning.clear()
+        self.events.pruning.emit()
+
+    def clear_old_runs(self) -> None:
+        self.history = [r for r in self.history if r is self.active]
+        self.events.history.emit()
+
+    # ---- the current model -------------------------------------------------------------------
+
+    def use_model(self, model: CurrentModel) -> None:
+        self.current = model
+        if self.active is None:
+            self._set_diagnosis("")
+        self.events.model.emit(model)
+
+    def evaluated(self, model: CurrentModel, evaluation: Evaluation) -> None:
+        """An evaluation finished; it counts only if that model is still the current one."""
+        if self.current is not None and self.current.state is model.state:
+            self.current = replace(self.current, evaluation=evaluation)
+            self.events.evaluation.emit(self.current)
+
+    def set_threshold(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.events.threshold.emit(threshold)
+
+    def sparsity(self) -> SparsityReport | None:
+        """The current model's sparsity at the threshold now chosen."""
+        return None if self.current is None else sparsity(self.current.weights(), self.threshold)
+
+    def _show_snapshot(self, record: RunRecord, snapshot: WeightSnapshot) -> None:
+        self.use_model(CurrentModel(snapshot.state, record.config, f"run {record.number}",
+                                    record.schedule(), snapshot.step, snapshot.epoch))
+
+    def _collapse_text(self, record: RunRecord) -> str:
+        if not record.collapsed():
+            return ""
+        return (f"The network has collapsed to chance: test accuracy {record.test_accuracy():.1%} "
+                "and cross-entropy ≈ ln 10 = 2.303 for the last steps. The L1 weight "
+                f"({record.l1_schedule()}) outweighs what the data can hold up, so every weight "
+                "is pulled to zero. Try 1e-4.")
+
+    def _set_diagnosis(self, text: str) -> None:
+        if text != self.diagnosis:
+            self.diagnosis = text
+            self.events.diagnosis.emit(text)

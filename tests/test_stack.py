@@ -1,0 +1,83 @@
+"""K models in one buffer, and the L1 term written once for runs and sweeps."""
+
+import pytest
+import torch
+
+from l1_trainer.core.model import build_model
+from l1_trainer.core.stack import L1Term, ParamStack
+from l1_trainer.core.weights import weight_matrices
+
+CPU = torch.device("cpu")
+
+
+def _stack(k, penalize_biases=True, seed=1, hidden=(8,)):
+    return ParamStack(build_model(hidden, torch.Generator().manual_seed(seed)), k, penalize_biases, CPU)
+
+
+def test_each_model_starts_as_the_template_and_reads_back_as_a_state_dict():
+    template = build_model((8,), torch.Generator().manual_seed(1))
+    stack = ParamStack(template, 3, True, CPU)
+    states = stack.state_dicts()
+    assert len(states) == 3
+    for state in states:
+        assert list(state) == list(template.state_dict())  # the state dict's order
+        for name, tensor in template.state_dict().items():
+            assert torch.equal(state[name], tensor)
+    assert stack.num_penalized == stack.param.numel()
+    weights_first = list(stack.blocks)
+    assert weights_first == ["layers.1.weight", "layers.3.weight", "layers.1.bias", "layers.3.bias"]
+
+
+def test_l1_gradient_is_autograds_for_every_model_with_its_own_weight():
+    stack = _stack(2)
+    term = L1Term(stack, [0.3, 0.0])
+    reference = [{n: t.clone().requires_grad_() for n, t in s.items()} for s in stack.state_dicts()]
+    expected = [w * sum(t.abs().sum() for t in ref.values()) for w, ref in zip((0.3, 0.0), reference)]
+    for value in expected:
+        value.backward()
+    stack.zero_grad()
+    values = term.value()
+    term.add_gradient()
+    assert values.tolist() == pytest.approx([v.item() for v in expected], rel=1e-6)
+    for m, ref in enumerate(reference):
+        for name, t in ref.items():
+            got = stack.grads[name][m]
+            assert torch.equal(got, t.grad if t.grad is not None else torch.zeros_like(got)), name
+
+
+def test_weights_only_penalty_skips_biases():
+    stack = _stack(1, penalize_biases=False)
+    term = L1Term(stack, [1.0])
+    stack.zero_grad()
+    term.value()
+    term.add_gradient()
+    assert all(g.abs().sum() == 0 for name, g in stack.grads.items() if name.endswith("bias"))
+    weights = weight_matrices(stack.state_dicts()[0])
+    assert all(torch.equal(stack.grads[n][0], stack.blocks[n][0].sign()) for n in weights)
+
+
+def test_proximal_step_is_the_soft_threshold_and_gives_exact_zeros():
+    stack = _stack(2)
+    term = L1Term(stack, [2.0, 0.0])
+    before = stack.state_dicts()
+    lr = 0.01
+    term.shrink(lr)
+    after = stack.state_dicts()
+    for name in before[0]:
+        b = before[0][name]
+        assert torch.equal(after[0][name], b.sign() * (b.abs() - lr * 2.0).clamp(min=0)), name
+        assert torch.equal(after[1][name], before[1][name])  # weight 0: untouched
+    zeros = sum(int((t == 0).sum()) for t in after[0].values())
+    assert zeros == sum(int((t.abs() <= lr * 2.0).sum()) for t in before[0].values()) > 0
+
+
+def test_models_are_checked_and_restored_one_by_one():
+    stack = _stack(3)
+    saved = stack.param.detach().clone()
+    with torch.no_grad():
+        stack.blocks["layers.3.weight"][1, 0, 0] = float("nan")
+        stack.blocks["layers.1.bias"][2, 0] = 5.0
+    assert stack.finite().tolist() == [True, False, True]
+    stack.copy_models(stack.param.data, saved, torch.tensor([False, True, False]))
+    assert stack.finite().all()
+    assert stack.blocks["layers.1.bias"][2, 0] == 5.0  # model 2 was not restored
