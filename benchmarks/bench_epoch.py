@@ -30,6 +30,7 @@ from l1_trainer.core.config import SEED_PRESET  # noqa: E402
 from l1_trainer.core.data import load_mnist  # noqa: E402
 from l1_trainer.core.engine import Trainer  # noqa: E402
 from l1_trainer.core.events import EpochMetrics  # noqa: E402
+
 from seed_notebook import notebook_loop, torchvision_root  # noqa: E402
 
 

@@ -22,13 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 STARTUP_PROBE = """
 import sys, time
-sys.path.insert(0, {repo!r})
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
@@ -47,7 +44,7 @@ window.close()
 def time_to_window(tmp: Path) -> float:
     runs = []
     for _ in range(3):
-        code = STARTUP_PROBE.format(repo=str(REPO), ini=str(tmp / "probe.ini"), start=time.time())
+        code = STARTUP_PROBE.format(ini=str(tmp / "probe.ini"), start=time.time())
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         runs.append(float(out.stdout.strip().splitlines()[-1]))
     return min(runs)
@@ -78,14 +75,14 @@ def window_epoch(window, config) -> tuple[float, list[float]]:
     probe.setInterval(10)
     probe.timeout.connect(tick)
     loop = QEventLoop()
-    window.runFinished.connect(loop.quit)
+    window.session.events.run_ended.connect(lambda record: loop.quit())
     window.controls.apply_config(config)
     window.start()
+    record = window.session.active
     probe.start()
     loop.exec()
     probe.stop()
-    window.runFinished.disconnect(loop.quit)
-    return window.last_epoch.seconds, lateness
+    return record.epochs[0].seconds, lateness
 
 
 def main() -> None:

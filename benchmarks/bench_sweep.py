@@ -10,18 +10,13 @@ more than 2.5x the throughput of eight runs one after another.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import torch
 
-import torch  # noqa: E402
-
-from l1_trainer.core.config import PRESETS  # noqa: E402
-from l1_trainer.core.data import load_mnist  # noqa: E402
-from l1_trainer.core.engine import Trainer  # noqa: E402
-from l1_trainer.core.sweep import SweepTrainer  # noqa: E402
+from l1_trainer.core.config import PRESETS
+from l1_trainer.core.data import load_mnist
+from l1_trainer.core.engine import Trainer
 
 WEIGHTS = [0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 
@@ -42,7 +37,7 @@ def main() -> None:
     single, sweep = [], []
     for _ in range(args.repeats):
         single.append(timed(lambda: list(Trainer(config, data).run())))
-        sweep.append(timed(lambda: list(SweepTrainer(config, WEIGHTS, data).run())))
+        sweep.append(timed(lambda: list(Trainer(config, data, l1_weights=WEIGHTS).run())))
     s, k = min(single), min(sweep)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, {args.epochs} epoch(s)")
     print(f"one run:               {s:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in single)})")

@@ -19,10 +19,9 @@ from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from l1_trainer.gui.window import MainWindow
 
-from l1_trainer.gui.window import MainWindow  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -44,7 +43,7 @@ def main() -> None:
         window.controls.epochs.setValue(3 if preset == "sparse" or drawing else 10)
         window.start()
         if drawing:
-            window.evaluationFinished.connect(draw_seven)
+            window.session.events.evaluation.connect(lambda model: draw_seven())
         elif preset == "balanced":
             poll.start(50)
 
@@ -61,7 +60,10 @@ def main() -> None:
         QTimer.singleShot(500, grab)
 
     def watch() -> None:  # a GUI-thread timer reading what the window shows
-        epoch = window.status.progress.value() / window._config.steps_per_epoch
+        record = window.session.active
+        if record is None:
+            return
+        epoch = record.step / record.config.steps_per_epoch
         if epoch > 1.5 and window.controls.l1_weight.value() != 1e-3:
             window.controls.l1_weight.setValue(1e-3)
         if epoch > 3.6:
@@ -77,7 +79,7 @@ def main() -> None:
         window.close()
         app.quit()
 
-    window.runFinished.connect(lambda ended: QTimer.singleShot(200, run_next))
+    window.session.events.run_ended.connect(lambda record: QTimer.singleShot(200, run_next))
     window.torchReady.connect(run_next)
     window.load_torch()
     app.exec()

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from l1_trainer.core.config import MNIST_TRAIN_SIZE, PRESETS, TrainConfig
+from l1_trainer.core.session import Enabled
 from l1_trainer.gui.inputs import IntSpinBox, LogInput
 
 PRESET_ITEMS = [
@@ -266,25 +267,21 @@ class ControlsPanel(QWidget):
 
     # ---- run state --------------------------------------------------------------------------
 
-    def set_state(self, state: str, has_results: bool) -> None:
-        """state: loading, idle, running, paused or stopping."""
-        active = state in ("running", "paused")
-        enabled = {
-            "startButton": state == "idle",
-            "pauseButton": active,
-            "stopButton": active,
-            "resetButton": state == "idle" and has_results,
-        }
-        for name, on in enabled.items():
+    def render(self, can: Enabled, paused: bool) -> None:
+        """Enable what the session allows now (core.session.enabled decides)."""
+        for name, on in (("startButton", can.start), ("pauseButton", can.pause),
+                         ("stopButton", can.stop), ("resetButton", can.reset)):
             self.buttons[name].setEnabled(on)
             self.actions[name].setEnabled(on)
-        pause_text = "Resume" if state == "paused" else "Pause"
+        pause_text = "Resume" if paused else "Pause"
         self.buttons["pauseButton"].setText(pause_text)
         self.actions["pauseButton"].setText(pause_text)
         for widget in (self.preset, self.epochs, self.batch_size, self.train_images,
                        self.optimizer, self.device, self.seed, self.penalize_biases,
                        self.l1_method):
-            widget.setEnabled(state in ("idle", "loading"))
+            widget.setEnabled(can.settings)
+        self.l1_weight.setEnabled(can.live_l1)
+        self.lr.setEnabled(can.live_lr)
 
     # ---- persistence ------------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from l1_trainer.core.session import CurrentModel, Session
+
 PREDICT_MS = 60  # predictions at most about 16 times a second while drawing
 CANVAS = 280
 
@@ -102,8 +104,9 @@ class DrawPanel(QWidget):
     trainRequested = Signal()
     loadRequested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        session.events.model.connect(self._model_changed)
         self.model = None
         self.predicted: int | None = None
         self.probabilities: np.ndarray | None = None
@@ -184,6 +187,12 @@ class DrawPanel(QWidget):
     @Slot(int)
     def _set_pen(self, width: int) -> None:
         self.canvas.pen_width = width
+
+    def _model_changed(self, current: CurrentModel | None) -> None:
+        from l1_trainer.core.inference import model_from_state
+
+        # A CPU model of its own, built from the snapshot's copy: never the live tensors.
+        self.set_model(None if current is None else model_from_state(current.state))
 
     def set_model(self, model: object | None) -> None:
         self.model = model

@@ -6,16 +6,29 @@ import random
 
 from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from l1_trainer.core.session import CurrentModel, Session
 from l1_trainer.gui.draw_panel import grey_pixmap
 
 MAX_LISTED = 500  # the list shows this many mistakes at most (a weak model makes thousands)
 
 
 class Gallery(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    """The current model's test-set evaluation; `images` are MNIST's test images (set once)."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        session.events.evaluation.connect(self._evaluated)
+        session.events.model.connect(self._model_changed)
         self.images = None  # test images, (N, 784) on the CPU
         self.evaluation = None  # core.inference.Evaluation of the current model
         self.shown: int | None = None
@@ -57,9 +70,16 @@ class Gallery(QWidget):
         layout.addLayout(left)
         layout.addLayout(right, 1)
 
-    def set_evaluation(self, images, evaluation) -> None:
+    def _evaluated(self, model: CurrentModel) -> None:
+        self.set_evaluation(model.evaluation)
+
+    def _model_changed(self, model: CurrentModel | None) -> None:
+        if model is None:
+            self.clear()
+
+    def set_evaluation(self, evaluation) -> None:
         """Show a new evaluation: its mistakes listed, the current image re-captioned."""
-        self.images, self.evaluation = images, evaluation
+        self.evaluation = evaluation
         wrong = evaluation.misclassified().tolist()
         total = len(evaluation.labels)
         self.summary.setText(
@@ -79,7 +99,7 @@ class Gallery(QWidget):
             self.show_index(self.shown)
 
     def clear(self) -> None:
-        self.images = self.evaluation = self.shown = None
+        self.evaluation = self.shown = None
         self.errors.clear()
         self.image.clear()
         self.summary.setText("")

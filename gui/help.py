@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QSettings, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from l1_trainer.core.version import app_version
+from l1_trainer.gui.inputs import MessageBar
 
 WHAT_IS_L1 = """
 <h3>What is L1 regularization?</h3>
@@ -62,3 +64,24 @@ def show(parent: QWidget, title: str, html: str) -> QMessageBox:
     box.setModal(False)
     box.show()
     return box
+
+
+class FirstRunGuide(MessageBar):
+    """A first start (no saved settings) gets a short guide, until it is dismissed."""
+
+    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent, name="firstRunGuide")
+        self.settings = settings
+        if settings.value("guide/dismissed", "false") == "true":
+            return
+        self.show_message(
+            "<b>Welcome.</b> 1. Pick a preset on the left (Balanced is a good start). "
+            "2. Press <b>Start</b> (F5) and watch the curves. 3. Watch the <b>sparsity</b> on the "
+            "right grow: that is L1 at work. 4. Open <b>Draw a digit</b> and draw one. "
+            "Help → What is L1 regularization? explains more.", "info")
+        self.dismissed.connect(self._dismissed)
+
+    @Slot()
+    def _dismissed(self) -> None:
+        self.settings.setValue("guide/dismissed", "true")
+        self.settings.sync()

@@ -1,20 +1,32 @@
-"""Live loss and accuracy curves (pyqtgraph), finished runs kept as faded overlays.
+"""Live loss and accuracy curves (pyqtgraph), drawn from the session's run records.
 
-Incoming steps only append to preallocated buffers; a 30 Hz timer redraws whatever changed,
-so the plots cost the same however fast the worker reports.
+The live run's raw values are the record's own arrays; the view keeps only what it derives (the
+smoothed line). Finished runs stay as faded overlays named by the session's labels. A 20 Hz
+timer redraws whatever changed, so the plots cost the same however fast steps arrive.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Slot
-from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
+from l1_trainer.core.events import EpochMetrics, HyperparamsChanged, Steps
+from l1_trainer.core.labels import short
+from l1_trainer.core.records import RunRecord
+from l1_trainer.core.session import Session
 from l1_trainer.gui.smoothing import EmaState, smooth
 
 # 20 Hz: each frame holds the GIL while it paints, and under X it is also flushed to the server,
@@ -43,6 +55,10 @@ def titled_plot(name: str, title: str, bottom: str, left: str) -> pg.PlotWidget:
     return widget
 
 
+def run_colour(number: int) -> str:
+    return RUN_COLOURS[(number - 1) % len(RUN_COLOURS)]
+
+
 class Series:
     """x/y float buffers that double when full (never np.append, which copies every call)."""
 
@@ -50,7 +66,6 @@ class Series:
         self.x = np.empty(capacity)
         self.y = np.empty(capacity)
         self.n = 0
-        self.peak = 0.0  # the largest y so far, for a y range that moves only now and then
 
     def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
         end = self.n + len(xs)
@@ -61,31 +76,18 @@ class Series:
         self.x[self.n : end] = xs
         self.y[self.n : end] = ys
         self.n = end
-        if len(ys):
-            self.peak = max(self.peak, float(np.max(ys)))
 
     def data(self) -> tuple[np.ndarray, np.ndarray]:
         return self.x[: self.n], self.y[: self.n]
 
 
-@dataclass(frozen=True)
-class RunCurves:
-    """A finished run's raw values, kept for export."""
-
-    label: str
-    epochs: np.ndarray
-    ce: np.ndarray
-    l1: np.ndarray
-    accuracy_epochs: np.ndarray
-    accuracy: np.ndarray  # percent
-
-
-class SmoothedCurve:
-    """One metric of the live run: the raw values faint, the smoothed line on top."""
+class LiveCurve:
+    """One metric of the live run: the record's raw values faint, the smoothed line on top."""
 
     def __init__(self, plot: pg.PlotItem, colour: str, weight: float) -> None:
-        self.raw, self.smoothed = Series(), Series()
-        self.weight, self.state = weight, EmaState()
+        self.smoothed, self.weight, self.state = Series(), weight, EmaState()
+        self.raw_x = self.raw_y = np.empty(0)
+        self.peak = 0.0  # the largest value so far, for a y range that moves only now and then
         faint = pg.mkColor(colour)
         faint.setAlpha(35)  # thousands of overlapping steps add up; the smoothed line must win
         self.raw_item = plot.plot(pen=pg.mkPen(faint, width=1), skipFiniteCheck=True)
@@ -94,37 +96,39 @@ class SmoothedCurve:
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
 
-    def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
-        self.raw.extend(xs, ys)
-        values, self.state = smooth(ys, self.weight, self.state)
-        self.smoothed.extend(xs, values)
+    def follow(self, x: np.ndarray, y: np.ndarray) -> None:
+        """The record's arrays so far; only the values not seen yet are smoothed."""
+        new = slice(self.smoothed.n, len(y))
+        values, self.state = smooth(y[new], self.weight, self.state)
+        self.smoothed.extend(x[new], values)
+        self.raw_x, self.raw_y = x, y
+        if len(values):
+            self.peak = max(self.peak, float(np.max(y[new])))
 
     def set_weight(self, weight: float) -> None:
-        self.weight = weight
-        x, y = self.raw.data()
-        values, self.state = smooth(y, weight)
-        self.smoothed = Series(max(len(x), 16))
-        self.smoothed.extend(x, values)
+        self.weight, self.state, self.smoothed = weight, EmaState(), Series(max(len(self.raw_y), 16))
+        self.follow(self.raw_x, self.raw_y)
 
     def redraw(self) -> None:
-        self.raw_item.setData(*self.raw.data())
+        self.raw_item.setData(self.raw_x, self.raw_y)
         self.line_item.setData(*self.smoothed.data())
 
-    def clear(self) -> None:
-        self.raw, self.smoothed, self.state = Series(), Series(), EmaState()
-        self.redraw()
+    def remove(self, plot: pg.PlotItem) -> None:
+        plot.removeItem(self.raw_item)
+        plot.removeItem(self.line_item)
 
 
 class LossPlots(QWidget):
     """Cross-entropy, L1 term and test accuracy against epochs, x axes linked."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
         self.smoothing = 0.9  # per-step values are noisy: TensorBoard's 0.6 leaves too much
         self.ce_widget = titled_plot("ceLossPlot", "Cross-entropy loss", "epoch", "CE")
         self.l1_widget = titled_plot("l1LossPlot", "L1 term (weight × Σ|w|)", "epoch", "L1")
         self.acc_widget = titled_plot("accuracyPlot", "Test accuracy", "epoch", "%")
-        self.ce_widget.plotItem.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.legend = self.ce_widget.plotItem.addLegend(offset=(-10, 10), labelTextSize="8pt")
         for widget in (self.l1_widget, self.acc_widget):
             widget.setXLink(self.ce_widget)
         self.acc_widget.setYRange(0, 100)
@@ -133,56 +137,55 @@ class LossPlots(QWidget):
         layout.addWidget(self.ce_widget, 3)
         layout.addWidget(self.l1_widget, 3)
         layout.addWidget(self.acc_widget, 2)
-        self._run_index = 0
-        self._label = "run"
-        self._overlays: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
-        self._overlay_peaks = {"ce": 0.0, "l1": 0.0}
+        self.live: RunRecord | None = None
+        self.live_curves: tuple[LiveCurve, LiveCurve] | None = None
+        self._accuracy: pg.PlotDataItem | None = None
+        self.markers: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        self.overlays: dict[RunRecord, list[tuple[pg.PlotItem, pg.PlotDataItem]]] = {}
         self._tops = {"ce": 0.0, "l1": 0.0}
-        self.finished_runs: list[RunCurves] = []
-        self._markers: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
-        self._new_curves()
         self._dirty = False
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw)
         self._timer.start()
+        events = session.events
+        events.run_started.connect(self._run_started)
+        events.run_event.connect(self._run_event)
+        events.history.connect(self._history_changed)
 
+    # ---- the live run ------------------------------------------------------------------------
 
-    def _colour(self) -> str:
-        return RUN_COLOURS[self._run_index % len(RUN_COLOURS)]
+    def _run_started(self, record: RunRecord) -> None:
+        if record.sweep:
+            return
+        self._drop_live()
+        self.live = record
+        colour = run_colour(record.number)
+        self.live_curves = (LiveCurve(self.ce_widget.plotItem, colour, self.smoothing),
+                        LiveCurve(self.l1_widget.plotItem, colour, self.smoothing))
+        self._accuracy = self.acc_widget.plotItem.plot(
+            pen=pg.mkPen(colour, width=1), symbol="o", symbolSize=6, symbolBrush=colour)
+        # A fixed x range for the whole run also spares the axes a redraw on every frame.
+        self.ce_widget.setXRange(0, record.config.epochs, padding=0.02)
 
-    def _new_curves(self) -> None:
-        colour = self._colour()
-        self.ce = SmoothedCurve(self.ce_widget.plotItem, colour, self.smoothing)
-        self.l1 = SmoothedCurve(self.l1_widget.plotItem, colour, self.smoothing)
-        self.accuracy = Series(64)
-        self.acc_item = self.acc_widget.plotItem.plot(
-            pen=pg.mkPen(colour, width=1), symbol="o", symbolSize=6, symbolBrush=colour
-        )
-
-    # ---- feeding data -----------------------------------------------------------------------
-
-    def start_run(self, label: str, epochs: int) -> None:
-        """Name the live run in the legend and show the whole run's width on the x axis.
-
-        A fixed x range also spares the axes from being redrawn on every frame."""
-        self.ce_widget.setXRange(0, epochs, padding=0.02)
-        legend = self.ce_widget.plotItem.legend
-        legend.removeItem(self.ce.line_item)
-        legend.addItem(self.ce.line_item, f"now: {label}")
-        self._label = label
-
-    def add_steps(self, epochs: np.ndarray, ce: np.ndarray, l1: np.ndarray) -> None:
-        self.ce.extend(epochs, ce)
-        self.l1.extend(epochs, l1)
+    def _run_event(self, record: RunRecord, event: object) -> None:
+        if record is not self.live:
+            return
+        if isinstance(event, Steps):
+            epochs, ce, l1 = record.curves()
+            self.live_curves[0].follow(epochs, ce[:, 0])
+            self.live_curves[1].follow(epochs, l1[:, 0])
+        elif isinstance(event, EpochMetrics):
+            self._accuracy.setData([m.epoch for m in record.epochs],
+                                   [100 * m.test_accuracy[0] for m in record.epochs])
+        elif isinstance(event, HyperparamsChanged):
+            self._mark(record, event)
         self._dirty = True
 
-    def add_accuracy(self, epoch: float, accuracy: float) -> None:
-        self.accuracy.extend(np.array([epoch]), np.array([100 * accuracy]))
-        self._dirty = True
-
-    def mark_change(self, epoch: float, text: str) -> None:
+    def _mark(self, record: RunRecord, change: HyperparamsChanged) -> None:
         """A dashed vertical line where the L1 weight or learning rate changed mid-run."""
+        epoch = (change.step - 1) / record.config.steps_per_epoch
+        text = f"L1 {short(change.l1_weights[0])}, lr {short(change.lr)}"
         for widget in (self.ce_widget, self.l1_widget):
             line = pg.InfiniteLine(
                 pos=epoch, angle=90, pen=pg.mkPen("#555", width=1, style=Qt.PenStyle.DashLine),
@@ -191,63 +194,71 @@ class LossPlots(QWidget):
                            "anchors": [(0, 0.5), (0, 0.5)]},
             )
             widget.plotItem.addItem(line)
-            self._markers.append((widget.plotItem, line))
+            self.markers.append((widget.plotItem, line))
 
-    def end_run(self) -> None:
-        """Keep the finished run as a faded overlay named by its settings; start fresh curves."""
-        self._redraw(force=True)
-        epochs, ce = (a.copy() for a in self.ce.raw.data())
-        ax, ay = (a.copy() for a in self.accuracy.data())
-        self.finished_runs.append(RunCurves(self._label, epochs, ce, self.l1.raw.data()[1].copy(), ax, ay))
-        colour = pg.mkColor(self._colour())
-        colour.setAlpha(110)
-        pen = pg.mkPen(colour, width=1)
-        for key, widget, curve in (("ce", self.ce_widget, self.ce), ("l1", self.l1_widget, self.l1)):
-            x, y = curve.smoothed.data()
-            self._overlay_peaks[key] = max(self._overlay_peaks[key], curve.smoothed.peak)
-            overlay = widget.plotItem.plot(x.copy(), y.copy(), pen=pen, skipFiniteCheck=True)
-            overlay.setDownsampling(auto=True, method="peak")
-            overlay.setClipToView(True)
-            self._overlays.append((widget.plotItem, overlay))
-        legend = self.ce_widget.plotItem.legend
-        legend.removeItem(self.ce.line_item)
-        legend.addItem(self._overlays[-2][1], self._label)
-        ax, ay = self.accuracy.data()
-        acc = self.acc_widget.plotItem.plot(
-            ax.copy(), ay.copy(), pen=pen, symbol="o", symbolSize=4, symbolBrush=colour
-        )
-        self._overlays.append((self.acc_widget.plotItem, acc))
-        for plot, line in self._markers:
+    def _drop_live(self) -> None:
+        for plot, line in self.markers:
             plot.removeItem(line)
-        self._markers.clear()
-        self._discard_live()
-        self._run_index += 1
-        self._new_curves()
+        self.markers.clear()
+        if self.live_curves is not None:
+            self.legend.removeItem(self.live_curves[0].line_item)
+            self.live_curves[0].remove(self.ce_widget.plotItem)
+            self.live_curves[1].remove(self.l1_widget.plotItem)
+            self.acc_widget.plotItem.removeItem(self._accuracy)
+        self.live, self.live_curves, self._accuracy = None, None, None
 
-    def clear_old_runs(self) -> None:
-        legend = self.ce_widget.plotItem.legend
-        for plot, overlay in self._overlays:
-            plot.removeItem(overlay)
-            legend.removeItem(overlay)
-        self._overlays.clear()
-        self._overlay_peaks = {"ce": 0.0, "l1": 0.0}
-        self.finished_runs.clear()
+    # ---- finished runs -----------------------------------------------------------------------
+
+    def _history_changed(self) -> None:
+        """Overlays for the finished runs, legends from the session's labels (they name what
+        differs between runs, so a new run may change the older ones' names)."""
+        labels = self.session.labels()
+        if self.live is not None and self.live.ended is not None:
+            self._drop_live()  # it is drawn as an overlay from now on
+        for record in [r for r in self.overlays if r not in labels or r is self.live]:
+            self._remove_overlay(record)
+        for record in labels:
+            if record.ended is not None and record not in self.overlays:
+                self._add_overlay(record)
+        self.legend.clear()
+        for record, items in self.overlays.items():
+            self.legend.addItem(items[0][1], labels[record])
+        if self.live_curves is not None:
+            self.legend.addItem(self.live_curves[0].line_item, f"now: {labels[self.live]}")
         self._dirty = True
 
-    def clear_live(self) -> None:
-        """Forget the live run's curves and markers (Reset)."""
-        for plot, line in self._markers:
-            plot.removeItem(line)
-        self._markers.clear()
-        self.ce_widget.plotItem.legend.removeItem(self.ce.line_item)
-        self._discard_live()
-        self._new_curves()
+    def _add_overlay(self, record: RunRecord) -> None:
+        colour = pg.mkColor(run_colour(record.number))
+        colour.setAlpha(110)
+        pen = pg.mkPen(colour, width=1)
+        epochs, ce, l1 = record.curves()
+        items = []
+        for widget, values in ((self.ce_widget, ce[:, 0]), (self.l1_widget, l1[:, 0])):
+            item = widget.plotItem.plot(epochs, smooth(values, self.smoothing)[0], pen=pen,
+                                        skipFiniteCheck=True)
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+            items.append((widget.plotItem, item))
+        accuracy = self.acc_widget.plotItem.plot(
+            [m.epoch for m in record.epochs], [100 * m.test_accuracy[0] for m in record.epochs],
+            pen=pen, symbol="o", symbolSize=4, symbolBrush=colour)
+        items.append((self.acc_widget.plotItem, accuracy))
+        self.overlays[record] = items
 
-    def _discard_live(self) -> None:
-        for widget, curve in ((self.ce_widget, self.ce), (self.l1_widget, self.l1)):
-            widget.plotItem.removeItem(curve.raw_item)
-            widget.plotItem.removeItem(curve.line_item)
-        self.acc_widget.plotItem.removeItem(self.acc_item)
+    def _remove_overlay(self, record: RunRecord) -> None:
+        for plot, item in self.overlays.pop(record):
+            plot.removeItem(item)
+
+    # ---- shared ------------------------------------------------------------------------------
+
+    def set_smoothing(self, weight: float) -> None:
+        self.smoothing = weight
+        if self.live_curves is not None:
+            for curve in self.live_curves:
+                curve.set_weight(weight)
+        for record in list(self.overlays):
+            self._remove_overlay(record)
+        self._history_changed()
 
     def export_png(self, stem: Path) -> list[Path]:
         """Each plot as `<stem>-ce.png`, `-l1.png`, `-accuracy.png`, via pyqtgraph's exporter.
@@ -270,30 +281,55 @@ class LossPlots(QWidget):
             write_atomic(path, bytes(buffer.data()))
         return paths
 
-    @property
-    def overlay_count(self) -> int:
-        """Finished runs on display."""
-        return len(self._overlays) // 3
-
-    def set_smoothing(self, weight: float) -> None:
-        self.smoothing = weight
-        self.ce.set_weight(weight)
-        self.l1.set_weight(weight)
-        self._dirty = True
-
     @Slot()
-    def _redraw(self, force: bool = False) -> None:
-        if not (self._dirty or force):
+    def _redraw(self) -> None:
+        if not self._dirty:
             return
         self._dirty = False
-        self.ce.redraw()
-        self.l1.redraw()
-        self.acc_item.setData(*self.accuracy.data())
-        for key, widget, curve in (("ce", self.ce_widget, self.ce), ("l1", self.l1_widget, self.l1)):
-            top = nice_ceiling(max(curve.raw.peak, self._overlay_peaks[key]))
+        peaks = {"ce": 0.0, "l1": 0.0}
+        if self.live_curves is not None:
+            for curve in self.live_curves:
+                curve.redraw()
+            peaks = {"ce": self.live_curves[0].peak, "l1": self.live_curves[1].peak}
+        for record in self.overlays:
+            _, ce, l1 = record.curves()
+            for key, values in (("ce", ce), ("l1", l1)):
+                if len(values):
+                    peaks[key] = max(peaks[key], float(np.nanmax(values)))
+        for key, widget in (("ce", self.ce_widget), ("l1", self.l1_widget)):
+            top = nice_ceiling(peaks[key])
             if top != self._tops[key]:
                 self._tops[key] = top
                 widget.setYRange(0, top, padding=0)
+
+
+class CurvesTab(QWidget):
+    """The Curves tab: the plots, the smoothing slider and Clear old runs."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plots = LossPlots(session)
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setObjectName("smoothingInput")
+        self.smoothing.setAccessibleName("Curve smoothing")
+        self.smoothing.setToolTip("Exponential smoothing of the loss curves, as in TensorBoard")
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(round(100 * self.plots.smoothing))
+        self.smoothing.setMinimumWidth(160)
+        self.clear_runs = QPushButton("Clear old runs")
+        self.clear_runs.setObjectName("clearRunsButton")
+        self.clear_runs.setAccessibleName("Clear old runs")
+        self.clear_runs.setToolTip("Remove the faded curves and the summaries of earlier runs")
+        self.smoothing.valueChanged.connect(lambda value: self.plots.set_smoothing(value / 100))
+        self.clear_runs.clicked.connect(session.clear_old_runs)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Smoothing"))
+        bar.addWidget(self.smoothing)
+        bar.addStretch(1)
+        bar.addWidget(self.clear_runs)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.plots, 1)
+        layout.addLayout(bar)
 
 
 def nice_ceiling(value: float) -> float:

@@ -7,14 +7,18 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from l1_trainer.core.session import Session
 from l1_trainer.gui.plots import RUN_COLOURS, titled_plot
 
 
 class PruningView(QWidget):
+    """The session's pruning curves, one per click of Prune."""
+
     pruneRequested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
         self.prune_button = QPushButton("Prune the current model")
         self.prune_button.setObjectName("pruneButton")
         self.prune_button.setAccessibleName("Prune the current model")
@@ -32,8 +36,9 @@ class PruningView(QWidget):
         self.plot.setXRange(0, 100)
         self.plot.setYRange(0, 100)
         self.curves: list[pg.PlotDataItem] = []
-        self.clear_button.clicked.connect(self.clear)
+        self.clear_button.clicked.connect(session.clear_pruning)
         self.prune_button.clicked.connect(self.pruneRequested)
+        session.events.pruning.connect(self._refresh)
         buttons = QHBoxLayout()
         buttons.addWidget(self.prune_button)
         buttons.addWidget(self.clear_button)
@@ -45,16 +50,15 @@ class PruningView(QWidget):
         layout.addWidget(note)
         layout.addWidget(self.plot, 1)
 
-    def add_curve(self, points: list, label: str) -> None:
-        colour = RUN_COLOURS[len(self.curves) % len(RUN_COLOURS)]
-        x = np.array([100 * p.removed for p in points])
-        y = np.array([100 * p.accuracy for p in points])
-        curve = self.plot.plotItem.plot(x, y, pen=pg.mkPen(colour, width=2), symbol="o",
-                                        symbolSize=5, symbolBrush=colour, name=label)
-        self.curves.append(curve)
-
-    def clear(self) -> None:
+    def _refresh(self) -> None:
         for curve in self.curves:
             self.plot.plotItem.removeItem(curve)
             self.plot.plotItem.legend.removeItem(curve)
         self.curves.clear()
+        for i, (label, points) in enumerate(self.session.pruning):
+            colour = RUN_COLOURS[i % len(RUN_COLOURS)]
+            x = np.array([100 * p.removed for p in points])
+            y = np.array([100 * p.accuracy for p in points])
+            self.curves.append(self.plot.plotItem.plot(
+                x, y, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5,
+                symbolBrush=colour, name=label))

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-if TYPE_CHECKING:  # core.sparsity imports torch, which the window must not wait for
-    from l1_trainer.core.sparsity import SparsityReport
+from l1_trainer.core.session import Session
+from l1_trainer.core.sparsity import SparsityReport
 
 BAR_SCALE = 1000
 
 
 class SparsityReadout(QGroupBox):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    """The current model's sparsity at the chosen threshold (the session computes it)."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__("Sparsity", parent)
+        self.session = session
         self.setObjectName("sparsityReadout")
         self.setAccessibleName("Sparsity readout")
         self.setToolTip(
@@ -51,10 +52,17 @@ class SparsityReadout(QGroupBox):
         layout.addSpacing(16)
         layout.addWidget(self.hint)
         layout.addStretch(1)
-        self.report: SparsityReport | None = None
+        session.events.model.connect(self._refresh)
+        session.events.threshold.connect(self._refresh)
+
+    def _refresh(self, *_: object) -> None:
+        report = self.session.sparsity()
+        if report is None:
+            self.clear()
+        else:
+            self.show_report(report)
 
     def show_report(self, report: SparsityReport) -> None:
-        self.report = report
         self.figure.setText(f"{report.fraction:.1%}")
         self.figure.setAccessibleName(f"{report.fraction:.1%} of weights near zero")
         self.caption.setText(f"of {report.size:,} weights with |w| ≤ {report.threshold:g}")
@@ -68,7 +76,6 @@ class SparsityReadout(QGroupBox):
             bar.setAccessibleName(f"Layer {in_features} to {out_features}: {layer.fraction:.1%} near zero")
 
     def clear(self) -> None:
-        self.report = None
         self.figure.setText("—")
         self.zeros.setText("")
         self._ensure_rows(0)

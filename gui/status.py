@@ -1,4 +1,5 @@
-"""The status bar's run readout: epoch and step, progress, speed and time left."""
+"""The status bar: what the app is doing, the run's (or sweep's) epoch and step, progress,
+speed and time left; all rendered from the session, so it is never left showing an old run."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import time
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
-from l1_trainer.core.config import TrainConfig
+from l1_trainer.core.events import Steps
+from l1_trainer.core.records import RunRecord
+from l1_trainer.core.session import AppState, CurrentModel, Session
+
+TEXT_INTERVAL_S = 0.25  # repainting the status bar costs the training thread GIL time
+READY = "Ready: pick a preset and press Start"
 
 
 class StatusReadout:
-    """Widgets added to the window's status bar, fed from the worker's step signals."""
+    """Widgets added to the window's status bar."""
 
-    TEXT_INTERVAL_S = 0.25  # repainting the status bar costs the training thread GIL time
-
-    def __init__(self, bar: QStatusBar) -> None:
+    def __init__(self, bar: QStatusBar, session: Session) -> None:
+        self.session = session
         self.state = QLabel("Loading PyTorch…")
         self.state.setObjectName("statusLabel")
         self.position = QLabel("")
@@ -30,34 +35,90 @@ class StatusReadout:
         bar.addWidget(self.state, 1)
         for widget in (self.position, self.progress, self.speed):
             bar.addPermanentWidget(widget)
-        self._total = 1
-        self._epochs = 1
         self._shown_at = 0.0
-    def set_state(self, text: str) -> None:
-        self.state.setText(text)
+        self.ending = ""  # how the last run ended, in words
+        events = session.events
+        events.state.connect(self._state_changed)
+        events.run_started.connect(self._started)
+        events.run_event.connect(self._event)
+        events.run_ended.connect(self._ended)
+        events.history.connect(self._history_changed)
+        events.evaluation.connect(self._evaluated)
 
-    def start(self, config: TrainConfig) -> None:
-        self._epochs = config.epochs
-        self._steps_per_epoch = config.steps_per_epoch
-        self._total = config.epochs * config.steps_per_epoch
-        self.progress.setRange(0, self._total)
+    def _state_changed(self, state: AppState) -> None:
+        record = self.session.active
+        text = {
+            AppState.LOADING: "Loading PyTorch…",
+            AppState.IDLE: READY,
+            AppState.PAUSED: "Paused",
+            AppState.STOPPING: "Stopping…",
+            AppState.BROKEN: "Cannot train",
+        }.get(state)
+        if state is AppState.RUNNING and record is not None:
+            text = self._what(record)
+        if text is not None and not (state is AppState.IDLE and self.session.history):
+            self.state.setText(text)
+
+    def _what(self, record: RunRecord) -> str:
+        if record.sweep:
+            return f"Sweep {record.number}: {record.k} L1 weights at once"
+        return f"Run {record.number}: {record.schedule()}"
+
+    def _started(self, record: RunRecord) -> None:
+        self.progress.setRange(0, record.total_steps)
         self.progress.setValue(0)
-        self.position.setText(f"Epoch 1/{self._epochs} · step 0")
+        self.position.setText(f"Epoch 1/{record.config.epochs} · step 0")
         self.speed.setText("")
+        self.state.setText(self._what(record))
 
-    def update(self, step: int, samples_per_s: float, batch_size: int) -> None:
+    def _event(self, record: RunRecord, event: object) -> None:
+        if not isinstance(event, Steps):
+            return
         now = time.perf_counter()
-        if now - self._shown_at < self.TEXT_INTERVAL_S and step < self._total:
+        if now - self._shown_at < TEXT_INTERVAL_S:
             return
         self._shown_at = now
-        epoch = min(self._epochs, step // self._steps_per_epoch + 1)
-        self.position.setText(f"Epoch {epoch}/{self._epochs} · step {step:,}")
+        self._show_position(record)
+        left = record.seconds_left()
+        self.speed.setText(f"{record.samples_per_s:,.0f} samples/s"
+                           + (f" · {duration(left)} left" if left is not None else ""))
+
+    def _show_position(self, record: RunRecord) -> None:
+        step = record.ended.step if record.ended else record.step
+        epoch = min(record.config.epochs, step // record.config.steps_per_epoch + 1)
+        self.position.setText(f"Epoch {epoch}/{record.config.epochs} · step {step:,}")
         self.progress.setValue(step)
-        left = (self._total - step) * batch_size / max(samples_per_s, 1e-9)
-        self.speed.setText(f"{samples_per_s:,.0f} samples/s · {_duration(left)} left")
+
+    def _ended(self, record: RunRecord) -> None:
+        ended = record.ended
+        self._show_position(record)
+        self.speed.setText("")
+        kind = "Sweep" if record.sweep else "Run"
+        self.ending = {
+            "finished": f"{kind} {record.number} finished {ended.epochs_done} epoch(s)",
+            "stopped": f"{kind} {record.number} stopped at step {ended.step:,}",
+        }.get(ended.status.value, f"{kind} {record.number} failed at step {ended.step:,}")
+        self.state.setText(self.ending)
+
+    def _history_changed(self) -> None:
+        if not self.session.history and self.session.active is None:  # after Reset
+            self.ending = ""
+            self.state.setText(READY)
+            self.position.setText("")
+            self.speed.setText("")
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+
+    def _evaluated(self, model: CurrentModel) -> None:
+        """How the last run ended (if there was one), then what the current model scores."""
+        if self.session.active is None:
+            evaluation = model.evaluation
+            prefix = f"{self.ending}. " if self.ending and self.session.history else ""
+            self.state.setText(f"{prefix}Current model ({model.origin}): test accuracy "
+                               f"{evaluation.accuracy:.2%} on {len(evaluation.labels):,} test images")
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"

@@ -1,10 +1,14 @@
-"""The Sweep tab: many L1 weights trained at once, the accuracy/sparsity frontier as it forms."""
+"""The Sweep tab: many L1 weights trained at once, the accuracy/sparsity frontier as it forms.
+
+It renders the session's latest sweep record: per-model losses, the frontier after each epoch,
+a table with each model's status, and the sweep's own progress.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -17,28 +21,34 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from l1_trainer.gui.labels import short
-from l1_trainer.gui.plots import RUN_COLOURS, titled_plot
-from l1_trainer.gui.smoothing import smooth
+from l1_trainer.core.events import EpochMetrics, Steps
+from l1_trainer.core.labels import short
+from l1_trainer.core.records import RunRecord
+from l1_trainer.core.session import Session
+from l1_trainer.gui.plots import RUN_COLOURS, Series, titled_plot
+from l1_trainer.gui.smoothing import EmaState, smooth
+from l1_trainer.gui.status import duration
 
 DEFAULT_WEIGHTS = "0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2"
-COLUMNS = ("L1 weight", "test accuracy", "sparsity", "exact zeros")
+COLUMNS = ("L1 weight", "status", "test accuracy", "sparsity", "exact zeros")
 LOSS_SMOOTHING = 0.95
+REDRAW_MS = 500  # K curves are a summary: twice a second is enough, and K can be 64
 
 
 class SweepView(QWidget):
     runRequested = Signal(str)  # the weights as typed
     stopRequested = Signal()
-    openRequested = Signal(object)  # the chosen SweepPoint
+    openRequested = Signal(object, int)  # the sweep's RunRecord, the model's index
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.points: list = []  # the latest SweepPoints
+        self.session = session
+        self.record: RunRecord | None = None
         self.weights_input = QLineEdit(DEFAULT_WEIGHTS)
         self.weights_input.setObjectName("sweepWeightsInput")
         self.weights_input.setAccessibleName("L1 weights to sweep")
-        self.weights_input.setToolTip("L1 weights separated by commas; every other setting comes "
-                                      "from the left panel. All are trained at once.")
+        self.weights_input.setToolTip("L1 weights separated by commas (at most 64); every other "
+                                      "setting comes from the left panel. All are trained at once.")
         self.run_button = self._button(
             "sweepStartButton", "Run sweep", self._run,
             "Train one model per L1 weight, all at once, with the other settings on the left")
@@ -50,18 +60,17 @@ class SweepView(QWidget):
         self.export_button = self._button("sweepExportButton", "Export CSV…", None,
                                           "Write the results table to a CSV file")
         self.status = QLabel("Train one model per L1 weight, all at once, and compare them.")
+        self.status.setObjectName("sweepStatus")
         self.frontier = titled_plot("sweepFrontierPlot", "Trade-off: accuracy against sparsity",
                                     "sparsity (% of weights |w| ≤ threshold)", "test accuracy (%)")
-        item = self.frontier.plotItem
         self.frontier.setXRange(0, 108, padding=0)  # room for the last point's label
-        self.frontier_line = item.plot(pen=pg.mkPen("#1f77b4", width=1.5), symbol="o",
-                                       symbolSize=8, symbolBrush="#1f77b4")
+        self.frontier_line = self.frontier.plotItem.plot(
+            pen=pg.mkPen("#1f77b4", width=1.5), symbol="o", symbolSize=8, symbolBrush="#1f77b4")
         self.labels: list[pg.TextItem] = []
         self.losses = titled_plot("sweepLossPlot", "Cross-entropy per model (smoothed)", "epoch", "CE")
         self.losses.plotItem.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.loss_curves: list[pg.PlotDataItem] = []
-        self._loss_x: list[np.ndarray] = []
-        self._loss_y: list[np.ndarray] = []
+        self._smoothed: list[tuple[Series, EmaState]] = []
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("sweepTable")
         self.table.setAccessibleName("Sweep results")
@@ -71,8 +80,16 @@ class SweepView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setToolTip("Select a row, then open it as the current model")
+        self._dirty = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._redraw)
+        self._timer.start()
         self._lay_out()
-        self.set_running(False)
+        session.events.run_started.connect(self._started)
+        session.events.run_event.connect(self._event)
+        session.events.run_ended.connect(self._ended)
+        session.events.history.connect(self._history_changed)
 
     def _button(self, name: str, text: str, slot, tip: str) -> QPushButton:
         button = QPushButton(text)
@@ -105,16 +122,104 @@ class SweepView(QWidget):
         layout.addLayout(plots, 3)
         layout.addLayout(bottom, 2)
 
-    def set_running(self, running: bool, can_start: bool = True) -> None:
-        self.run_button.setEnabled(not running and can_start)
+    def set_enabled(self, can_start: bool, running: bool) -> None:
+        self.run_button.setEnabled(can_start)
         self.stop_button.setEnabled(running)
-        self.weights_input.setEnabled(not running)
-        self.open_button.setEnabled(not running and bool(self.points))
-        self.export_button.setEnabled(bool(self.points))
+        self.weights_input.setEnabled(can_start)
+        finished = self.record is not None and self.record.ended is not None
+        self.open_button.setEnabled(can_start and finished)
+        self.export_button.setEnabled(self.record is not None and bool(self.record.epochs or finished))
 
-    def start(self, weights: list[float]) -> None:
-        """Empty plots and table for a new sweep of these weights."""
-        self.points = []
+    # ---- from the session --------------------------------------------------------------------
+
+    def _started(self, record: RunRecord) -> None:
+        if not record.sweep:
+            return
+        self._clear()
+        self.record = record
+        self.loss_curves = [
+            self.losses.plotItem.plot(pen=pg.mkPen(RUN_COLOURS[i % len(RUN_COLOURS)], width=1),
+                                      name=f"L1 {short(w)}", connect="finite")
+            for i, w in enumerate(record.l1_weights)]
+        self._smoothed = [(Series(), EmaState()) for _ in record.l1_weights]
+        self.status.setText(f"Training {record.k} models at once…")
+        self._fill_table()
+
+    def _event(self, record: RunRecord, event: object) -> None:
+        if record is not self.record:
+            return
+        if isinstance(event, Steps):
+            for m, (series, state) in enumerate(self._smoothed):
+                values, state = smooth(event.ce[:, m], LOSS_SMOOTHING, state)
+                series.extend(event.epoch, values)
+                self._smoothed[m] = (series, state)
+            self._dirty = True
+        elif isinstance(event, EpochMetrics):
+            self._fill_table()
+            self._draw_frontier()
+
+    def _ended(self, record: RunRecord) -> None:
+        if record is not self.record:
+            return
+        self._fill_table()
+        self._draw_frontier()
+        self._dirty = True
+        self._redraw()
+        ended = record.ended
+        self.status.setText(f"Sweep {ended.status.value} after {ended.step:,} steps "
+                            f"({ended.epochs_done} full epoch(s)): pick a row to open it as a model")
+
+    def _history_changed(self) -> None:
+        if self.record is not None and self.record not in self.session.history:
+            self._clear()
+            self.status.setText("Train one model per L1 weight, all at once, and compare them.")
+
+    # ---- drawing -----------------------------------------------------------------------------
+
+    @Slot()
+    def _redraw(self) -> None:
+        record = self.record
+        if not self._dirty or record is None:
+            return
+        self._dirty = False
+        for curve, (series, _) in zip(self.loss_curves, self._smoothed):
+            curve.setData(*series.data())
+        if record.ended is None:
+            left = record.seconds_left()
+            self.status.setText(
+                f"Training {record.k} models at once: step {record.step:,} of "
+                f"{record.total_steps:,}, {record.samples_per_s:,.0f} samples/s"
+                + (f", {duration(left)} left" if left is not None else ""))
+
+    def _draw_frontier(self) -> None:
+        record = self.record
+        shown = [m for m in range(record.k) if record.test_accuracy(m) is not None]
+        sparsity = np.array([100 * record.sparsity(m).fraction for m in shown])
+        accuracy = np.array([100 * record.test_accuracy(m) for m in shown])
+        self.frontier_line.setData(sparsity, accuracy)
+        for label in self.labels:
+            self.frontier.plotItem.removeItem(label)
+        self.labels = []
+        for m, sx, ay in zip(shown, sparsity, accuracy):
+            label = pg.TextItem(short(record.l1_weights[m]), color="#333", anchor=(0, 1))
+            label.setPos(sx, ay)
+            self.frontier.plotItem.addItem(label)
+            self.labels.append(label)
+
+    def _fill_table(self) -> None:
+        record = self.record
+        self.table.setRowCount(record.k)
+        for m in range(record.k):
+            accuracy, report = record.test_accuracy(m), record.sparsity(m)
+            cells = (short(record.l1_weights[m]), record.status(m),
+                     "" if accuracy is None else f"{accuracy:.2%}",
+                     f"{report.fraction:.1%}" if report else "",
+                     f"{report.exact_zeros:,}" if report else "")
+            for column, text in enumerate(cells):
+                self.table.setItem(m, column, QTableWidgetItem(text))
+
+    def _clear(self) -> None:
+        self.record = None
         self.table.setRowCount(0)
         for label in self.labels:
             self.frontier.plotItem.removeItem(label)
@@ -123,48 +228,13 @@ class SweepView(QWidget):
         for curve in self.loss_curves:
             self.losses.plotItem.removeItem(curve)
             self.losses.plotItem.legend.removeItem(curve)
-        self.loss_curves = [
-            self.losses.plotItem.plot(pen=pg.mkPen(RUN_COLOURS[i % len(RUN_COLOURS)], width=1),
-                                      name=f"L1 {short(w)}")
-            for i, w in enumerate(weights)]
-        self._loss_x: list[np.ndarray] = []
-        self._loss_y: list[np.ndarray] = []
-        self.status.setText(f"Training {len(weights)} models at once…")
+        self.loss_curves, self._smoothed = [], []
 
-    def add_epoch(self, result, steps_per_epoch: int) -> None:
-        """Show one epoch's results: the frontier, the losses so far, the table."""
-        self.points = result.points
-        ce = result.ce.numpy()
-        self._loss_x.append(result.epoch - 1 + np.arange(1, len(ce) + 1) / steps_per_epoch)
-        self._loss_y.append(ce)
-        x, y = np.concatenate(self._loss_x), np.concatenate(self._loss_y)
-        for m, curve in enumerate(self.loss_curves):
-            curve.setData(x, smooth(y[:, m], LOSS_SMOOTHING)[0])  # eight raw traces are a tangle
-        shown = [p for p in self.points if not p.diverged]  # a NaN model has no accuracy to plot
-        sparsity = np.array([100 * p.sparsity.fraction for p in shown])
-        accuracy = np.array([100 * p.test_accuracy for p in shown])
-        self.frontier_line.setData(sparsity, accuracy)
-        for label in self.labels:
-            self.frontier.plotItem.removeItem(label)
-        self.labels = []
-        for p, sx, ay in zip(shown, sparsity, accuracy):
-            label = pg.TextItem(short(p.l1_weight), color="#333", anchor=(0, 1))
-            label.setPos(sx, ay)
-            self.frontier.plotItem.addItem(label)
-            self.labels.append(label)
-        self.table.setRowCount(len(self.points))
-        for row, p in enumerate(self.points):
-            accuracy = "diverged" if p.diverged else f"{p.test_accuracy:.2%}"
-            cells = (short(p.l1_weight), accuracy, f"{p.sparsity.fraction:.1%}",
-                     f"{p.sparsity.exact_zeros:,}")
-            for column, text in enumerate(cells):
-                self.table.setItem(row, column, QTableWidgetItem(text))
-        state = "stopped in" if result.stopped else "after"
-        self.status.setText(f"Results {state} epoch {result.epoch} ({result.seconds:.1f} s for the epoch)")
+    # ---- user --------------------------------------------------------------------------------
 
-    def selected_point(self):
+    def selected_model(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()
-        return self.points[rows[0].row()] if rows and self.points else None
+        return rows[0].row() if rows and self.record is not None else None
 
     @Slot()
     def _run(self) -> None:
@@ -172,9 +242,6 @@ class SweepView(QWidget):
 
     @Slot()
     def _open(self) -> None:
-        point = self.selected_point()
-        if point is not None:
-            self.openRequested.emit(point)
-
-    def rows(self) -> list[tuple]:
-        return [p.row() for p in self.points]
+        model = self.selected_model()
+        if model is not None:
+            self.openRequested.emit(self.record, model)

@@ -1,6 +1,7 @@
 """What L1 does to the weights: the first layer as images, and each layer's |w| histogram.
 
-Fed from the engine's detached snapshots only; drawing them costs the training thread nothing.
+Drawn from the session's current model (during a run, the engine's detached snapshots), only
+while the tab is on screen and at most once a second during a run: each frame holds the GIL.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from l1_trainer.core.session import Session
 from l1_trainer.gui.plots import RUN_COLOURS, titled_plot
 
 TILE = 28
@@ -39,9 +42,14 @@ def dead_units(first_layer: np.ndarray, threshold: float) -> np.ndarray:
     return np.flatnonzero((np.abs(first_layer) <= threshold).all(axis=1))
 
 
+RUNNING_INTERVAL_MS = 1000
+
+
 class WeightsView(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
+        self._stale = False
         self.images = pg.GraphicsLayoutWidget()
         self.images.setBackground("w")
         self.images.setObjectName("weightImages")
@@ -79,6 +87,34 @@ class WeightsView(QWidget):
         layout = QHBoxLayout(self)
         layout.addLayout(left, 1)
         layout.addWidget(self.histogram, 1)
+        self._timer = QTimer(self)
+        self._timer.setInterval(RUNNING_INTERVAL_MS)
+        self._timer.timeout.connect(self._draw_if_stale)
+        self._timer.start()
+        session.events.model.connect(self._changed)
+        session.events.threshold.connect(self._changed)
+
+    def _changed(self, *_: object) -> None:
+        self._stale = True
+        if self.session.active is None:  # at rest: at once; during a run: the timer's pace
+            self._draw_if_stale()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._draw_if_stale()
+
+    @Slot()
+    def _draw_if_stale(self) -> None:
+        model = self.session.current
+        if not self._stale or not self.isVisible():
+            return
+        self._stale = False
+        if model is None:
+            self.caption.setText("First layer: no weights yet.")
+            self.image.clear()
+            self.dead.setData([], [])
+            return
+        self.show_weights(model.weights(), self.session.threshold)
 
     def show_weights(self, weights: dict, threshold: float) -> None:
         """Draw the first layer's tiles and every layer's histogram from CPU tensors."""

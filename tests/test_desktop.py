@@ -7,12 +7,13 @@ import sys
 from importlib import metadata
 
 import pytest
-from PySide6.QtCore import QSettings, QTimer, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from conftest import REPO
 from l1_trainer.core import desktop
 from l1_trainer.gui.help import MNIST_ATTRIBUTION
+
+from conftest import REPO
 from test_gui import make_window
 
 
@@ -114,7 +115,7 @@ def test_damaged_bundled_data_is_reported_at_start(qtbot, tmp_path, monkeypatch)
     window = make_window_unready(qtbot, tmp_path / "damaged.ini")
     with qtbot.waitSignal(window.fatalError, timeout=60_000) as fatal:
         window.load_torch()
-    assert "bundled MNIST data is damaged" in fatal.args[0] and "t10k-images" in fatal.args[0]
+    assert "cannot train" in fatal.args[0] and "t10k-images-idx3-ubyte.gz is damaged" in fatal.args[0]
     assert "damaged" in window.message.text() and not window.controls.buttons["startButton"].isEnabled()
     window.close()
 
@@ -130,7 +131,14 @@ def make_window_unready(qtbot, path):
 
 def test_every_control_has_a_tooltip(qtbot, tmp_path, mnist):
     from PySide6.QtWidgets import (
-        QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit, QScrollBar, QTabBar)
+        QAbstractButton,
+        QAbstractSlider,
+        QAbstractSpinBox,
+        QComboBox,
+        QLineEdit,
+        QScrollBar,
+        QTabBar,
+    )
 
     window = make_window(qtbot, tmp_path / "tips.ini", mnist)
     missing = []
@@ -143,7 +151,8 @@ def test_every_control_has_a_tooltip(qtbot, tmp_path, mnist):
             while owner is not None and owner is not window and not owner.toolTip():
                 owner = owner.parentWidget()
             if owner is None or owner is window:
-                missing.append(widget.objectName() or f"{type(widget).__name__} {widget.text() if hasattr(widget, 'text') else ''}")
+                text = widget.text() if hasattr(widget, "text") else ""
+                missing.append(widget.objectName() or f"{type(widget).__name__} {text}")
     window.close()
     assert not missing, missing
 
@@ -166,9 +175,10 @@ def test_closing_while_pytorch_loads_hides_at_once_and_finishes_later(qtbot, tmp
     window.closed.connect(lambda: closed.append(True))
     window.close()
     assert not window.isVisible() and not closed  # gone from the screen, not waiting
+    jobs = window.runner.jobs
     with qtbot.waitSignal(window.closed, timeout=30_000):
         release.set()
-    assert not window._loader.isRunning()
+    assert jobs and not any(job.isRunning() for job in jobs)
 
 
 def test_relative_xdg_data_home_is_ignored(tmp_path, monkeypatch):

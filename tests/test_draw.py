@@ -8,8 +8,10 @@ from PySide6.QtTest import QTest
 
 from l1_trainer.core.config import PRESETS
 from l1_trainer.core.engine import Trainer
+from l1_trainer.core.inference import model_from_state
 from l1_trainer.core.modelfile import save_model
-from test_gui import make_window
+
+from test_gui import evaluated, make_window, run_to_end
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +20,8 @@ def model_file(tmp_path_factory, mnist):
     trainer = Trainer(PRESETS["balanced"].replace(epochs=1, device="cpu"), mnist)
     list(trainer.run())
     path = tmp_path_factory.mktemp("models") / "one-epoch.safetensors"
-    save_model(path, trainer.model, trainer.config, {"step": trainer.step, "epoch": 1.0})
+    model = model_from_state(trainer.latest_weights().state)
+    save_model(path, model, trainer.config, {"step": trainer.step, "epoch": 1.0})
     return path
 
 
@@ -40,8 +43,8 @@ def draw_one(qtbot, canvas):
 
 
 def load(qtbot, window, path):
-    assert window.load_model(path)
-    qtbot.waitUntil(lambda: window.gallery.evaluation is not None, timeout=30_000)
+    assert window.controller.open_model(path)
+    evaluated(qtbot, window)
 
 
 def test_without_a_model_the_panel_offers_to_train_or_load(window):
@@ -92,53 +95,59 @@ def test_pen_width_changes_the_stroke(qtbot, window, model_file):
     assert (window.draw.canvas.ink() > 128).sum() > 2 * thin
 
 
-def test_a_run_gives_the_panel_a_model(qtbot, window):
+def test_a_run_gives_the_panel_a_model_of_its_own(qtbot, window):
     window.controls.train_images.setValue(1280)
     window.controls.epochs.setValue(1)
     window.start()
     qtbot.waitUntil(lambda: window.draw.model is not None, timeout=30_000)
-    assert window.draw.model is not window.worker and not window.draw.no_model.isVisible()
+    assert not window.draw.no_model.isVisible()
+    # A CPU copy built from a snapshot: nothing in it shares memory with the session's weights,
+    # let alone with the tensors being trained.
+    shown = {p.data_ptr() for p in window.draw.model.parameters()}
+    assert shown.isdisjoint(t.data_ptr() for t in window.session.current.state.values())
 
 
 def test_save_then_load_gives_identical_predictions(qtbot, window, tmp_path):
     window.controls.train_images.setValue(1280)
     window.controls.epochs.setValue(1)
-    with qtbot.waitSignal(window.evaluationFinished, timeout=30_000):
-        window.start()
+    run_to_end(qtbot, window)
+    evaluated(qtbot, window)
     draw_one(qtbot, window.draw.canvas)
     before = window.draw.probabilities.copy()
     path = tmp_path / "mine.safetensors"
-    assert window.save_model(path) and path.exists()
+    assert window.controller.save_model(path) and path.exists()
     assert "Saved the model" in window.message.text()
     qtbot.mouseClick(window.controls.buttons["resetButton"], Qt.MouseButton.LeftButton)
     assert window.draw.model is None
     load(qtbot, window, path)
     window.draw.predict()
     assert np.array_equal(window.draw.probabilities, before)
-    assert window.sparsity.report is not None
+    assert window.sparsity.figure.text().endswith("%")
 
 
 def test_corrupt_or_foreign_file_keeps_the_current_model(qtbot, window, model_file, tmp_path):
     load(qtbot, window, model_file)
-    model, snapshot = window.draw.model, window._snapshot
+    model, current = window.draw.model, window.session.current
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(model_file.read_bytes()[:3000])
-    assert not window.load_model(bad)
+    assert not window.controller.open_model(bad)
     assert "Could not open the model" in window.message.text()
-    assert window.draw.model is model and window._snapshot is snapshot
+    assert window.draw.model is model and window.session.current is current
     foreign = tmp_path / "notes.safetensors"
     foreign.write_text("not a model")
-    assert not window.load_model(foreign)
+    assert not window.controller.open_model(foreign)
     assert window.draw.model is model
 
 
 def test_loading_updates_sparsity_and_test_accuracy(qtbot, window, model_file):
     load(qtbot, window, model_file)
-    assert window.sparsity.report is not None and window.sparsity.figure.text().endswith("%")
-    assert 0.85 < window.test_accuracy <= 1.0
-    assert f"{window.test_accuracy:.2%}" in window.status.state.text()
-    assert f"Opened {model_file.name}" in window.message.text()
-    assert f"test accuracy {window.test_accuracy:.2%}" in window.message.text()
+    report = window.session.sparsity()
+    assert window.sparsity.figure.text() == f"{report.fraction:.1%}"
+    accuracy = window.session.current.evaluation.accuracy
+    assert 0.85 < accuracy <= 1.0
+    assert window.status.state.text() == (f"Current model ({model_file.name}): test accuracy "
+                                          f"{accuracy:.2%} on 10,000 test images")
+    assert f"Opened {model_file.name}: trained with L1 1e-4, lr 1e-3" in window.message.text()
 
 
 def test_gallery_shows_random_images_and_mistakes(qtbot, window, model_file):
@@ -160,15 +169,17 @@ def test_pruning_tab_adds_a_curve_per_click(qtbot, window, model_file):
     assert not prune.isEnabled()  # no model yet
     load(qtbot, window, model_file)
     assert prune.isEnabled()
-    for expected in (1, 2):
-        with qtbot.waitSignal(window.pruningFinished, timeout=30_000) as done:
-            qtbot.mouseClick(prune, Qt.MouseButton.LeftButton)
-        assert len(window.pruning.curves) == expected
+    for clicks in (1, 2):
+        qtbot.mouseClick(prune, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda n=clicks: len(window.session.pruning) == n, timeout=30_000)
+        assert len(window.pruning.curves) == clicks
+    label, points = window.session.pruning[0]
+    assert label.startswith(f"{model_file.name}: L1 1e-4, lr 1e-3, penalty")
     x, y = window.pruning.curves[0].getData()
     assert len(x) == 14 and x[0] == 0 and x[-1] == pytest.approx(99, abs=0.1)
-    assert y[0] == pytest.approx(100 * done.args[0][0].accuracy)
+    assert y[0] == pytest.approx(100 * points[0].accuracy)
     qtbot.mouseClick(window.pruning.clear_button, Qt.MouseButton.LeftButton)
-    assert not window.pruning.curves
+    assert not window.pruning.curves and not window.session.pruning
 
 
 def test_weights_tab_draws_tiles_histograms_and_dead_units(qtbot, window, model_file):
@@ -201,4 +212,4 @@ def test_weights_tab_updates_live_during_a_run(qtbot, window):
     qtbot.waitUntil(lambda: window.weights.image.image is not None, timeout=30_000)
     first = window.weights.image.image.copy()
     qtbot.waitUntil(lambda: not np.array_equal(window.weights.image.image, first), timeout=5_000)
-    window.stop()
+    window.controller.stop()

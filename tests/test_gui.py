@@ -1,19 +1,27 @@
-"""The trainer window, driven as a user would (pytest-qt, offscreen)."""
+"""The trainer window, driven as a user would (pytest-qt, offscreen). Assertions are on the
+session (what happened) and on what the window shows, never on a worker's private state."""
 
+import csv
 import os
 import stat
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QWidget
 
-from conftest import REPO
+from l1_trainer.core.config import PRESETS
 from l1_trainer.core.data import MnistTensors
+from l1_trainer.core.engine import Trainer
+from l1_trainer.core.events import RunEnded
+from l1_trainer.core.session import AppState
 from l1_trainer.gui.window import MainWindow
+
+from conftest import REPO
 
 QUICK = {"train_images": 1280, "epochs": 2, "batch_size": 64}  # 20 steps an epoch
 LONG = {"train_images": 60_000, "epochs": 50, "batch_size": 64}
@@ -48,12 +56,32 @@ def named(window, name):
     return widget
 
 
+def ended(window):
+    """The last run, once its thread is over and the session is idle again."""
+    session = window.session
+    if session.state is AppState.IDLE and session.history and session.history[-1].ended:
+        return session.history[-1]
+    return None
+
+
+def run_to_end(qtbot, window, start=None, timeout=60_000):
+    (start or window.start)()
+    qtbot.waitUntil(lambda: ended(window) is not None, timeout=timeout)
+    return ended(window)
+
+
+def evaluated(qtbot, window):
+    qtbot.waitUntil(lambda: window.session.current is not None
+                    and window.session.current.evaluation is not None, timeout=30_000)
+    return window.session.current
+
+
 def start_long_run(qtbot, window):
     set_inputs(window, **LONG)
     qtbot.mouseClick(named(window, "startButton"), Qt.MouseButton.LeftButton)
-    # Wait on what the GUI thread shows, never on the worker's own signals: pytest-qt would
-    # run its callback (and stop its timer) in the worker's thread.
-    qtbot.waitUntil(lambda: window.plots.ce.raw.n > 0, timeout=30_000)
+    qtbot.waitUntil(lambda: window.session.active is not None and window.session.active.step > 0,
+                    timeout=30_000)
+    return window.session.active
 
 
 def test_every_control_has_an_object_and_accessible_name(window):
@@ -95,77 +123,109 @@ def test_short_run_streams_curves_accuracy_and_sparsity(qtbot, window):
     set_inputs(window, **QUICK)
     assert named(window, "sparsityFigure").text() == "—"
     qtbot.mouseClick(named(window, "startButton"), Qt.MouseButton.LeftButton)
-    assert window.state == "running"
+    assert window.session.state is AppState.RUNNING
     assert not named(window, "startButton").isEnabled() and named(window, "stopButton").isEnabled()
     assert not named(window, "epochsInput").isEnabled()
-    qtbot.waitUntil(lambda: window.last_epoch is not None, timeout=30_000)
-    qtbot.waitUntil(lambda: window.plots.ce.raw.n >= 20)
-    with qtbot.waitSignal(window.runFinished, timeout=30_000) as finished:
-        pass
-    assert finished.args[0].status.value == "finished"
-    assert window.state == "idle" and named(window, "startButton").isEnabled()
-    assert window.plots.overlay_count == 1  # the run stays as a faded overlay
-    (_, ce), (_, l1), (_, acc) = (item.getData() for _, item in window.plots._overlays)
-    assert len(ce) == len(l1) == 40 and len(acc) == 2 and 50 < acc[-1] <= 100
-    assert named(window, "sparsityFigure").text().endswith("%")
-    assert window.sparsity.report is not None and window.sparsity.report.size == 52_544
+    record = ended(window) or run_to_end(qtbot, window, start=lambda: None)
+    assert record.ended.status.value == "finished" and record.step == 40
+    assert named(window, "startButton").isEnabled()
+    (_, ce), (_, l1), (_, accuracy) = window.plots.overlays[record]
+    assert len(ce.xData) == len(l1.xData) == 40
+    assert list(accuracy.getData()[1]) == [100 * m.test_accuracy[0] for m in record.epochs]
+    assert 50 < accuracy.getData()[1][-1] <= 100
+    current = evaluated(qtbot, window)
+    report = window.session.sparsity()
+    assert named(window, "sparsityFigure").text() == f"{report.fraction:.1%}" and report.size == 52_544
     bar = named(window, "progressBar")
     assert bar.value() == bar.maximum() == 40
-    assert "Finished 2 epoch(s)" in window.status.state.text()
+    assert window.status.state.text() == (f"Run 1 finished 2 epoch(s). Current model (run 1): "
+                                          f"test accuracy {current.evaluation.accuracy:.2%} on "
+                                          "10,000 test images")
 
 
-def test_second_run_keeps_the_first_as_overlay_and_clear_removes_it(qtbot, window):
+def test_second_run_keeps_the_first_as_overlay_and_clear_removes_it(qtbot, window, tmp_path):
     set_inputs(window, **QUICK)
-    for _ in range(2):
-        with qtbot.waitSignal(window.runFinished, timeout=30_000):
-            window.start()
-    assert window.plots.overlay_count == 2
+    run_to_end(qtbot, window)
+    window.controls.epochs.setValue(3)
+    run_to_end(qtbot, window)
+    assert len(window.plots.overlays) == 2
+    legend = [label.text for _, label in window.plots.legend.items]
+    # The runs differ in their epochs, so both names say so.
+    assert legend == ["run 1: L1 1e-4, lr 1e-3, 2 epochs", "run 2: L1 1e-4, lr 1e-3, 3 epochs"]
     qtbot.mouseClick(named(window, "clearRunsButton"), Qt.MouseButton.LeftButton)
-    assert window.plots.overlay_count == 0
+    assert window.session.history == [] and not window.plots.overlays
+    assert window.export_summaries(tmp_path / "runs.csv") == 0  # one history: summaries went too
 
 
 def test_pause_holds_training_and_resume_continues(qtbot, window):
-    start_long_run(qtbot, window)
+    record = start_long_run(qtbot, window)
     pause = named(window, "pauseButton")
     qtbot.mouseClick(pause, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.state == "paused", timeout=5_000)
-    assert pause.text() == "Resume"
-    step = window.worker._trainer.step
+    qtbot.waitUntil(lambda: window.session.state is AppState.PAUSED, timeout=5_000)
+    assert pause.text() == "Resume" and window.status.state.text() == "Paused"
+    step = record.step
     qtbot.wait(300)
-    assert window.worker._trainer.step == step
+    assert record.step == step
     qtbot.mouseClick(pause, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.state == "running", timeout=5_000)
-    qtbot.waitUntil(lambda: window.worker._trainer.step > step, timeout=5_000)
+    qtbot.waitUntil(lambda: window.session.state is AppState.RUNNING, timeout=5_000)
+    qtbot.waitUntil(lambda: record.step > step, timeout=5_000)
     assert pause.text() == "Pause"
 
 
-def test_stop_ends_the_run_and_keeps_the_curves(qtbot, window):
-    start_long_run(qtbot, window)
+def test_stop_ends_the_run_and_says_where(qtbot, window):
+    record = start_long_run(qtbot, window)
     qtbot.mouseClick(named(window, "stopButton"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.last_run is not None, timeout=10_000)
-    assert window.last_run.status.value == "stopped"
-    qtbot.waitUntil(lambda: window.state == "idle")
-    assert window.plots.overlay_count == 1
-    assert "Stopped at step" in window.status.state.text()
+    assert window.session.state is AppState.STOPPING
+    qtbot.waitUntil(lambda: ended(window) is record, timeout=30_000)
+    assert record.ended.status.value == "stopped"
+    assert record in window.plots.overlays
+    stopped_at = f"{record.ended.step:,}"
+    assert window.status.state.text().startswith(f"Run 1 stopped at step {stopped_at}")
+    assert window.status.position.text().endswith(f"step {stopped_at}")
+    assert window.status.speed.text() == ""  # no stale "s left"
+    assert record.summary()["test_accuracy"] == record.ended.test_accuracy[0]  # its own
 
 
 def test_closing_during_a_run_stops_and_waits_for_the_thread(qtbot, tmp_path, mnist):
     window = make_window(qtbot, tmp_path / "close.ini", mnist)
     start_long_run(qtbot, window)
-    thread, worker = window.thread, window.worker
+    jobs = window.runner.jobs
+    assert jobs and any(job.isRunning() for job in jobs)
     window.close()
-    assert not thread.isRunning()
-    assert worker._trainer._stop.is_set()
+    assert not any(job.isRunning() for job in jobs)
 
 
-def test_live_l1_weight_change_reaches_the_engine_and_is_marked(qtbot, window):
-    start_long_run(qtbot, window)
+def test_live_changes_are_recorded_and_named_everywhere(qtbot, window, tmp_path):
+    record = start_long_run(qtbot, window)
     window.controls.l1_weight.setValue(3e-3)
-    qtbot.waitUntil(lambda: len(window.plots._markers) == 2, timeout=5_000)  # one on each loss plot
-    assert window.worker._trainer.l1_weight == pytest.approx(3e-3)
-    label = window.plots._markers[0][1].label.toPlainText()
-    assert label == "L1 3e-3, lr 1e-3"
-    window.stop()
+    qtbot.waitUntil(lambda: len(record.changes) == 1, timeout=10_000)
+    step = record.changes[0].step
+    assert len(window.plots.markers) == 2  # a dashed line on each loss plot
+    assert window.plots.markers[0][1].label.toPlainText() == "L1 3e-3, lr 1e-3"
+    legend = [label.text for _, label in window.plots.legend.items]
+    assert legend == [f"now: run 1: L1 1e-4 -> 3e-3 at step {step}, lr 1e-3"]
+    window.controller.stop()
+    qtbot.waitUntil(lambda: ended(window) is record, timeout=30_000)
+    schedule = f"L1 1e-4 -> 3e-3 at step {step}, lr 1e-3"
+    assert [label.text for _, label in window.plots.legend.items] == [f"run 1: {schedule}"]
+    assert window.export_summaries(tmp_path / "runs.csv") == 1
+    rows = list(csv.DictReader((tmp_path / "runs.csv").read_text().splitlines()))
+    assert rows[0]["schedule"] == schedule
+    evaluated(qtbot, window)
+    assert window.controller.save_model(tmp_path / "m.safetensors")
+    window.session.reset()
+    assert window.controller.open_model(tmp_path / "m.safetensors")
+    assert window.session.current.trained_with == schedule
+    assert f"trained with {schedule}" in window.message.text()
+
+
+def test_an_edit_made_before_the_trainer_exists_is_kept(qtbot, window):
+    set_inputs(window, **QUICK)
+    window.start()
+    window.controls.l1_weight.setValue(2e-3)  # the job thread may not have built the Trainer yet
+    record = run_to_end(qtbot, window, start=lambda: None)
+    assert [(c.step, c.l1_weights) for c in record.changes] == [(1, (2e-3,))]
+    assert record.schedule() == "L1 1e-4 -> 2e-3 at step 1, lr 1e-3"
 
 
 def test_batch_larger_than_the_images_is_flagged_at_the_fields(qtbot, window):
@@ -176,7 +236,7 @@ def test_batch_larger_than_the_images_is_flagged_at_the_fields(qtbot, window):
     assert "border" in named(window, "batchSizeInput").styleSheet()
     assert "border" in named(window, "trainSubsetInput").styleSheet()
     qtbot.mouseClick(named(window, "startButton"), Qt.MouseButton.LeftButton)
-    assert window.thread is None and window.state == "idle"
+    assert window.session.state is AppState.IDLE and not window.session.history
     assert "Batch size 5,000 is larger than the 1,000 training images" in window.message.text()
     window.controls.train_images.setValue(6000)
     assert not problem.isVisible() and not named(window, "batchSizeInput").styleSheet()
@@ -213,9 +273,7 @@ def test_out_of_range_typing_is_not_accepted(qtbot, window):
     spin.clearFocus()
     assert spin.value() == pytest.approx(1e-4)
     assert "L1 weight: '50' is not 0 or a number from 1e-06 to 10; kept 0.0001." in window.message.text()
-    spin.lineEdit().selectAll()
-    QTest.keyClicks(spin.lineEdit(), "3e-5")
-    QTest.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+    type_into(spin, "3e-5")
     assert spin.value() == pytest.approx(3e-5)
     assert window.controls.l1_weight.slider.value() > 0
 
@@ -240,44 +298,48 @@ def test_failed_run_shows_its_reason_and_keeps_the_curves(qtbot, tmp_path, mnist
     data = MnistTensors(train_x, mnist.train_y[:1280], mnist.test_x, mnist.test_y)
     window = make_window(qtbot, tmp_path / "fail.ini", data)
     set_inputs(window, **QUICK)
-    with qtbot.waitSignal(window.runFinished, timeout=30_000) as finished:
-        window.start()
-    assert finished.args[0].status.value == "failed"
+    record = run_to_end(qtbot, window)
+    assert record.ended.status.value == "failed" and record.status() == "diverged"
     assert "Training failed: diverged at step 1" in window.message.text()
-    assert window.state == "idle"
+    assert window.status.state.text().startswith("Run 1 failed at step 1")
     window.close()
 
 
 def test_threshold_changes_the_readout_after_a_run(qtbot, window):
     set_inputs(window, **QUICK)
-    with qtbot.waitSignal(window.runFinished, timeout=30_000):
-        window.start()
-    before = window.sparsity.report.fraction
+    run_to_end(qtbot, window)
+    before = window.session.sparsity().fraction
     window.controls.threshold.setValue(0.1)
-    after = window.sparsity.report
+    after = window.session.sparsity()
     assert after.threshold == pytest.approx(0.1) and after.fraction > before
+    assert named(window, "sparsityFigure").text() == f"{after.fraction:.1%}"
     assert "|w| ≤ 0.1" in window.sparsity.caption.text()
 
 
-def test_reset_clears_curves_and_readout(qtbot, window):
+def test_reset_clears_curves_readout_summaries_and_status(qtbot, window, tmp_path):
     set_inputs(window, **QUICK)
-    with qtbot.waitSignal(window.runFinished, timeout=30_000):
-        window.start()
+    run_to_end(qtbot, window)
     reset = named(window, "resetButton")
     assert reset.isEnabled()
     qtbot.mouseClick(reset, Qt.MouseButton.LeftButton)
-    assert window.plots.overlay_count == 0 and window.plots.ce.raw.n == 0
+    assert not window.plots.overlays and window.plots.live is None
     assert named(window, "sparsityFigure").text() == "—"
+    assert window.status.state.text().startswith("Ready") and window.status.position.text() == ""
+    assert window.export_summaries(tmp_path / "runs.csv") == 0
+    assert window.export_curves(tmp_path / "curves.csv") == 0
     assert not reset.isEnabled()
 
 
 def test_smoothing_zero_shows_the_raw_values(qtbot, window):
-    set_inputs(window, **QUICK)
-    window.start()
-    qtbot.waitUntil(lambda: window.last_epoch is not None, timeout=30_000)
+    record = start_long_run(qtbot, window)
     named(window, "smoothingInput").setValue(0)
-    raw, smoothed = window.plots.ce.raw.data()[1], window.plots.ce.smoothed.data()[1]
-    assert len(raw) and (raw == smoothed).all()
+    curve = window.plots.live_curves[0]
+    raw, smoothed = curve.raw_y, curve.smoothed.data()[1]
+    assert len(raw) and np.array_equal(raw, smoothed)
+    window.controller.stop()
+    qtbot.waitUntil(lambda: ended(window) is record, timeout=30_000)
+    overlay_y = window.plots.overlays[record][0][1].yData  # all of it: getData() is downsampled
+    assert np.array_equal(overlay_y, record.curves()[1][:, 0])
 
 
 def test_settings_and_geometry_persist_across_windows(qtbot, tmp_path, mnist):
@@ -314,26 +376,24 @@ def test_keyboard_shortcuts_drive_the_run(qtbot, window):
     window.activateWindow()  # window-wide shortcuts fire in the active window
     qtbot.waitActive(window)
     QTest.keyClick(window, Qt.Key.Key_F5)
-    assert window.state == "running"
-    qtbot.waitUntil(lambda: window.plots.ce.raw.n > 0, timeout=30_000)
+    assert window.session.state is AppState.RUNNING
+    qtbot.waitUntil(lambda: window.session.active.step > 0, timeout=30_000)
     QTest.keyClick(window, Qt.Key.Key_F6)
-    qtbot.waitUntil(lambda: window.state == "paused", timeout=5_000)
+    qtbot.waitUntil(lambda: window.session.state is AppState.PAUSED, timeout=5_000)
     QTest.keyClick(window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
-    qtbot.waitUntil(lambda: window.state == "idle", timeout=5_000)
-    assert window.last_run.status.value == "stopped"
+    qtbot.waitUntil(lambda: ended(window) is not None, timeout=10_000)
+    assert ended(window).ended.status.value == "stopped"
 
 
 def test_export_curves_summaries_and_plots(qtbot, window, tmp_path):
-    import csv
-
     set_inputs(window, **QUICK)
     for _ in range(2):
-        with qtbot.waitSignal(window.runFinished, timeout=30_000):
-            window.start()
+        run_to_end(qtbot, window)
     assert window.export_curves(tmp_path / "curves.csv") == 2 * (40 + 2)
     rows = list(csv.DictReader((tmp_path / "curves.csv").read_text().splitlines()))
     steps = [r for r in rows if r["ce"]]
-    assert len(steps) == 80 and {r["run"] for r in rows} == {"L1 1e-4, lr 1e-3"}
+    assert len(steps) == 80
+    assert {r["run"] for r in rows} == {"run 1: L1 1e-4, lr 1e-3", "run 2: L1 1e-4, lr 1e-3"}
     assert float(steps[0]["ce"]) > float(steps[39]["ce"])  # it learned
     accuracy = [float(r["test_accuracy"]) for r in rows if r["test_accuracy"]]
     assert len(accuracy) == 4 and all(0.5 < a <= 1 for a in accuracy)
@@ -356,62 +416,88 @@ def test_export_curves_summaries_and_plots(qtbot, window, tmp_path):
     assert stat.S_ISFIFO(os.stat(tmp_path / "fifo-l1.png").st_mode)
 
 
-def test_sweep_tab_fills_the_frontier_and_opens_a_point_as_the_model(qtbot, window, tmp_path):
+def test_sweep_tab_fills_the_frontier_and_opens_a_model(qtbot, window, tmp_path):
     set_inputs(window, train_images=3200, epochs=2, batch_size=64)
     view = window.sweep_view
     view.weights_input.setText("0, 1e-3, 1e-2")
-    with qtbot.waitSignal(window.sweepFinished, timeout=60_000):
-        qtbot.mouseClick(named(window, "sweepStartButton"), Qt.MouseButton.LeftButton)
-        assert window.state == "sweeping" and not named(window, "startButton").isEnabled()
-    assert window.state == "idle"
+    qtbot.mouseClick(named(window, "sweepStartButton"), Qt.MouseButton.LeftButton)
+    assert window.session.state is AppState.RUNNING and not named(window, "startButton").isEnabled()
+    assert named(window, "pauseButton").isEnabled() and not window.controls.l1_weight.isEnabled()
+    record = run_to_end(qtbot, window, start=lambda: None)
+    assert record.sweep and record.ended.status.value == "finished"
     x, y = view.frontier_line.getData()
     assert len(x) == 3 and list(x) == sorted(x)  # more L1, more sparsity
     assert all(len(c.getData()[0]) == 100 for c in view.loss_curves)  # 2 epochs of 50 steps
-    assert named(window, "sweepTable").rowCount() == 3
-    assert named(window, "sweepTable").item(1, 0).text() == "1e-3"
+    table = named(window, "sweepTable")
+    assert table.rowCount() == 3 and table.item(1, 0).text() == "1e-3"
+    assert [table.item(m, 1).text() for m in range(3)] == ["finished"] * 3
+    assert window.status.state.text().startswith("Sweep 1 finished 2 epoch(s)")
     view.table.selectRow(1)
-    with qtbot.waitSignal(window.evaluationFinished, timeout=30_000):
-        qtbot.mouseClick(named(window, "sweepOpenButton"), Qt.MouseButton.LeftButton)
-    assert window.draw.model is not None
-    assert window.test_accuracy == pytest.approx(view.points[1].test_accuracy, abs=1e-6)
-    assert window.sparsity.report.fraction == pytest.approx(view.points[1].sparsity.fraction)
+    qtbot.mouseClick(named(window, "sweepOpenButton"), Qt.MouseButton.LeftButton)
+    current = evaluated(qtbot, window)
+    assert window.draw.model is not None and current.origin == "sweep 1"
+    assert current.evaluation.accuracy == pytest.approx(record.test_accuracy(1), abs=1e-6)
+    assert window.session.sparsity().fraction == pytest.approx(record.sparsity(1).fraction)
     assert window.export_sweep(tmp_path / "sweep.csv") == 3
 
 
-def test_a_diverged_sweep_model_is_shown_as_such_and_not_opened(window, mnist):
-    from l1_trainer.core.config import PRESETS
-    from l1_trainer.core.sweep import SweepTrainer
-
-    trainer = SweepTrainer(PRESETS["balanced"].replace(epochs=1, train_subset=640, device="cpu"),
-                           [0.0, 1e-3], mnist)
-    with torch.no_grad():
-        trainer.params[0][1, 0, 0] = float("nan")
-    window._sweep_config = trainer.config
-    result = list(trainer.run())[-1]
-    window.sweep_view.add_epoch(result, trainer.config.steps_per_epoch)
-    assert named(window, "sweepTable").item(1, 1).text() == "diverged"
-    assert len(window.sweep_view.frontier_line.getData()[0]) == 1  # only the finite model
-    window.open_sweep_point(result.points[1])
-    assert "diverged" in window.message.text() and window.draw.model is None
-
-
-def test_sweep_can_be_stopped_and_rejects_bad_weights(qtbot, window):
+def test_a_sweep_pauses_shows_its_own_progress_and_stops(qtbot, window):
     window.sweep_view.weights_input.setText("0, -1")
     qtbot.mouseClick(named(window, "sweepStartButton"), Qt.MouseButton.LeftButton)
-    assert window.state == "idle" and "Cannot sweep: l1_weight must be" in window.message.text()
+    assert window.session.state is AppState.IDLE
+    assert "Cannot sweep: l1_weight must be" in window.message.text()
     set_inputs(window, **LONG)
     window.sweep_view.weights_input.setText("0, 1e-4")
     qtbot.mouseClick(named(window, "sweepStartButton"), Qt.MouseButton.LeftButton)
-    qtbot.wait(300)
-    with qtbot.waitSignal(window.sweepFinished, timeout=10_000):
-        qtbot.mouseClick(named(window, "sweepStopButton"), Qt.MouseButton.LeftButton)
-    assert "stopped in epoch 1" in window.sweep_view.status.text()
-    assert window.state == "idle"
+    record = window.session.active
+    qtbot.waitUntil(lambda: record.step > 0 and "left" in window.status.speed.text(), timeout=30_000)
+    assert window.status.state.text() == "Sweep 1: 2 L1 weights at once"
+    qtbot.waitUntil(lambda: "of 46,900" in window.sweep_view.status.text(), timeout=10_000)
+    qtbot.mouseClick(named(window, "pauseButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.session.state is AppState.PAUSED, timeout=5_000)
+    qtbot.mouseClick(named(window, "sweepStopButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ended(window) is record, timeout=10_000)
+    assert record.ended.status.value == "stopped"
+    assert "Sweep stopped" in window.sweep_view.status.text()
+
+
+def feed(session, trainer):
+    """A trainer's events into the session, as the job would deliver them (no thread)."""
+    for event in trainer.run():
+        if isinstance(event, RunEnded):
+            session.end(event)
+        else:
+            session.apply(event)
+
+
+def test_a_diverged_sweep_model_is_shown_as_such_and_not_opened(window, mnist):
+    config = PRESETS["balanced"].replace(epochs=1, train_subset=640, device="cpu")
+    trainer = Trainer(config, mnist, l1_weights=[0.0, 1e-3])
+    with torch.no_grad():
+        trainer.stack.blocks["layers.1.weight"][1, 0, 0] = float("nan")
+    record = window.session.begin(config, [0.0, 1e-3])
+    feed(window.session, trainer)
+    table = named(window, "sweepTable")
+    assert [table.item(m, 1).text() for m in range(2)] == ["finished", "diverged"]
+    assert table.item(1, 2).text() == ""  # no accuracy for a model that is not finite
+    assert len(window.sweep_view.frontier_line.getData()[0]) == 1  # only the finite model
+    assert not window.controller.open_sweep_model(record, 1)
+    assert "diverged" in window.message.text() and window.session.current is None
+    assert window.controller.open_sweep_model(record, 0)
+
+
+def test_the_collapse_message_appears_with_evidence_and_goes_with_a_good_model(window, mnist):
+    diagnosis = named(window, "diagnosisBar")
+    for config, collapsed in ((PRESETS["seed"].replace(epochs=1, device="cpu"), True),
+                              (PRESETS["balanced"].replace(epochs=1, train_subset=100, device="cpu"), False)):
+        window.session.begin(config)
+        feed(window.session, Trainer(config, mnist))
+        assert diagnosis.isVisible() is collapsed, config
+        if collapsed:
+            assert "collapsed to chance" in diagnosis.label.text() and "Try 1e-4" in diagnosis.label.text()
 
 
 def test_first_start_shows_the_balanced_preset(window):
-    from l1_trainer.core.config import PRESETS
-
     assert named(window, "presetSelect").currentData() == "balanced"
     config, balanced = window.controls.config(), PRESETS["balanced"]
     assert (config.l1_weight, config.lr, config.epochs) == (balanced.l1_weight, balanced.lr, balanced.epochs)
