@@ -43,6 +43,9 @@ def desktop_entry(args: list[str]) -> int:
     except OSError as exc:
         say(f"l1-trainer: error: {exc}", err=True)
         return 1
+    if not changed:
+        say("Nothing to remove: no menu entry was installed")
+        return 0
     verb = "Wrote" if install else "Removed"
     say(f"{verb} {len(changed)} file(s): {', '.join(str(p) for p in changed[:2])}"
         + (" and the icons" if len(changed) > 2 else ""))

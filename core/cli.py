@@ -13,6 +13,7 @@ import argparse
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # the engine pulls in torch, which --help and bad arguments s
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 SEED_LOG_EVERY = 500  # the notebook prints every 500 mini-batches
+CSV_BYTES_PER_MODEL = 1_024  # a summary row, with room to spare
 
 
 class CliError(Exception):
@@ -49,6 +51,8 @@ class CliError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # One line naming the problem, not argparse's usage block (and no SystemExit).
+        if "expected one argument" in message:
+            message += " (a value that starts with '-' is written --option=VALUE)"
         raise CliError(message, EXIT_USAGE)
 
 
@@ -64,12 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"CPU threads for PyTorch, 1 to {_cores()} (default: all cores)")
     train.add_argument("--download", action="store_true", help="let torchvision fetch into --data-dir")
     train.add_argument("--load", type=Path, help="start from this saved model's weights")
-    train.add_argument("--save", type=Path, help="write the trained model here (.safetensors)")
+    # str, not Path: Path would drop a trailing '/', which the target check must see.
+    train.add_argument("--save", help="write the trained model here (.safetensors)")
     sweep = sub.add_parser("sweep", help="train one model per L1 weight at once; print the trade-off")
     sweep.add_argument("--l1-weights", required=True,
                        help=f"comma-separated, e.g. 0,1e-5,1e-4,1e-3; at most {MAX_SWEEP_MODELS}")
     _add_training_options(sweep)
-    sweep.add_argument("--csv", type=Path, help="also write the results table here")
+    sweep.add_argument("--csv", help="also write the results table here")
     prune = sub.add_parser("prune", help="test accuracy of a saved model as its smallest weights are removed")
     prune.add_argument("model", type=Path, help="a model file saved with --save or the window")
     prune.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root")
@@ -118,7 +123,8 @@ def main(argv: Sequence[str]) -> int:
             return EXIT_USAGE
         return commands[args.command](args)
     except CliError as exc:
-        say(f"l1-trainer: error: {exc}", err=True)
+        # One line, whatever the message holds (a path may contain a newline).
+        say("l1-trainer: error: " + str(exc).replace("\n", "\\n"), err=True)
         return exc.code
 
 
@@ -133,7 +139,7 @@ def train_command(args: argparse.Namespace) -> int:
         raise CliError(f"--threads must be from 1 to {_cores()} (this machine's cores), "
                        f"got {args.threads}", EXIT_USAGE)
     config = config_from_args(args)
-    save = _checked_target(args.save, "--save")
+    save = _checked_target(args.save, "--save", _model_bytes(config))
     initial = None
     if args.load is not None:
         from l1_trainer.core.modelfile import ModelFileError, load_model
@@ -204,16 +210,17 @@ def _epoch_line(m: EpochMetrics, epochs: int) -> str:
 
 def _save(path: Path, trainer: Trainer, record: RunRecord) -> None:
     from l1_trainer.core.inference import model_from_state
-    from l1_trainer.core.modelfile import save_model
+    from l1_trainer.core.modelfile import ModelFileError, save_model
 
     snapshot = trainer.latest_weights()
     summary = {key: record.summary()[key] for key in ("status", "epochs_done", "schedule")}
     summary.update(step=snapshot.step, epoch=snapshot.epoch, test_accuracy=record.test_accuracy(),
                    sparsity=record.sparsity().fraction)
+    model = model_from_state(snapshot.state)
     try:
-        save_model(path, model_from_state(snapshot.state), trainer.config, summary)
-    except OSError as exc:
-        raise CliError(f"could not save the model to {path}: {exc.strerror or exc}") from exc
+        _written_or_rescued(path, "the model", lambda p: save_model(p, model, trainer.config, summary))
+    except ModelFileError as exc:
+        raise CliError(str(exc)) from exc
     say(f"Saved the model to {path}")
 
 
@@ -227,7 +234,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     config = config_from_args(args)
-    csv = _checked_target(args.csv, "--csv")
+    csv = _checked_target(args.csv, "--csv", CSV_BYTES_PER_MODEL * len(weights))
     data = _load_data(config.device, args.data_dir)
     return sweep(config, weights, data, csv)
 
@@ -255,10 +262,7 @@ def sweep(config: TrainConfig, weights: list[float], data: MnistTensors, csv: Pa
                 f"{row['exact_zeros']:>11,}")
         if csv is not None:
             with ctrl_c.saving():
-                try:
-                    write_csv(csv, SUMMARY_FIELDS, summary_rows([record]))
-                except OSError as exc:
-                    raise CliError(f"could not write {csv}: {exc.strerror or exc}") from exc
+                _written_or_rescued(csv, "the table", lambda p: write_csv(p, SUMMARY_FIELDS, summary_rows([record])))
             say(f"Wrote {csv}")
     if record.ended.status.value == "failed":
         raise CliError(record.ended.reason)
@@ -300,32 +304,59 @@ def _load_data(device_name: str, data_dir: Path | None, download: bool = False) 
         raise CliError(str(exc)) from exc
 
 
-def _checked_target(path: Path | None, option: str) -> Path | None:
+def _checked_target(path: str | None, option: str, size: int) -> Path | None:
     from l1_trainer.core.files import TargetError, check_target
 
     if path is None:
         return None
     try:
-        check_target(path)
+        check_target(path, size)
     except TargetError as exc:
         raise CliError(f"{option}: {exc}", EXIT_USAGE) from exc
-    return path
+    return Path(path)
+
+
+def _model_bytes(config: TrainConfig) -> int:
+    """About the size of a saved model: its float32 weights and a header."""
+    sizes = [784, *config.hidden_sizes, 10]
+    return 4 * sum((a + 1) * b for a, b in zip(sizes, sizes[1:])) + 16_384
+
+
+def _written_or_rescued(path: Path, what: str, write: Callable[[Path], None]) -> None:
+    """Write with `write(path)`; if that fails after all, into the temporary folder instead,
+    so that the work is not lost (the command still fails, saying where the file went)."""
+    try:
+        write(path)
+        return
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    rescue = Path(tempfile.gettempdir()) / f"l1-trainer-rescued-{os.getpid()}{path.suffix}"
+    try:
+        write(rescue)
+    except OSError as exc:
+        raise CliError(f"could not write {what} to {path} ({reason}), nor to {rescue} "
+                       f"({exc.strerror or exc})") from exc
+    raise CliError(f"could not write {what} to {path} ({reason}); it was saved to {rescue} instead")
 
 
 class _CtrlC:
-    """While work runs, Ctrl-C calls `stop` (the work ends after its current step); during a
-    save it is only acknowledged, so that a file once begun is always finished."""
+    """While work runs, Ctrl-C (or SIGTERM, or a closed terminal's SIGHUP) calls `stop`: the
+    work ends after its current step and is still saved. During a save it is only
+    acknowledged, so that a file once begun is always finished."""
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
     def __init__(self, stop: Callable[[], None]) -> None:
         self._stop = stop
         self._saving = False
 
     def __enter__(self) -> _CtrlC:
-        self._previous = signal.signal(signal.SIGINT, self._interrupted)
+        self._previous = {number: signal.signal(number, self._interrupted) for number in self.SIGNALS}
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        signal.signal(signal.SIGINT, self._previous)
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
 
     @contextmanager
     def saving(self) -> Iterator[None]:
@@ -343,15 +374,20 @@ class _CtrlC:
 
 
 def say(text: str, err: bool = False) -> None:
-    """Print a line; once the reader has gone (a closed pipe), print nothing more."""
+    """Print a line. Once the output cannot take it (a closed pipe, a full disk), print
+    nothing more and go on with the work; what the terminal's encoding lacks is escaped."""
     stream = sys.stderr if err else sys.stdout
     if stream is None:  # started with the stream closed
         return
     try:
-        print(text, file=stream, flush=True)
-    except BrokenPipeError:
-        # Python's advice: point the descriptor at /dev/null so that later writes and the
-        # flush at exit succeed silently instead of raising again.
+        try:
+            print(text, file=stream, flush=True)
+        except UnicodeEncodeError:
+            encoding = stream.encoding or "ascii"
+            print(text.encode(encoding, "backslashreplace").decode(encoding), file=stream, flush=True)
+    except OSError:
+        # Python's advice for a broken pipe: point the descriptor at /dev/null so that later
+        # writes and the flush at exit succeed silently instead of raising again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stream.fileno())
         os.close(devnull)

@@ -16,7 +16,8 @@ MAX_VALUE = 1e6
 MAX_EPOCHS = 10_000
 MAX_HIDDEN_LAYERS, MAX_UNITS = 4, 1024  # bounds the largest model file this app can write
 MAX_SWEEP_MODELS = 64  # each is a whole model, its optimizer state and its test-set activations
-_DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
+_DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(?::(\d{1,3}))?)$")
+MAX_CUDA_INDEX = 127
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,11 @@ class TrainConfig:
             raise ValueError(f"l1_method must be one of {', '.join(L1_METHODS)}, got {self.l1_method!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if not isinstance(self.device, str) or not _DEVICE_PATTERN.match(self.device):
-            raise ValueError(
-                f"device must be one of {', '.join(DEVICE_NAMES)} (or cuda:N), got {self.device!r}"
-            )
+        found = _DEVICE_PATTERN.match(self.device) if isinstance(self.device, str) else None
+        # PyTorch keeps a device's index in a signed byte: cuda:128 would wrap to -128.
+        if not found or int(found.group(2) or 0) > MAX_CUDA_INDEX:
+            raise ValueError(f"device must be one of {', '.join(DEVICE_NAMES)} (or cuda:N, N from 0 "
+                             f"to {MAX_CUDA_INDEX}), got {self.device!r}")
 
     @property
     def train_size(self) -> int:

@@ -132,7 +132,8 @@ def _download(root: Path) -> None:
         MNIST(str(root), train=True, download=True)
         MNIST(str(root), train=False, download=True)
     except (OSError, RuntimeError) as exc:
-        raise DataError(f"downloading MNIST into {root} failed: {exc}") from exc
+        reason = " ".join(str(exc).split())  # torchvision's message spans several lines
+        raise DataError(f"downloading MNIST into {root} failed: {reason}") from exc
 
 
 def _parse_idx(data: bytes, source: object) -> torch.Tensor:

@@ -15,9 +15,17 @@ PNG_SIZES = (16, 32, 48, 64, 128, 256)
 
 def data_home() -> Path:
     """$XDG_DATA_HOME, or ~/.local/share when it is unset or relative (the XDG spec says to
-    ignore a relative path)."""
+    ignore a relative path). Raises OSError when there is no home folder to put it in."""
     value = os.environ.get("XDG_DATA_HOME", "")
-    return Path(value) if os.path.isabs(value) else Path.home() / ".local" / "share"
+    if os.path.isabs(value):
+        return Path(value)
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError) as exc:  # no HOME and no account entry
+        raise OSError("there is no home folder to install into: set HOME or XDG_DATA_HOME") from exc
+    if not home.is_absolute() or home == Path("/"):  # HOME= (empty) would mean the root folder
+        raise OSError(f"the home folder {str(home)!r} is not usable: set HOME or XDG_DATA_HOME")
+    return home / ".local" / "share"
 
 
 def launcher() -> str:
@@ -57,36 +65,53 @@ def paths(home: Path | None = None) -> list[Path]:
 def install(home: Path | None = None) -> list[Path]:
     """Write the .desktop file and the icons, all or nothing; returns what was written.
 
-    Each file is written beside its place first; only when all of them are on disk are they
-    renamed into place, and a failure removes whatever this call had written."""
+    Every file is written beside its place first. Only when all are on disk are they renamed
+    into place, each earlier version kept aside until the end: a failure puts back what was
+    there before and removes what this call wrote."""
     targets = paths(home)
+    for target in targets:
+        if target.is_dir() and not target.is_symlink():
+            raise OSError(f"could not install the menu entry: {target} is a folder; remove it first")
     contents = [entry_text(launcher()).encode(), resource("icons", f"{APP_ID}.svg").read_bytes()]
     contents += [resource("icons", f"{APP_ID}-{size}.png").read_bytes() for size in PNG_SIZES]
-    made: list[Path] = []  # folders this call created, files and renamed targets, to undo
-    staged: list[Path] = []
+    made: list[Path] = []  # folders and files this call created, to undo
+    kept: list[tuple[Path, Path]] = []  # (earlier version set aside, where it belongs)
+    target = targets[0]
     try:
+        staged = []
         for target, data in zip(targets, contents):
             made += _make_folders(target.parent)
-            staged.append(target.with_name(f".{target.name}.{os.getpid()}.tmp"))
+            staged.append(_aside(target, "new"))
+            made.append(staged[-1])
             staged[-1].write_bytes(data)
         for temp, target in zip(staged, targets):
+            if target.exists() or target.is_symlink():
+                os.replace(target, _aside(target, "old"))
+                kept.append((_aside(target, "old"), target))
             os.replace(temp, target)
             made.append(target)
     except OSError as exc:
-        for path in [*staged, *reversed(made)]:  # files before the folders holding them
+        for path in reversed(made):  # files before the folders that hold them
             _remove(path)
-        where = exc.filename or home or data_home()
-        raise OSError(f"could not install the menu entry: {where}: {exc.strerror or exc}; "
-                      "nothing was installed") from exc
+        for old, place in kept:
+            os.replace(old, place)
+        raise OSError(f"could not install the menu entry: {target}: {exc.strerror or exc}; "
+                      "nothing was changed") from exc
+    for old, _ in kept:
+        old.unlink()
     return targets
 
 
 def uninstall(home: Path | None = None) -> list[Path]:
     """Remove what install wrote; returns what was there."""
-    removed = [p for p in paths(home) if p.exists()]
+    removed = [p for p in paths(home) if p.is_file() or p.is_symlink()]
     for path in removed:
         path.unlink()
     return removed
+
+
+def _aside(target: Path, why: str) -> Path:
+    return target.with_name(f".{target.name}.{why}.{os.getpid()}")
 
 
 def _make_folders(folder: Path) -> list[Path]:

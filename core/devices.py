@@ -43,7 +43,7 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         index = device.index or 0
-        if index >= count:
+        if not 0 <= index < count:
             found = f"{count} CUDA GPU(s)" if count else "no usable CUDA GPU"
             raise DeviceUnavailableError(
                 f"device {name!r} is not available: this machine has {found}; "

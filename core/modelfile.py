@@ -68,15 +68,16 @@ def load_model(path: Path) -> tuple[MLP, TrainConfig, dict[str, object]]:
         raise ModelFileError(f"{path} has unreadable metadata ({_short(exc)})") from exc
     _check_tensors(header, config, len(raw) - 8 - int.from_bytes(raw[:8], "little"), path)
     try:
-        state = load(raw)
+        # Checked in float32, what the model computes in: 1e300 in float64 is inf there.
+        state = {name: t.to(torch.float32) for name, t in load(raw).items()}
     except (SafetensorError, ValueError) as exc:
         raise ModelFileError(f"{path} is damaged ({_short(exc)})") from exc
     bad = _non_finite(state)
     if bad:
         raise ModelFileError(f"{path} holds weights that are not finite numbers (NaN or inf) in "
-                             f"{bad}: it was saved from a run that diverged")
+                             f"{bad}, or too large for float32: it was saved from a run that diverged")
     model = MLP(config.hidden_sizes)
-    model.load_state_dict(state)  # names and shapes were checked: this only casts to float32
+    model.load_state_dict(state)  # names, shapes and dtypes were checked
     return model, config, summary
 
 

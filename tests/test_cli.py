@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -91,7 +92,7 @@ def test_missing_data_dir_fails_before_training(run, tmp_path):
 @pytest.mark.parametrize(("make", "message"), [
     (lambda p: p.mkdir(), "it is a folder"),
     (lambda p: os.mkfifo(p), "not a regular file"),
-    (lambda p: p.symlink_to("/dev/null"), "not a regular file"),
+    (lambda p: p.symlink_to("/dev/null"), "device or system file"),
     (lambda p: None, "does not exist"),
 ])
 def test_save_and_csv_targets_are_checked_before_any_work(run, tmp_path, make, message):
@@ -220,6 +221,40 @@ def test_second_ctrl_c_during_the_save_lets_it_finish(run, tmp_path, monkeypatch
     assert load_model(path)[2]["status"] == "finished"
 
 
+def test_a_save_that_fails_after_all_is_rescued_not_lost(run, tmp_path, monkeypatch):
+    target = tmp_path / "m.safetensors"
+    real_save = save_model
+
+    def disk_full_at_the_target(path, *args, **kwargs):
+        if path == target:
+            raise OSError(28, "No space left on device")
+        real_save(path, *args, **kwargs)
+
+    monkeypatch.setattr("l1_trainer.core.modelfile.save_model", disk_full_at_the_target)
+    code, out, err = run("train", *SMALL, "--save", target)
+    assert code == 1
+    _one_line_error(err, f"could not write the model to {target} (No space left on device); it was saved to ")
+    rescued = Path(err.split("it was saved to ")[1].split(" instead")[0])
+    try:
+        assert load_model(rescued)[2]["status"] == "finished"
+    finally:
+        rescued.unlink()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["sweep", "--l1-weights", "-1e-4"], "written --option=VALUE"),
+    (["train", "--save", "no\nsuch/folder/m.safetensors"], "no\\nsuch"),
+    (["train", "--save", "{tmp}/file/"], "ends with '/'"),
+    (["train", "--save", "/dev/stdout"], "device or system file"),
+])
+def test_awkward_arguments_get_one_line(run, tmp_path, args, message):
+    (tmp_path / "file").write_bytes(b"keep")
+    code, out, err = run(*[a.format(tmp=tmp_path) for a in args])
+    assert code == 2
+    _one_line_error(err, message)
+    assert (tmp_path / "file").read_bytes() == b"keep"
+
+
 def test_desktop_options_take_no_arguments(run):
     code, out, err = run("--install-desktop-entry", "--force")
     assert code == 2 and not out
@@ -251,6 +286,32 @@ def test_closed_stdout_stops_printing_but_still_saves(tmp_path):
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err and not err
     assert load_model(path)[2]["status"] == "finished"
+
+
+def test_sigterm_stops_like_ctrl_c_and_saves(tmp_path):
+    path = tmp_path / "terminated.safetensors"
+    proc = _spawn("train", "--epochs", "1000", "--save", path)
+    for line in proc.stdout:
+        if line.startswith("Starting epoch"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert load_model(path)[2]["status"] == "stopped"
+
+
+def test_output_that_cannot_be_written_does_not_stop_the_work(tmp_path):
+    path = tmp_path / "é.safetensors"  # a name an ASCII terminal cannot show
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "l1_trainer.main", "train", *SMALL, "--save", str(path)],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and not proc.stderr
+    assert load_model(path)[2]["status"] == "finished"
+    proc = subprocess.run([sys.executable, "-m", "l1_trainer.main", "train", *SMALL, "--save", str(path)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr
+    assert "Saved the model to" in proc.stdout and "\\xe9.safetensors" in proc.stdout
 
 
 def test_ctrl_c_during_a_sweep_writes_the_models_so_far(tmp_path):

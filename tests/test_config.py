@@ -36,6 +36,8 @@ from l1_trainer.core.config import PRESETS, TrainConfig
         ("weight_decay", 1e30),
         ("epochs", 10**9),
         ("device", "cuda:99999999999999"),
+        ("device", "cuda:128"),  # PyTorch would wrap it to -128
+        ("device", "cuda:999"),
     ],
 )
 def test_invalid_value_names_the_field(field, value):

@@ -189,13 +189,72 @@ def test_relative_xdg_data_home_is_ignored(tmp_path, monkeypatch):
     assert desktop.data_home() == tmp_path / "abs"
 
 
-def test_a_failed_install_leaves_nothing_behind(tmp_path, monkeypatch):
+def test_a_folder_in_the_way_is_named_before_anything_is_written(tmp_path):
     home = tmp_path / "share"
     blocker = home / "icons" / "hicolor" / "64x64" / "apps" / "l1-trainer.png"
-    blocker.mkdir(parents=True)  # the 7th of 8 files cannot be written: a folder is in the way
-    with pytest.raises(OSError, match="could not install the menu entry.*nothing was installed"):
+    blocker.mkdir(parents=True)
+    with pytest.raises(OSError, match="64x64/apps/l1-trainer.png is a folder; remove it first"):
         desktop.install(home)
-    left = sorted(p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file())
-    assert left == []
-    assert blocker.is_dir()  # what was there before is left as it was
-    assert not (home / "applications").exists()
+    assert [p for p in home.rglob("*") if p.is_file()] == [] and blocker.is_dir()
+
+
+def failing_replace_at(call, monkeypatch):
+    """os.replace failing on its `call`-th use, midway through putting the files in place."""
+    import os as os_module
+
+    calls, real_replace = [], os_module.replace
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == call:
+            raise OSError(5, "Input/output error")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr("os.replace", replace)
+
+
+def test_a_failed_reinstall_puts_back_what_was_there(tmp_path, monkeypatch):
+    home = tmp_path / "share"
+    first = desktop.install(home)
+    entry = home / "applications" / "l1-trainer.desktop"
+    entry.write_text("the earlier entry")
+    failing_replace_at(9, monkeypatch)
+    with pytest.raises(OSError, match="could not install the menu entry.*nothing was changed"):
+        desktop.install(home)
+    monkeypatch.undo()
+    assert all(p.exists() for p in first) and entry.read_text() == "the earlier entry"
+    assert sorted(p.name for p in home.rglob(".*")) == []  # nothing set aside is left behind
+
+
+def test_a_failed_first_install_leaves_nothing(tmp_path, monkeypatch):
+    home = tmp_path / "share"
+    failing_replace_at(5, monkeypatch)
+    with pytest.raises(OSError, match="nothing was changed"):
+        desktop.install(home)
+    assert [p for p in home.rglob("*") if p.is_file()] == [] and not (home / "applications").exists()
+
+
+@pytest.mark.parametrize("home", [None, ""])
+def test_no_usable_home_folder_is_one_clear_error(monkeypatch, home):
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    if home is None:
+        monkeypatch.delenv("HOME", raising=False)
+        monkeypatch.setattr("pathlib.Path.home", lambda: (_ for _ in ()).throw(RuntimeError("no home")))
+    else:
+        monkeypatch.setenv("HOME", home)
+    with pytest.raises(OSError, match="set HOME or XDG_DATA_HOME"):
+        desktop.data_home()
+
+
+def test_uninstall_with_nothing_installed_says_so(tmp_path, capsys):
+    from l1_trainer.main import main
+
+    env_home = tmp_path / "empty"
+    import os as os_module
+
+    os_module.environ["XDG_DATA_HOME"] = str(env_home)
+    try:
+        assert main(["--uninstall-desktop-entry"]) == 0
+    finally:
+        os_module.environ["XDG_DATA_HOME"] = str(tmp_path)
+    assert capsys.readouterr().out == "Nothing to remove: no menu entry was installed\n"

@@ -185,3 +185,12 @@ def test_failed_write_keeps_the_old_file(saved, monkeypatch):
         save_model(path, build_model((64, 32), torch.Generator()), config, {})
     assert path.read_bytes() == before
     assert not list(path.parent.glob(".*tmp"))
+
+
+def test_float64_weights_too_large_for_float32_are_refused(saved):
+    path, model, _ = saved
+    state = {k: v.double() for k, v in model.state_dict().items()}
+    state["layers.1.weight"][0, 0] = 1e300  # finite in float64, inf in float32
+    rewrite(path, state=state)
+    with pytest.raises(ModelFileError, match="layers.1.weight, or too large for float32"):
+        load_model(path)
