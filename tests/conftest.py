@@ -24,6 +24,19 @@ def mnist():
     return load_mnist("cpu")
 
 
+@pytest.fixture(scope="session")
+def balanced(mnist):
+    """One model trained 3 epochs at the Balanced preset, shared by the tests that need a good
+    model: (its config, its weights as a CPU state dict, how its run ended)."""
+    from l1_trainer.core.config import PRESETS
+    from l1_trainer.core.engine import Trainer
+
+    config = PRESETS["balanced"].replace(epochs=3, device="cpu")
+    trainer = Trainer(config, mnist)
+    ended = list(trainer.run())[-1]
+    return config, trainer.latest_weights().state, ended
+
+
 @pytest.fixture()
 def small_config():
     """A quick run: 2,048 training images, batches of 64, logged every 4 steps, on the CPU."""

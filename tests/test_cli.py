@@ -288,41 +288,55 @@ def test_closed_stdout_stops_printing_but_still_saves(tmp_path):
     assert load_model(path)[2]["status"] == "finished"
 
 
-def test_sigterm_stops_like_ctrl_c_and_saves(tmp_path):
+def test_output_that_cannot_be_written_does_not_stop_the_work(run, tmp_path, monkeypatch):
+    path = tmp_path / "full.safetensors"
+    with open("/dev/full", "w") as full:  # every write fails: No space left on device
+        monkeypatch.setattr("sys.stdout", full)
+        code, _, err = run("train", *SMALL, "--save", path)
+    assert code == 0 and not err
+    assert load_model(path)[2]["status"] == "finished"
+
+
+def test_what_the_terminal_cannot_encode_is_escaped(monkeypatch, tmp_path):
+    import io
+
+    raw = io.BytesIO()
+    monkeypatch.setattr("sys.stdout", io.TextIOWrapper(raw, encoding="ascii"))
+    cli.say(f"Saved the model to {tmp_path / 'é.safetensors'}")
+    assert raw.getvalue().decode().endswith("\\xe9.safetensors\n")
+
+
+def signal_after_first_epoch(monkeypatch, signal_number):
+    """The process gets `signal_number` right after its first epoch, as from another terminal."""
+    from l1_trainer.core.engine import Trainer
+    from l1_trainer.core.events import EpochMetrics
+
+    run = Trainer.run
+
+    def run_then_signal(self):
+        for event in run(self):
+            yield event
+            if isinstance(event, EpochMetrics) and event.epoch == 1:
+                os.kill(os.getpid(), signal_number)
+
+    monkeypatch.setattr(Trainer, "run", run_then_signal)
+
+
+def test_sigterm_stops_like_ctrl_c_and_saves(run, tmp_path, monkeypatch):
     path = tmp_path / "terminated.safetensors"
-    proc = _spawn("train", "--epochs", "1000", "--save", path)
-    for line in proc.stdout:
-        if line.startswith("Starting epoch"):
-            break
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and "Traceback" not in err
+    signal_after_first_epoch(monkeypatch, signal.SIGTERM)
+    code, out, err = run("train", "--epochs", "1000", "--train-subset", "640", "--save", path)
+    assert code == 130 and "Training stopped: stopped at step" in err
     assert load_model(path)[2]["status"] == "stopped"
 
 
-def test_output_that_cannot_be_written_does_not_stop_the_work(tmp_path):
-    path = tmp_path / "é.safetensors"  # a name an ASCII terminal cannot show
-    with open("/dev/full", "w") as full:
-        proc = subprocess.run([sys.executable, "-m", "l1_trainer.main", "train", *SMALL, "--save", str(path)],
-                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr and not proc.stderr
-    assert load_model(path)[2]["status"] == "finished"
-    proc = subprocess.run([sys.executable, "-m", "l1_trainer.main", "train", *SMALL, "--save", str(path)],
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONIOENCODING": "ascii"})
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr
-    assert "Saved the model to" in proc.stdout and "\\xe9.safetensors" in proc.stdout
-
-
-def test_ctrl_c_during_a_sweep_writes_the_models_so_far(tmp_path):
+def test_ctrl_c_during_a_sweep_writes_the_models_so_far(run, tmp_path, monkeypatch):
     path = tmp_path / "sweep.csv"
-    proc = _spawn("sweep", "--l1-weights", "0,1e-3", "--epochs", "1000", "--train-subset", "640",
-                  "--csv", path)
-    for line in proc.stdout:
-        if line.startswith("Epoch 1/1000"):
-            break
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and "Traceback" not in err, err
+    signal_after_first_epoch(monkeypatch, signal.SIGINT)
+    code, out, err = run("sweep", "--l1-weights", "0,1e-3", "--epochs", "1000", "--train-subset", "640",
+                         "--csv", path)
+    assert code == 130 and "Traceback" not in err, err
     assert "Stopped at step" in out and f"Wrote {path}" in out
     assert [r["status"] for r in _csv_rows(path)] == ["stopped", "stopped"]
+
+

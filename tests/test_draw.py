@@ -6,8 +6,6 @@ import torch
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from l1_trainer.core.config import PRESETS
-from l1_trainer.core.engine import Trainer
 from l1_trainer.core.inference import model_from_state
 from l1_trainer.core.modelfile import save_model
 
@@ -15,13 +13,11 @@ from test_gui import evaluated, make_window, run_to_end
 
 
 @pytest.fixture(scope="module")
-def model_file(tmp_path_factory, mnist):
-    """A model trained for one epoch, saved as the File menu would."""
-    trainer = Trainer(PRESETS["balanced"].replace(epochs=1, device="cpu"), mnist)
-    list(trainer.run())
-    path = tmp_path_factory.mktemp("models") / "one-epoch.safetensors"
-    model = model_from_state(trainer.latest_weights().state)
-    save_model(path, model, trainer.config, {"step": trainer.step, "epoch": 1.0})
+def model_file(tmp_path_factory, balanced):
+    """The shared Balanced model, saved as the File menu would."""
+    config, state, ended = balanced
+    path = tmp_path_factory.mktemp("models") / "balanced.safetensors"
+    save_model(path, model_from_state(state), config, {"step": ended.step, "epoch": 3.0})
     return path
 
 

@@ -3,8 +3,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from l1_trainer.core.config import PRESETS
-from l1_trainer.core.engine import Trainer
 from l1_trainer.core.events import RunEnded
 from l1_trainer.core.inference import evaluate, model_from_state, probabilities
 from l1_trainer.core.preprocess import BOX, CENTRE, INK_FLOOR, centre_of_mass, preprocess_drawing
@@ -60,12 +58,11 @@ def test_non_2d_input_is_rejected():
 
 
 @pytest.fixture(scope="module")
-def trained(mnist):
-    """A model trained 3 epochs at Balanced, and how its run ended."""
-    trainer = Trainer(PRESETS["balanced"].replace(epochs=3, device="cpu"), mnist)
-    ended = list(trainer.run())[-1]
+def trained(balanced):
+    """The shared model trained 3 epochs at Balanced, and how its run ended."""
+    _, state, ended = balanced
     assert isinstance(ended, RunEnded)
-    return model_from_state(trainer.latest_weights().state), ended
+    return model_from_state(state), ended
 
 
 def test_drawn_test_digits_score_like_the_originals(mnist, trained):

@@ -1,19 +1,15 @@
 import pytest
 import torch
 
-from l1_trainer.core.config import PRESETS
-from l1_trainer.core.engine import Trainer
 from l1_trainer.core.inference import evaluate, model_from_state
 from l1_trainer.core.pruning import FRACTIONS, prune, pruning_curve
 from l1_trainer.core.weights import weight_matrices
 
 
 @pytest.fixture(scope="module")
-def trained(mnist):
-    """A model trained for an epoch on 20,000 images (as a CPU module)."""
-    trainer = Trainer(PRESETS["balanced"].replace(epochs=1, device="cpu", train_subset=20_000), mnist)
-    list(trainer.run())
-    return model_from_state(trainer.latest_weights().state)
+def trained(balanced):
+    """The shared Balanced model, as a CPU module."""
+    return model_from_state(balanced[1])
 
 
 def matrices(model):
