@@ -37,6 +37,7 @@ while not (window.windowHandle() and window.windowHandle().isExposed()):
     app.processEvents()
 app.processEvents()
 print(time.time() - {start!r})
+window.shutdown()  # the PyTorch import goes on in its thread: wait for it before exiting
 window.close()
 """
 

@@ -90,6 +90,8 @@ class Control:
         self._request("lr", value)
 
     def take(self) -> dict[str, float]:
+        if not self._pending:  # the common case, every step: no lock needed to see it is empty
+            return {}
         with self._lock:
             pending, self._pending = self._pending, {}
         return pending

@@ -7,7 +7,7 @@ import time
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
-from l1_trainer.core.events import Steps
+from l1_trainer.core.events import HyperparamsChanged, Steps
 from l1_trainer.core.records import RunRecord
 from l1_trainer.core.session import AppState, CurrentModel, Session
 
@@ -72,6 +72,8 @@ class StatusReadout:
         self.state.setText(self._what(record))
 
     def _event(self, record: RunRecord, event: object) -> None:
+        if isinstance(event, HyperparamsChanged) and self.session.state is AppState.RUNNING:
+            self.state.setText(self._what(record))  # the schedule, with the change
         if not isinstance(event, Steps):
             return
         now = time.perf_counter()

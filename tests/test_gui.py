@@ -204,6 +204,7 @@ def test_live_changes_are_recorded_and_named_everywhere(qtbot, window, tmp_path)
     assert window.plots.markers[0][1].label.toPlainText() == "L1 3e-3, lr 1e-3"
     legend = [label.text for _, label in window.plots.legend.items]
     assert legend == [f"now: run 1: L1 1e-4 -> 3e-3 at step {step}, lr 1e-3"]
+    assert window.status.state.text() == f"Run 1: L1 1e-4 -> 3e-3 at step {step}, lr 1e-3"
     window.controller.stop()
     qtbot.waitUntil(lambda: ended(window) is record, timeout=30_000)
     schedule = f"L1 1e-4 -> 3e-3 at step {step}, lr 1e-3"
