@@ -86,6 +86,28 @@ def window_epoch(window, config) -> tuple[float, list[float]]:
     return record.epochs[0].seconds, lateness
 
 
+def stop_latency(window, config) -> float:
+    """Seconds from Stop (pressed one second into a long run) until the run has ended and
+    the window is idle again."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from l1_trainer.core.session import AppState
+
+    window.controls.apply_config(config.replace(epochs=50))
+    window.start()
+    pressed = []
+    loop = QEventLoop()
+
+    def press() -> None:
+        pressed.append(time.perf_counter())
+        window.controller.stop()
+
+    window.session.events.state.connect(lambda state: state is AppState.IDLE and loop.quit())
+    QTimer.singleShot(1000, press)
+    loop.exec()
+    return time.perf_counter() - pressed[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=2)
@@ -128,6 +150,7 @@ def main() -> None:
         seconds, late = window_epoch(window, config)
         in_window.append(seconds)
         lateness.extend(late)
+    stops = [stop_latency(window, config) for _ in range(3)]
     window.close()
     lateness.sort()
     p99 = lateness[int(0.99 * (len(lateness) - 1))]
@@ -140,6 +163,8 @@ def main() -> None:
     print(f"GUI overhead:         {100 * (best_w / best_h - 1):+.1f}%  (target: within 15%)")
     print(f"event-loop latency:   p50 {lateness[len(lateness) // 2]:.1f} ms, p99 {p99:.1f} ms, "
           f"max {lateness[-1]:.1f} ms over {len(lateness)} ticks (target: p99 under 50 ms)")
+    print(f"stop latency:         {1000 * min(stops):.0f} ms from Stop to idle (runs: "
+          f"{', '.join(f'{1000 * s:.0f}' for s in stops)} ms)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS) of this process: {peak:.0f} MiB")
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
@@ -107,6 +117,8 @@ class DrawPanel(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         session.events.model.connect(self._model_changed)
+        self._state = None  # the latest weights, used when the panel is on screen
+        self._stale = False
         self.model = None
         self.predicted: int | None = None
         self.probabilities: np.ndarray | None = None
@@ -189,10 +201,34 @@ class DrawPanel(QWidget):
         self.canvas.pen_width = width
 
     def _model_changed(self, current: CurrentModel | None) -> None:
+        """New weights (four times a second during a run): used at once while the panel is on
+        screen, else when it is shown; every build holds the GIL the training thread needs."""
+        self._state = None if current is None else current.state
+        self._stale = True
+        if self.isVisible() or current is None:
+            self._use_latest()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._use_latest()
+
+    def _use_latest(self) -> None:
+        if not self._stale:
+            return
+        self._stale = False
+        if self._state is None:
+            self.set_model(None)
+            return
         from l1_trainer.core.inference import model_from_state
 
-        # A CPU model of its own, built from the snapshot's copy: never the live tensors.
-        self.set_model(None if current is None else model_from_state(current.state))
+        # A CPU model of its own, loaded from the snapshot's copy: never the live tensors. The
+        # module is made once for an architecture and then only loaded, which costs far less.
+        if self.model is None or set(self.model.state_dict()) != set(self._state) or any(
+                self.model.state_dict()[k].shape != t.shape for k, t in self._state.items()):
+            self.set_model(model_from_state(self._state))
+        else:
+            self.model.load_state_dict(self._state)
+            self.predict()
 
     def set_model(self, model: object | None) -> None:
         self.model = model

@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.status = StatusReadout(self.statusBar(), session)
         self._ready = False  # torchReady was emitted
+        self._rendered_with_model = False
         self._close_when_loaded = False
         self._build()
         self._menus()
@@ -161,8 +162,9 @@ class MainWindow(QMainWindow):
             lambda: self._export_dialog("Export sweep results", "sweep.csv", "CSV (*.csv)", self.export_sweep))
         session.events.notice.connect(self.message.show_message)
         session.events.diagnosis.connect(self._diagnosis)
-        for emitter in (session.events.model, session.events.history, session.events.run_ended):
+        for emitter in (session.events.history, session.events.run_ended):
             emitter.connect(lambda *_: self._render())
+        session.events.model.connect(self._model_changed)
         session.events.state.connect(self._state_changed)
 
     def _state_changed(self, state: AppState) -> None:
@@ -173,7 +175,13 @@ class MainWindow(QMainWindow):
         if self._close_when_loaded and state is not AppState.LOADING:
             self.close()
 
+    def _model_changed(self, model: object) -> None:
+        # Only when there starts or stops being a model: new weights come four times a second.
+        if (model is not None) != self._rendered_with_model:
+            self._render()
+
     def _render(self) -> None:
+        self._rendered_with_model = self.session.current is not None
         can = self.session.enabled()
         self.controls.render(can, paused=self.session.state is AppState.PAUSED)
         self.open_action.setEnabled(can.open_model)

@@ -436,6 +436,7 @@ def test_sweep_tab_fills_the_frontier_and_opens_a_model(qtbot, window, tmp_path)
     view.table.selectRow(1)
     qtbot.mouseClick(named(window, "sweepOpenButton"), Qt.MouseButton.LeftButton)
     current = evaluated(qtbot, window)
+    window.tabs.setCurrentWidget(window.draw)  # the panel takes new weights when it is shown
     assert window.draw.model is not None and current.origin == "sweep 1"
     assert current.evaluation.accuracy == pytest.approx(record.test_accuracy(1), abs=1e-6)
     assert window.session.sparsity().fraction == pytest.approx(record.sparsity(1).fraction)
