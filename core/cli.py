@@ -26,7 +26,8 @@ from l1_trainer.core.config import (
     MAX_SWEEP_MODELS,
     PRESETS,
     TrainConfig,
-    parse_l1_weights,
+    parse_weights,
+    sweep_grid,
 )
 from l1_trainer.core.records import SUMMARY_FIELDS, RunRecord
 
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train from the command line and print the losses")
     train.add_argument("--preset", choices=sorted(PRESETS), help="start from these settings")
     train.add_argument("--l1-weight", type=float, help="weight of sum(|w|) in the loss")
+    train.add_argument("--l2-weight", type=float, help="weight of sum(w^2) in the loss (default 0)")
     _add_training_options(train)
     train.add_argument("--weights-only", action="store_true", help="do not penalize biases")
     train.add_argument("--threads", type=int,
@@ -70,9 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--load", type=Path, help="start from this saved model's weights")
     # str, not Path: Path would drop a trailing '/', which the target check must see.
     train.add_argument("--save", help="write the trained model here (.safetensors)")
-    sweep = sub.add_parser("sweep", help="train one model per L1 weight at once; print the trade-off")
-    sweep.add_argument("--l1-weights", required=True,
-                       help=f"comma-separated, e.g. 0,1e-5,1e-4,1e-3; at most {MAX_SWEEP_MODELS}")
+    sweep = sub.add_parser("sweep", help="train one model per L1 (and L2) weight at once; print the trade-off")
+    sweep.add_argument("--l1-weights", help="comma-separated, e.g. 0,1e-5,1e-4,1e-3")
+    sweep.add_argument("--l2-weights", help="comma-separated; with --l1-weights, every pairing is "
+                       f"trained (at most {MAX_SWEEP_MODELS} models)")
     _add_training_options(sweep)
     sweep.add_argument("--csv", help="also write the results table here")
     prune = sub.add_parser("prune", help="test accuracy of a saved model as its smallest weights are removed")
@@ -101,7 +104,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     base = PRESETS[preset] if preset else TrainConfig()
     changes = {
         field: getattr(args, field, None)
-        for field in ("l1_weight", "lr", "epochs", "batch_size", "optimizer", "device",
+        for field in ("l1_weight", "l2_weight", "lr", "epochs", "batch_size", "optimizer", "device",
                       "seed", "l1_threshold", "train_subset", "l1_method")
         if getattr(args, field, None) is not None
     }
@@ -181,14 +184,16 @@ def _print_events(trainer: Trainer, record: RunRecord) -> RunEnded:
         record.apply(event)
         if isinstance(event, Steps):
             for i in np.flatnonzero(event.batch % SEED_LOG_EVERY == 0):
+                l2 = f" and {event.l2[i, 0]:.5f} L2 loss" if record.uses_l2() else ""
                 say(f"Loss after mini-batch {event.batch[i]:5d}: {event.total[i, 0]:.5f} "
-                    f"(of which {event.l1[i, 0]:.5f} L1 loss)")
+                    f"(of which {event.l1[i, 0]:.5f} L1 loss{l2})")
         elif isinstance(event, EpochStarted):
             say(f"Starting epoch {event.epoch}")
         elif isinstance(event, EpochMetrics):
             say(_epoch_line(event, trainer.config.epochs))
         elif isinstance(event, HyperparamsChanged):
-            say(f"From step {event.step}: L1 weight {event.l1_weights[0]:g}, lr {event.lr:g}")
+            say(f"From step {event.step}: L1 weight {event.l1_weights[0]:g}, "
+                f"L2 weight {event.l2_weights[0]:g}, lr {event.lr:g}")
         elif isinstance(event, RunEnded):
             if event.status.value == "finished":
                 say("Training process has finished.")
@@ -228,25 +233,29 @@ def _save(path: Path, trainer: Trainer, record: RunRecord) -> None:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    """Train one model per L1 weight at once and print accuracy against sparsity."""
+    """Train one model per L1 (and L2) weight at once and print accuracy against sparsity."""
+    if args.l1_weights is None and args.l2_weights is None:
+        raise CliError("give --l1-weights, --l2-weights or both", EXIT_USAGE)
+    config = config_from_args(args)
     try:
-        weights = parse_l1_weights(args.l1_weights)
+        l1, l2 = sweep_grid(parse_weights(args.l1_weights or str(config.l1_weight)),
+                            parse_weights(args.l2_weights or str(config.l2_weight), "l2_weight"))
     except ValueError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
-    config = config_from_args(args)
-    csv = _checked_target(args.csv, "--csv", CSV_BYTES_PER_MODEL * len(weights))
+    csv = _checked_target(args.csv, "--csv", CSV_BYTES_PER_MODEL * len(l1))
     data = _load_data(config.device, args.data_dir)
-    return sweep(config, weights, data, csv)
+    return sweep(config, l1, l2, data, csv)
 
 
-def sweep(config: TrainConfig, weights: list[float], data: MnistTensors, csv: Path | None) -> int:
+def sweep(config: TrainConfig, l1: list[float], l2: list[float], data: MnistTensors,
+          csv: Path | None) -> int:
     from l1_trainer.core.engine import Trainer
     from l1_trainer.core.events import EpochMetrics, RunEnded
     from l1_trainer.core.export import summary_rows, write_csv
 
-    trainer = Trainer(config, data, l1_weights=weights)
-    record = RunRecord(1, config, tuple(weights), sweep=True)
-    say(f"Sweeping {len(weights)} L1 weights at once: {_describe(config, l1_weight=False)}")
+    trainer = Trainer(config, data, l1_weights=l1, l2_weights=l2)
+    record = RunRecord(1, config, tuple(l1), tuple(l2), sweep=True)
+    say(f"Sweeping {len(l1)} models at once: {_describe(config, l1_weight=False)}")
     with _CtrlC(trainer.stop) as ctrl_c:
         for event in trainer.run():
             record.apply(event)
@@ -254,12 +263,12 @@ def sweep(config: TrainConfig, weights: list[float], data: MnistTensors, csv: Pa
                 say(f"Epoch {event.epoch}/{config.epochs}: {event.seconds:.2f} s")
             elif isinstance(event, RunEnded) and event.status.value == "stopped":
                 say(f"Stopped at step {event.step:,}, in epoch {event.epochs_done + 1}")
-        say(f"{'L1 weight':>10}  {'test accuracy':>13}  {'sparsity':>8}  {'exact zeros':>11}")
+        say(f"{'L1 weight':>10}  {'L2 weight':>10}  {'test accuracy':>13}  {'sparsity':>8}  {'exact zeros':>11}")
         rows = [record.summary(m) for m in range(record.k)]
         for row in rows:
             accuracy = row["status"] if row["status"] == "diverged" else f"{row['test_accuracy']:.2%}"
-            say(f"{row['l1_weight']:>10g}  {accuracy:>13}  {row['sparsity']:>8.1%}  "
-                f"{row['exact_zeros']:>11,}")
+            say(f"{row['l1_weight']:>10g}  {row['l2_weight']:>10g}  {accuracy:>13}  "
+                f"{row['sparsity']:>8.1%}  {row['exact_zeros']:>11,}")
         if csv is not None:
             with ctrl_c.saving():
                 _written_or_rescued(csv, "the table", lambda p: write_csv(p, SUMMARY_FIELDS, summary_rows([record])))
@@ -398,6 +407,7 @@ def _cores() -> int:
 
 
 def _describe(c: TrainConfig, l1_weight: bool = True) -> str:
-    return ((f"L1 weight {c.l1_weight:g}, " if l1_weight else "")
-            + f"lr {c.lr:g}, {c.epochs} epoch(s), batch {c.batch_size}, {c.optimizer}, "
+    penalties = (f"L1 weight {c.l1_weight:g}, " + (f"L2 weight {c.l2_weight:g}, " if c.l2_weight else "")
+                 if l1_weight else "")
+    return (penalties + f"lr {c.lr:g}, {c.epochs} epoch(s), batch {c.batch_size}, {c.optimizer}, "
             f"{c.l1_method}, seed {c.seed}, {c.train_size:,} training images")

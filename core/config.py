@@ -26,12 +26,15 @@ class TrainConfig:
     settings with a mild L1 weight; `PRESETS["seed"]` holds the notebook's exact values."""
 
     l1_weight: float = 1e-4
+    l2_weight: float = 0.0  # weight of sum(w^2) in the loss; with L1 too, the elastic net
     lr: float = 1e-4
     epochs: int = 5
     batch_size: int = 64
     hidden_sizes: tuple[int, ...] = (64, 32)
     optimizer: str = "adamw"
-    weight_decay: float = 0.01  # PyTorch's AdamW default, which the notebook used
+    # AdamW's decoupled decay (PyTorch's default, which the notebook used): it shrinks weights
+    # by lr * weight_decay each step, outside the loss, unlike the L2 penalty.
+    weight_decay: float = 0.01
     momentum: float = 0.9  # SGD only
     penalize_biases: bool = True  # the notebook penalizes every parameter
     # "penalty": the subgradient added to the loss's, as in the notebook; "proximal":
@@ -46,6 +49,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
         _check_real("l1_weight", self.l1_weight, low=0.0)
+        _check_real("l2_weight", self.l2_weight, low=0.0)
         _check_real("lr", self.lr, low=0.0, low_open=True)
         _check_real("weight_decay", self.weight_decay, low=0.0)
         _check_real("momentum", self.momentum, low=0.0, high=1.0)
@@ -129,15 +133,25 @@ PRESETS: dict[str, TrainConfig] = {
 }
 
 
-def parse_l1_weights(text: str) -> list[float]:
-    """'0,1e-5,1e-4' -> [0.0, 1e-05, 0.0001], each a valid L1 weight; a clear ValueError else."""
+def parse_weights(text: str, field: str = "l1_weight") -> list[float]:
+    """'0,1e-5,1e-4' -> [0.0, 1e-05, 0.0001], each a valid value of `field`; a clear
+    ValueError for anything else."""
+    what = field.replace("_weight", "").upper()
     try:
         weights = [float(part) for part in text.split(",") if part.strip()]
     except ValueError as exc:
-        raise ValueError(f"the L1 weights must be numbers separated by commas, got {text[:80]!r}") from exc
-    if not 1 <= len(weights) <= MAX_SWEEP_MODELS:
-        raise ValueError(f"a sweep trains 1 to {MAX_SWEEP_MODELS} L1 weights at once, got {len(weights)}"
-                         + ("; split a larger sweep into several" if weights else ""))
+        raise ValueError(f"the {what} weights must be numbers separated by commas, got {text[:80]!r}") from exc
+    if not weights:
+        raise ValueError(f"give at least one {what} weight")
     for weight in weights:
-        TrainConfig(l1_weight=weight)  # validates
+        TrainConfig(**{field: weight})  # validates
     return weights
+
+
+def sweep_grid(l1_weights: list[float], l2_weights: list[float]) -> tuple[list[float], list[float]]:
+    """Every pairing of the L1 and L2 weights, as two lists of equal length (one model each)."""
+    pairs = [(l1, l2) for l1 in l1_weights for l2 in l2_weights]
+    if len(pairs) > MAX_SWEEP_MODELS:
+        raise ValueError(f"a sweep trains 1 to {MAX_SWEEP_MODELS} models at once, got {len(pairs)} "
+                         f"({len(l1_weights)} L1 x {len(l2_weights)} L2 weights); split it into several")
+    return [l1 for l1, _ in pairs], [l2 for _, l2 in pairs]

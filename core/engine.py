@@ -79,10 +79,17 @@ class Control:
 
     def set_l1_weight(self, value: float) -> None:
         """Use a new L1 weight from the next step on (a single run only)."""
+        self._set_penalty("l1_weight", value)
+
+    def set_l2_weight(self, value: float) -> None:
+        """Use a new L2 weight from the next step on (a single run only)."""
+        self._set_penalty("l2_weight", value)
+
+    def _set_penalty(self, field: str, value: float) -> None:
         if self.models > 1:
-            raise ValueError("a sweep's L1 weights are fixed; only its learning rate can change")
-        TrainConfig(l1_weight=value)  # validates
-        self._request("l1_weight", value)
+            raise ValueError("a sweep's L1 and L2 weights are fixed; only its learning rate can change")
+        TrainConfig(**{field: value})  # validates
+        self._request(field, value)
 
     def set_lr(self, value: float) -> None:
         """Use a new learning rate from the next step on."""
@@ -111,24 +118,29 @@ class Trainer:
         initial_state: Mapping[str, torch.Tensor] | None = None,
         l1_weights: Sequence[float] | None = None,
         control: Control | None = None,
+        l2_weights: Sequence[float] | None = None,
     ) -> None:
         """`initial_state`: weights to start from (a loaded model) instead of a fresh init.
-        `l1_weights`: a sweep, one model per weight; without it, one model at config.l1_weight,
-        computed exactly as the notebook does."""
-        weights = [config.l1_weight] if l1_weights is None else [float(w) for w in l1_weights]
-        if not 1 <= len(weights) <= MAX_SWEEP_MODELS:
-            raise ValueError(f"a sweep trains 1 to {MAX_SWEEP_MODELS} L1 weights at once, got {len(weights)}")
-        for weight in weights:
-            config.replace(l1_weight=weight)  # validates each
-        self.config, self.l1_weights, self.k = config, weights, len(weights)
+        `l1_weights`, `l2_weights`: a sweep, model m with the m-th of each (one list alone: the
+        other weight from the config); without them, one model computed as the notebook does."""
+        sweep = l1_weights is not None or l2_weights is not None
+        k = len(l1_weights if l1_weights is not None else l2_weights) if sweep else 1
+        l1 = [float(w) for w in l1_weights] if l1_weights is not None else [config.l1_weight] * k
+        l2 = [float(w) for w in l2_weights] if l2_weights is not None else [config.l2_weight] * k
+        if not 1 <= k <= MAX_SWEEP_MODELS or len(l1) != len(l2):
+            raise ValueError(f"a sweep trains 1 to {MAX_SWEEP_MODELS} models at once, with one L1 and "
+                             f"one L2 weight each; got {len(l1)} and {len(l2)}")
+        for a, b in zip(l1, l2):
+            config.replace(l1_weight=a, l2_weight=b)  # validates each
+        self.config, self.l1_weights, self.l2_weights, self.k = config, l1, l2, k
         self.device = resolve_device(config.device)
         self.data = data.to(self.device, train_subset=config.train_subset)
         self._rng = torch.Generator().manual_seed(config.seed)
         template = build_model(config.hidden_sizes, self._rng)  # draws as the notebook's init did
         if initial_state is not None:
             template.load_state_dict(initial_state)
-        self.compute = (ExactStep(template, config, self.device) if l1_weights is None
-                        else StackedStep(template, config, weights, self.device))
+        self.compute = (StackedStep(template, config, l1, l2, self.device) if sweep
+                        else ExactStep(template, config, self.device))
         self.stack = self.compute.stack
         self.control = control or Control(self.k)
         self.lr = config.lr
@@ -157,6 +169,9 @@ class Trainer:
     def set_l1_weight(self, value: float) -> None:
         self.control.set_l1_weight(value)
 
+    def set_l2_weight(self, value: float) -> None:
+        self.control.set_l2_weight(value)
+
     def set_lr(self, value: float) -> None:
         self.control.set_lr(value)
 
@@ -169,8 +184,8 @@ class Trainer:
     def run(self) -> Iterator[Event]:
         """Train for `config.epochs` epochs, yielding events; ends with exactly one RunEnded."""
         cfg = self.config
-        self._ce_buf = torch.zeros(cfg.log_every, self.k, device=self.device)
-        self._l1_buf = torch.zeros(cfg.log_every, self.k, device=self.device)
+        # Each step's CE, L1 and L2 terms, kept on the device until the window is read back.
+        self._buf = torch.zeros(cfg.log_every, 3, self.k, device=self.device)
         self._batch_x = torch.empty(cfg.batch_size, self.data.train_x.shape[1], device=self.device)
         self._batch_y = torch.empty(cfg.batch_size, dtype=torch.long, device=self.device)
         for epoch in range(1, cfg.epochs + 1):
@@ -203,10 +218,8 @@ class Trainer:
             n = idx.numel()
             x = torch.index_select(data.train_x, 0, idx, out=self._batch_x[:n])
             y = torch.index_select(data.train_y, 0, idx, out=self._batch_y[:n])
-            ce, l1 = self.compute(x, y)
             # Kept on the device; read back every log_every steps, so no host sync here.
-            self._ce_buf[len(window)] = ce
-            self._l1_buf[len(window)] = l1
+            torch.stack(self.compute(x, y), out=self._buf[len(window)])
             self.step += 1
             window.append((self.step, b + 1))
             if len(window) == cfg.log_every or b == cfg.steps_per_epoch - 1:
@@ -226,14 +239,15 @@ class Trainer:
         if not window:
             return None
         n = len(window)
-        weights_ok = self.stack.finite().to(self._ce_buf.dtype).unsqueeze(0)
-        readout = torch.cat((self._ce_buf[:n], self._l1_buf[:n], weights_ok)).cpu().numpy()
-        ce, l1, finite_weights = readout[:n], readout[n : 2 * n], readout[2 * n] == 1
-        finite_steps = np.isfinite(ce + l1)
+        weights_ok = self.stack.finite().to(self._buf.dtype).unsqueeze(0)
+        readout = torch.cat((self._buf[:n].transpose(0, 1).reshape(3 * n, self.k), weights_ok)).cpu().numpy()
+        ce, l1, l2, finite_weights = readout[:n], readout[n : 2 * n], readout[2 * n : 3 * n], readout[3 * n] == 1
+        finite_steps = np.isfinite(ce + l1 + l2)
         for m in range(self.k):
             if not self.diverged[m] and not (finite_steps[:, m].all() and finite_weights[m]):
                 self.diverged[m] = True
-                self._last_divergence = self._divergence(window, ce[:, m], l1[:, m], finite_steps[:, m])
+                self._last_divergence = self._divergence(window, ce[:, m], l1[:, m] + l2[:, m],
+                                                         finite_steps[:, m])
                 self._diverged_at = self._first_bad(window, finite_steps[:, m])
                 yield Diverged(self._diverged_at, m, self._last_divergence)
         alive = torch.tensor([not d for d in self.diverged], device=self.device)
@@ -244,7 +258,7 @@ class Trainer:
         if shown:
             steps, batches = (np.array(v[:shown]) for v in zip(*window))
             yield Steps(frozen(steps), frozen(epoch - 1 + batches / self.config.steps_per_epoch),
-                        frozen(batches), frozen(ce[:shown]), frozen(l1[:shown]),
+                        frozen(batches), frozen(ce[:shown]), frozen(l1[:shown]), frozen(l2[:shown]),
                         samples_per_s=n * self.config.batch_size / max(clock.lap(), 1e-9))
         window.clear()
         if all(self.diverged):
@@ -259,12 +273,13 @@ class Trainer:
     def _first_bad(window: list[tuple[int, int]], finite: np.ndarray) -> int:
         return window[int(np.argmin(finite))][0] if not finite.all() else window[-1][0]
 
-    def _divergence(self, window: list[tuple[int, int]], ce: np.ndarray, l1: np.ndarray,
+    def _divergence(self, window: list[tuple[int, int]], ce: np.ndarray, penalty: np.ndarray,
                     finite: np.ndarray) -> str:
         row = int(np.argmin(finite)) if not finite.all() else len(window) - 1
         step = window[row][0]
         last_good = window[0][0] - 1
-        return (f"diverged at step {step}: loss is {ce[row] + l1[row]} (CE {ce[row]}, L1 {l1[row]}); "
+        return (f"diverged at step {step}: loss is {ce[row] + penalty[row]} (CE {ce[row]}, "
+                f"penalties {penalty[row]}); "
                 f"kept the last weights checked finite (step {last_good}); try a smaller "
                 "learning rate or L1 weight")
 
@@ -275,13 +290,14 @@ class Trainer:
                 "learning rate or L1 weight")
 
     def _apply(self, changes: dict[str, float]) -> HyperparamsChanged:
-        if "l1_weight" in changes:
-            self.l1_weights = [changes["l1_weight"]] * self.k
-            self.compute.l1.set_weights(self.l1_weights)
+        if "l1_weight" in changes or "l2_weight" in changes:
+            self.l1_weights = [changes.get("l1_weight", self.l1_weights[0])] * self.k
+            self.l2_weights = [changes.get("l2_weight", self.l2_weights[0])] * self.k
+            self.compute.penalties.set_weights(self.l1_weights, self.l2_weights)
         if "lr" in changes:
             self.lr = changes["lr"]
             self.compute.set_lr(self.lr)
-        return HyperparamsChanged(self.step + 1, tuple(self.l1_weights), self.lr)
+        return HyperparamsChanged(self.step + 1, tuple(self.l1_weights), tuple(self.l2_weights), self.lr)
 
     def _epoch_metrics(self, epoch: int, train_seconds: float) -> EpochMetrics:
         start = time.perf_counter()

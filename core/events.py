@@ -30,12 +30,13 @@ class Steps:
     epoch: np.ndarray  # (n,) fractional epoch: 1.5 is halfway through the second
     batch: np.ndarray  # (n,) mini-batch within its epoch, from 1
     ce: np.ndarray  # (n, K)
-    l1: np.ndarray  # (n, K): l1_weight * sum(|p|), the part added to the loss
+    l1: np.ndarray  # (n, K): l1_weight * sum(|p|), a part added to the loss
+    l2: np.ndarray  # (n, K): l2_weight * sum(p^2), the other part
     samples_per_s: float  # over these steps
 
     @property
     def total(self) -> np.ndarray:
-        return self.ce + self.l1
+        return self.ce + self.l1 + self.l2
 
     def __len__(self) -> int:
         return len(self.step)
@@ -53,7 +54,7 @@ def merge_steps(parts: Sequence[Steps]) -> Steps:
     n = sum(len(p) for p in parts)
     seconds = sum(len(p) / max(p.samples_per_s, 1e-9) for p in parts)
     return Steps(*(frozen(np.concatenate([getattr(p, f) for p in parts]))
-                   for f in ("step", "epoch", "batch", "ce", "l1")),
+                   for f in ("step", "epoch", "batch", "ce", "l1", "l2")),
                  samples_per_s=n / max(seconds, 1e-12) if seconds else 0.0)
 
 
@@ -100,6 +101,7 @@ class EpochMetrics:
 class HyperparamsChanged:
     step: int  # the first step that uses the new values
     l1_weights: tuple[float, ...]
+    l2_weights: tuple[float, ...]
     lr: float
 
 

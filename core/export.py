@@ -10,7 +10,7 @@ from pathlib import Path
 from l1_trainer.core.files import write_atomic
 from l1_trainer.core.records import SUMMARY_FIELDS, RunRecord
 
-CURVE_FIELDS = ("run", "epoch", "ce", "l1", "test_accuracy")
+CURVE_FIELDS = ("run", "epoch", "ce", "l1", "l2", "test_accuracy")
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
@@ -40,9 +40,9 @@ def curve_rows(labels: dict[RunRecord, str]) -> list[tuple]:
     """Every step's losses and every epoch's test accuracy of these runs, under CURVE_FIELDS."""
     rows: list[tuple] = []
     for record, label in labels.items():
-        epochs, ce, l1 = record.curves()
-        rows += [(label, f"{e:.6f}", c, p, "") for e, c, p in zip(epochs, ce[:, 0], l1[:, 0])]
-        rows += [(label, f"{m.epoch:g}", "", "", m.test_accuracy[0]) for m in record.epochs]
+        epochs, ce, l1, l2 = record.curves()
+        rows += [(label, f"{e:.6f}", c, a, b, "") for e, c, a, b in zip(epochs, ce[:, 0], l1[:, 0], l2[:, 0])]
+        rows += [(label, f"{m.epoch:g}", "", "", "", m.test_accuracy[0]) for m in record.epochs]
     return rows
 
 

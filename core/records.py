@@ -33,10 +33,11 @@ DISTINGUISHING = {
     "optimizer": lambda c: c.optimizer,
     "seed": lambda c: f"seed {c.seed}",
     "penalize_biases": lambda c: "biases penalized" if c.penalize_biases else "weights only",
+    "weight_decay": lambda c: f"weight decay {short(c.weight_decay)}",
 }
-SUMMARY_FIELDS = ("run", "l1_weight", "schedule", "status", "steps", "epochs_done",
-                  "test_accuracy", "sparsity", "exact_zeros", "lr", "l1_method", "epochs",
-                  "batch_size", "train_images", "seed")
+SUMMARY_FIELDS = ("run", "l1_weight", "l2_weight", "schedule", "status", "steps", "epochs_done",
+                  "test_accuracy", "sparsity", "exact_zeros", "lr", "weight_decay", "l1_method",
+                  "epochs", "batch_size", "train_images", "seed")
 
 
 class Growing:
@@ -65,7 +66,8 @@ class RunRecord:
 
     number: int  # 1, 2, ... in this session; names the run and picks its colour
     config: TrainConfig  # the settings at start
-    l1_weights: tuple[float, ...]
+    l1_weights: tuple[float, ...]  # each model's, at start
+    l2_weights: tuple[float, ...] = ()  # each model's, at start (none given: the config's)
     sweep: bool = False
     changes: list[HyperparamsChanged] = field(default_factory=list)
     epochs: list[EpochMetrics] = field(default_factory=list)
@@ -75,9 +77,11 @@ class RunRecord:
     samples_per_s: float = 0.0
 
     def __post_init__(self) -> None:
+        self.l2_weights = self.l2_weights or (self.config.l2_weight,) * self.k
         self._x = Growing(2)  # step, fractional epoch
         self._ce = Growing(self.k)
         self._l1 = Growing(self.k)
+        self._l2 = Growing(self.k)
 
     @property
     def k(self) -> int:
@@ -94,6 +98,7 @@ class RunRecord:
             self._x.extend(np.column_stack((event.step, event.epoch)))
             self._ce.extend(event.ce)
             self._l1.extend(event.l1)
+            self._l2.extend(event.l2)
             self.samples_per_s = event.samples_per_s
         elif isinstance(event, EpochMetrics):
             self.epochs.append(event)
@@ -116,9 +121,13 @@ class RunRecord:
     def total_steps(self) -> int:
         return self.config.epochs * self.config.steps_per_epoch
 
-    def curves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Fractional epochs (n,), cross-entropy (n, K) and L1 term (n, K) of every step."""
-        return self._x.view()[:, 1], self._ce.view(), self._l1.view()
+    def curves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Fractional epochs (n,), and cross-entropy, L1 and L2 terms (n, K) of every step."""
+        return self._x.view()[:, 1], self._ce.view(), self._l1.view(), self._l2.view()
+
+    def uses_l2(self, model: int = 0) -> bool:
+        """Whether the model had an L2 weight other than 0 at any time."""
+        return any(w for w in [self.l2_weights[model], *(c.l2_weights[model] for c in self.changes)])
 
     def seconds_left(self) -> float | None:
         if not self.samples_per_s:
@@ -151,9 +160,11 @@ class RunRecord:
                          + [(c.step, c.l1_weights[model]) for c in self.changes])
 
     def schedule(self, model: int = 0) -> str:
-        """`L1 1e-4 -> 3e-3 at step 300, lr 1e-3`: what the model was trained with, in order."""
+        """`L1 1e-4 -> 3e-3 at step 300, lr 1e-3`: what the model was trained with, in order
+        (L2 only when it was used)."""
         lr = _timeline([(0, self.config.lr)] + [(c.step, c.lr) for c in self.changes])
-        return f"L1 {self.l1_schedule(model)}, lr {lr}"
+        l2 = _timeline([(0, self.l2_weights[model])] + [(c.step, c.l2_weights[model]) for c in self.changes])
+        return f"L1 {self.l1_schedule(model)}, " + (f"L2 {l2}, " if self.uses_l2(model) else "") + f"lr {lr}"
 
     def label(self, differing: tuple[str, ...] = (), model: int = 0) -> str:
         """The schedule, and the settings in `differing` that tell it apart from other runs."""
@@ -165,12 +176,14 @@ class RunRecord:
         report = self.sparsity(model)
         accuracy = self.test_accuracy(model)
         return {
-            "run": self.number, "l1_weight": self.l1_weights[model], "schedule": self.schedule(model),
+            "run": self.number, "l1_weight": self.l1_weights[model],
+            "l2_weight": self.l2_weights[model], "schedule": self.schedule(model),
             "status": self.status(model), "steps": self.ended.step if self.ended else self.step,
             "epochs_done": self.ended.epochs_done if self.ended else len(self.epochs),
             "test_accuracy": "" if accuracy is None else accuracy,
             "sparsity": report.fraction if report else "", "exact_zeros": report.exact_zeros if report else "",
-            "lr": self.config.lr, "l1_method": self.config.l1_method, "epochs": self.config.epochs,
+            "lr": self.config.lr, "weight_decay": self.config.weight_decay,
+            "l1_method": self.config.l1_method, "epochs": self.config.epochs,
             "batch_size": self.config.batch_size, "train_images": self.config.train_size,
             "seed": self.config.seed,
         }

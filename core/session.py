@@ -141,11 +141,13 @@ class Session:
 
     # ---- runs --------------------------------------------------------------------------------
 
-    def begin(self, config: TrainConfig, l1_weights: list[float] | None = None) -> RunRecord:
-        """A run (no `l1_weights`) or a sweep starts with these settings."""
+    def begin(self, config: TrainConfig, l1_weights: list[float] | None = None,
+              l2_weights: list[float] | None = None) -> RunRecord:
+        """A run, or with `l1_weights` and `l2_weights` (one pair per model) a sweep, starts."""
         self._numbers += 1
         sweep = l1_weights is not None
-        record = RunRecord(self._numbers, config, tuple(l1_weights or [config.l1_weight]), sweep)
+        record = RunRecord(self._numbers, config, tuple(l1_weights or [config.l1_weight]),
+                           tuple(l2_weights or [config.l2_weight] * len(l1_weights or [0])), sweep)
         self.active = record
         self.history.append(record)
         self._set_diagnosis("")

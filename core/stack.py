@@ -81,13 +81,14 @@ class ParamStack:
                 offset += n
 
 
-class L1Term:
-    """l1_weight * sum(|p|) over each model's penalized parameters: its value, its gradient
-    (the penalty, added as the notebook does) or its proximal step (which lands on exact zeros).
+class Penalties:
+    """The L1 term, l1 * sum(|p|), and the L2 term, l2 * sum(p^2), over each model's penalized
+    parameters: their values, their gradients (added as the notebook adds L1's), and L1's
+    proximal step (which lands on exact zeros). Written once for a run and a sweep.
 
-    `weights` holds each model's L1 weight; they may change between steps (`set_weights`)."""
+    `l1` and `l2` hold each model's weights; they may change between steps (`set_weights`)."""
 
-    def __init__(self, stack: ParamStack, weights: list[float]) -> None:
+    def __init__(self, stack: ParamStack, l1: list[float], l2: list[float]) -> None:
         self.stack = stack
         n = stack.num_penalized
         self.penalized = stack.param.data[:n]
@@ -96,39 +97,56 @@ class L1Term:
         self._amount = torch.empty_like(self.penalized)
         self._blocks = [stack.blocks[name] for name in stack.penalized_names]
         self._per_model = torch.empty(stack.k, device=stack.param.device)
-        self.set_weights(weights)
+        self.set_weights(l1, l2)
 
-    def set_weights(self, weights: list[float]) -> None:
-        self.weights = torch.tensor(weights, dtype=torch.float32, device=self.stack.param.device)
+    def set_weights(self, l1: list[float], l2: list[float]) -> None:
+        device = self.stack.param.device
+        self.l1 = torch.tensor(l1, dtype=torch.float32, device=device)
+        self.l2 = torch.tensor(l2, dtype=torch.float32, device=device)
+        self.uses_l2 = any(w != 0 for w in l2)  # without it, no L2 work at all in the step
         # Each penalized element's own model's weight, in the buffer's layout.
-        self._scale = torch.cat([self.weights.repeat_interleave(b[0].numel()) for b in self._blocks])
+        self._l1_scale = self._per_element(self.l1)
+        self._l2_slope = self._per_element(2 * self.l2)  # d(l2 * p^2)/dp = 2 * l2 * p
 
-    def value(self) -> torch.Tensor:
-        """(K,) each model's L1 term, leaving sign(p) in a buffer for the gradient."""
+    def values(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(K,) each model's L1 and L2 terms, leaving sign(p) in a buffer for the gradient."""
         with torch.no_grad():
             torch.sign(self.penalized, out=self._sign)
-            if self.stack.k == 1:
-                # sign(p) . p = sum(|p|): one BLAS dot, where the per-block sums below are a
-                # dozen kernels, a large share of a small model's step.
-                return (torch.dot(self._sign, self.penalized) * self.weights).view(1)
-            self._per_model.zero_()
-            for block in self._blocks:
-                self._per_model += block.reshape(self.stack.k, -1).abs().sum(1)
-            return self._per_model * self.weights
+            l1 = self._sum(lambda block: block.abs(), self._sign) * self.l1
+            l2 = (self._sum(torch.square, self.penalized) * self.l2 if self.uses_l2
+                  else torch.zeros_like(l1))
+            return l1, l2
 
-    def add_gradient(self) -> None:
-        """Add the term's gradient, weight * sign(p), as autograd gives it for abs (sign(0) = 0).
+    def add_gradients(self, l1: bool = True) -> None:
+        """Add the terms' gradients: l1 * sign(p), as autograd gives it for abs (sign(0) = 0),
+        unless `l1` is False (the proximal step stands for it), and 2 * l2 * p.
 
-        Call after value(), which leaves sign(p) in its buffer."""
+        Call after values(), which leaves sign(p) in its buffer."""
         with torch.no_grad():
-            self._grad.addcmul_(self._sign, self._scale)
+            if l1:
+                self._grad.addcmul_(self._sign, self._l1_scale)
+            if self.uses_l2:
+                self._grad.addcmul_(self.penalized, self._l2_slope)
 
     def shrink(self, lr: float) -> None:
-        """The proximal step of lr * weight * sum(|p|): p <- sign(p) * max(|p| - lr * weight, 0).
+        """L1's proximal step: p <- sign(p) * max(|p| - lr * l1, 0).
 
         Unlike the subgradient, it lands weights on exactly zero instead of jittering around it."""
         with torch.no_grad():
             torch.sign(self.penalized, out=self._sign)
-            torch.mul(self._scale, lr, out=self._amount)
+            torch.mul(self._l1_scale, lr, out=self._amount)
             self.penalized.abs_().sub_(self._amount).clamp_(min=0).mul_(self._sign)
 
+    def _sum(self, per_element, pair: torch.Tensor) -> torch.Tensor:
+        """(K,) each model's sum of per_element(p) over its penalized parameters."""
+        if self.stack.k == 1:
+            # One BLAS dot (sign(p) . p = sum(|p|), p . p = sum(p^2)), where the per-block sums
+            # below are a dozen kernels, a large share of a small model's step.
+            return torch.dot(pair, self.penalized).view(1)
+        self._per_model.zero_()
+        for block in self._blocks:
+            self._per_model += per_element(block).reshape(self.stack.k, -1).sum(1)
+        return self._per_model.clone()
+
+    def _per_element(self, weights: torch.Tensor) -> torch.Tensor:
+        return torch.cat([weights.repeat_interleave(b[0].numel()) for b in self._blocks])

@@ -4,9 +4,9 @@
 and PyTorch's for-loop AdamW kernels, on the flat buffer. `StackedStep` trains K models at once:
 the first layer of all K is one matrix product over the shared batch, the others are batched
 products, and AdamW is one fused pass over all K parameter sets; elementwise as they are, AdamW,
-the L1 gradient and the proximal step make it exactly K independent runs. Both return each
-step's cross-entropy and L1 term as (K,) tensors left on the device, so that the loop reads
-them back only once per logging window.
+the penalties' gradients and the proximal step make it exactly K independent runs. Both return
+each step's cross-entropy, L1 and L2 terms as (K,) tensors left on the device, so that the loop
+reads them back only once per logging window.
 """
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ import torch.nn.functional as F
 
 from l1_trainer.core.config import TrainConfig
 from l1_trainer.core.model import MLP
-from l1_trainer.core.stack import L1Term, ParamStack
+from l1_trainer.core.stack import ParamStack, Penalties
 
 EVAL_CHUNK = 2_500  # test images per forward pass when evaluating K models at once
 
 
 class _Step:
-    """What both steps share: the L1 term (penalty or proximal) and the optimizer."""
+    """What both steps share: the penalties (L1 as a penalty or proximal, L2) and the optimizer."""
 
     def __init__(self, stack: ParamStack, config: TrainConfig, l1_weights: list[float],
-                 fused: bool | None) -> None:
+                 l2_weights: list[float], fused: bool | None) -> None:
         self.stack = stack
-        self.l1 = L1Term(stack, l1_weights)
+        self.penalties = Penalties(stack, l1_weights, l2_weights)
         self.proximal = config.l1_method == "proximal"
         self.lr = config.lr
         param = [stack.param]
@@ -43,16 +43,15 @@ class _Step:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-    def _update(self) -> torch.Tensor:
-        """After the backward pass: the L1 term, then the optimizer step; returns the term."""
-        l1 = self.l1.value()
-        if not self.proximal:
-            # The penalty's gradient is added directly: loss = CE + l1_weight * sum(|p|) as a whole.
-            self.l1.add_gradient()
+    def _update(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """After the backward pass: the penalties, then the optimizer step; returns the terms."""
+        l1, l2 = self.penalties.values()
+        # Their gradients are added directly: loss = CE + l1 * sum(|p|) + l2 * sum(p^2) as a whole.
+        self.penalties.add_gradients(l1=not self.proximal)
         self.optimizer.step()
         if self.proximal:
-            self.l1.shrink(self.lr)
-        return l1
+            self.penalties.shrink(self.lr)
+        return l1, l2
 
 
 class ExactStep(_Step):
@@ -63,16 +62,16 @@ class ExactStep(_Step):
         # PyTorch's default (for-loop) AdamW kernels: the notebook's arithmetic exactly, and on
         # one flat tensor faster here than the fused CPU kernel.
         super().__init__(ParamStack(self.model, 1, config.penalize_biases, device), config,
-                         [config.l1_weight], fused=None)
+                         [config.l1_weight], [config.l2_weight], fused=None)
         for name, p in self.model.named_parameters():
             p.data = self.stack.blocks[name][0]
             p.grad = self.stack.grads[name][0]
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
         self.stack.zero_grad()
         ce = F.cross_entropy(self.model(x), y)
         ce.backward()
-        return ce.detach().view(1), self._update()
+        return ce.detach().view(1), *self._update()
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -81,15 +80,15 @@ class ExactStep(_Step):
 
 
 class StackedStep(_Step):
-    """K models that differ only in their L1 weight, trained on the same batches at once."""
+    """K models that differ only in their L1 and L2 weights, trained on the same batches at once."""
 
     def __init__(self, template: MLP, config: TrainConfig, l1_weights: list[float],
-                 device: torch.device) -> None:
+                 l2_weights: list[float], device: torch.device) -> None:
         stack = ParamStack(template, len(l1_weights), config.penalize_biases, device)
         # One fused pass over K models' parameters: faster here than the for-loop kernels at
         # this size (it was slower for one model's 52k); the same update up to rounding.
         fused = True if device.type in ("cpu", "cuda") and config.optimizer == "adamw" else None
-        super().__init__(stack, config, l1_weights, fused)
+        super().__init__(stack, config, l1_weights, l2_weights, fused)
         # Leaf views whose grads are views of the flat grad: autograd accumulates in place.
         self.params = []
         for name in stack.names:
@@ -108,12 +107,12 @@ class StackedStep(_Step):
             h = torch.baddbmm(b.unsqueeze(1), F.relu(h), w.transpose(1, 2))
         return h
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
         self.stack.zero_grad()
         logits = self.forward(x)  # (K, N, 10); as (K, 10, N) it takes the targets as (K, N)
         ce = F.cross_entropy(logits.transpose(1, 2), y.expand(self.stack.k, -1), reduction="none").mean(1)
         ce.sum().backward()  # each model's gradient is its own loss's gradient
-        return ce.detach(), self._update()
+        return ce.detach(), *self._update()
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:

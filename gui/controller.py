@@ -61,15 +61,16 @@ class Controller:
 
     # ---- runs and sweeps ---------------------------------------------------------------------
 
-    def start(self, config: TrainConfig, l1_weights: list[float] | None = None) -> bool:
-        """A run, or with `l1_weights` a sweep: one model per weight, trained at once."""
+    def start(self, config: TrainConfig, l1_weights: list[float] | None = None,
+              l2_weights: list[float] | None = None) -> bool:
+        """A run, or with `l1_weights` and `l2_weights` a sweep: one model per pair, at once."""
         from l1_trainer.core.engine import Control
 
         if self.session.state is not AppState.IDLE or self.runner.busy:
             return False
         control = Control(len(l1_weights) if l1_weights else 1)
-        record = self.session.begin(config, l1_weights)
-        work = _training(config, self.data, control, l1_weights)
+        record = self.session.begin(config, l1_weights, l2_weights)
+        work = _training(config, self.data, control, l1_weights, l2_weights)
         self.control = control
         self.runner.start(JobRunner.EXCLUSIVE, work, progress=self.session.apply, done=self._ended,
                           fail=lambda message: self._crashed(record, message), cancel=control.stop)
@@ -90,6 +91,9 @@ class Controller:
 
     def set_l1_weight(self, value: float) -> None:
         self._live(lambda control: control.set_l1_weight(value))
+
+    def set_l2_weight(self, value: float) -> None:
+        self._live(lambda control: control.set_l2_weight(value))
 
     def set_lr(self, value: float) -> None:
         self._live(lambda control: control.set_lr(value))
@@ -204,14 +208,15 @@ class Controller:
         self.runner.shutdown()
 
 
-def _training(config: TrainConfig, data: object, control: object, l1_weights: list[float] | None):
+def _training(config: TrainConfig, data: object, control: object, l1_weights: list[float] | None,
+              l2_weights: list[float] | None):
     """The job of a run or a sweep: the engine's events, steps merged, until its RunEnded."""
 
     def work(emit):
         from l1_trainer.core.engine import Trainer
         from l1_trainer.core.events import RunEnded, coalesced
 
-        trainer = Trainer(config, data, l1_weights=l1_weights, control=control)
+        trainer = Trainer(config, data, l1_weights=l1_weights, l2_weights=l2_weights, control=control)
         for event in coalesced(trainer.run(), STEPS_INTERVAL_S):
             if isinstance(event, RunEnded):
                 return event

@@ -43,6 +43,7 @@ class ControlsPanel(QWidget):
     """Builds a TrainConfig from its inputs; says nothing about runs except through signals."""
 
     l1WeightChanged = Signal(float)
+    l2WeightChanged = Signal(float)
     learningRateChanged = Signal(float)
     thresholdChanged = Signal(float)
     inputRejected = Signal(str)  # typed text a field did not take, and why
@@ -54,7 +55,9 @@ class ControlsPanel(QWidget):
             self.preset.addItem(label, key)
             self.preset.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
         self.l1_weight = LogInput(1e-6, 10.0, allow_zero=True)
+        self.l2_weight = LogInput(1e-6, 10.0, allow_zero=True)
         self.lr = LogInput(1e-6, 1.0, allow_zero=False)
+        self.weight_decay = LogInput(1e-6, 1.0, allow_zero=True)
         self.epochs = IntSpinBox(1, 1000)
         self.batch_size = IntSpinBox(1, MNIST_TRAIN_SIZE)
         self.train_images = IntSpinBox(100, MNIST_TRAIN_SIZE, step=1000)
@@ -85,13 +88,14 @@ class ControlsPanel(QWidget):
         self.apply_config(PRESETS["balanced"])
         self.preset.currentIndexChanged.connect(self._preset_chosen)
         self.l1_weight.valueChanged.connect(self.l1WeightChanged)
+        self.l2_weight.valueChanged.connect(self.l2WeightChanged)
         self.lr.valueChanged.connect(self.learningRateChanged)
         self.threshold.valueChanged.connect(self.thresholdChanged)
         for signal in self._edit_signals():
             signal.connect(self._edited)
         for field in (self.epochs, self.batch_size, self.train_images, self.seed):
             field.rejected.connect(self.inputRejected)
-        for field in (self.l1_weight, self.lr, self.threshold):
+        for field in (self.l1_weight, self.l2_weight, self.lr, self.weight_decay, self.threshold):
             field.spin_box.rejected.connect(self.inputRejected)
         self.batch_size.valueChanged.connect(self._check_batch)
         self.train_images.valueChanged.connect(self._check_batch)
@@ -103,6 +107,14 @@ class ControlsPanel(QWidget):
              "How hard sum(|w|) pulls every weight towards zero. Small (1e-5 to 1e-3) prunes "
              "unneeded weights; too large (about 0.01 and up here) zeroes them all and the net "
              "guesses. Can be changed while training."),
+            (self.l2_weight, "l2WeightInput", "L2 weight",
+             "How hard sum(w²) pulls weights towards zero: big weights pay much more than small "
+             "ones, so L2 makes weights small but rarely zero (L1 makes them exactly small). "
+             "With both, the elastic net. Can be changed while training."),
+            (self.weight_decay, "weightDecayInput", "Weight decay",
+             "AdamW's decoupled weight decay (0.01 in the notebook): every step shrinks each "
+             "weight by lr × decay, outside the loss, so Adam's scaling does not touch it. "
+             "Help → What is L1 regularization? explains how it differs from L2."),
             (self.lr, "learningRateInput", "Learning rate",
              "Step size of the optimizer. Can be changed while training."),
             (self.epochs, "epochsInput", "Epochs", "Passes over the training images."),
@@ -142,7 +154,8 @@ class ControlsPanel(QWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for label, widget in [
-            ("Preset", self.preset), ("L1 weight", self.l1_weight), ("Learning rate", self.lr),
+            ("Preset", self.preset), ("L1 weight", self.l1_weight), ("L2 weight", self.l2_weight),
+            ("Learning rate", self.lr), ("Weight decay", self.weight_decay),
             ("Epochs", self.epochs), ("Batch size", self.batch_size),
             ("Training images", self.train_images), ("Optimizer", self.optimizer),
             ("Device", self.device), ("Seed", self.seed), ("", self.penalize_biases),
@@ -164,7 +177,8 @@ class ControlsPanel(QWidget):
 
     def _edit_signals(self) -> list:
         return [
-            self.l1_weight.valueChanged, self.lr.valueChanged, self.epochs.valueChanged,
+            self.l1_weight.valueChanged, self.l2_weight.valueChanged, self.lr.valueChanged,
+            self.weight_decay.valueChanged, self.epochs.valueChanged,
             self.batch_size.valueChanged, self.train_images.valueChanged,
             self.optimizer.currentIndexChanged, self.seed.valueChanged,
             self.penalize_biases.toggled, self.l1_method.currentIndexChanged,
@@ -179,7 +193,9 @@ class ControlsPanel(QWidget):
         images = self.train_images.value()
         return TrainConfig(
             l1_weight=self.l1_weight.value(),
+            l2_weight=self.l2_weight.value(),
             lr=self.lr.value(),
+            weight_decay=self.weight_decay.value(),
             epochs=self.epochs.value(),
             batch_size=self.batch_size.value(),
             train_subset=None if images >= MNIST_TRAIN_SIZE else images,
@@ -203,7 +219,9 @@ class ControlsPanel(QWidget):
 
         return {
             "l1_weight": (self.l1_weight.value, self.l1_weight.setValue),
+            "l2_weight": (self.l2_weight.value, self.l2_weight.setValue),
             "lr": (self.lr.value, self.lr.setValue),
+            "weight_decay": (self.weight_decay.value, self.weight_decay.setValue),
             "epochs": (self.epochs.value, self.epochs.setValue),
             "batch_size": (self.batch_size.value, self.batch_size.setValue),
             "train_images": (self.train_images.value, self.train_images.setValue),
@@ -278,9 +296,10 @@ class ControlsPanel(QWidget):
         self.actions["pauseButton"].setText(pause_text)
         for widget in (self.preset, self.epochs, self.batch_size, self.train_images,
                        self.optimizer, self.device, self.seed, self.penalize_biases,
-                       self.l1_method):
+                       self.l1_method, self.weight_decay):
             widget.setEnabled(can.settings)
         self.l1_weight.setEnabled(can.live_l1)
+        self.l2_weight.setEnabled(can.live_l1)
         self.lr.setEnabled(can.live_lr)
 
     # ---- persistence ------------------------------------------------------------------------

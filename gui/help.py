@@ -23,6 +23,17 @@ cross-entropy sits at ln 10 = 2.303: the network can only guess. The <i>Seed not
 preset (λ = 1) shows exactly this.</li>
 <li><b>Pruning</b> tab: an L1-trained net keeps its accuracy when most weights are removed.</li>
 </ul>
+<p><b>L1 against L2</b></p>
+<p>L2 adds <b>μ · Σ w²</b> instead. Its pull on a weight is 2μw: strong on big weights, and
+fading to nothing as a weight nears zero, so L2 makes weights <i>small</i> but almost never
+<i>zero</i>. L1's pull is the same λ whatever the size, so it keeps pulling a small weight all
+the way to zero: that is why only L1 makes a network sparse. With both, the <i>elastic net</i>:
+L1 picks the weights, L2 keeps the survivors small. Run a sweep over L1 and L2 weights (Sweep
+tab) and compare the sparsity.</p>
+<p><b>Weight decay is not the L2 penalty.</b> AdamW's <i>weight decay</i> (0.01 in the
+notebook) shrinks every weight by lr × decay at each step, outside the loss. The L2 penalty is
+part of the loss, so its gradient goes through Adam, which divides each gradient by its running
+size: for Adam, L2 and weight decay behave differently (with plain SGD they are the same).</p>
 """
 
 SHORTCUTS = [

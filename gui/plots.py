@@ -14,6 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Slot
 from PySide6.QtWidgets import (
+    QCheckBox,
     QGraphicsItem,
     QHBoxLayout,
     QLabel,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from l1_trainer.core.events import EpochMetrics, HyperparamsChanged, Steps
 from l1_trainer.core.labels import short
-from l1_trainer.core.records import RunRecord
+from l1_trainer.core.records import CHANCE_CE, RunRecord
 from l1_trainer.core.session import Session
 from l1_trainer.gui.smoothing import EmaState, smooth
 
@@ -84,17 +85,23 @@ class Series:
 class LiveCurve:
     """One metric of the live run: the record's raw values faint, the smoothed line on top."""
 
-    def __init__(self, plot: pg.PlotItem, colour: str, weight: float) -> None:
+    def __init__(self, plot: pg.PlotItem, colour: str, weight: float, width: float = 1.5,
+                 dashed: bool = False) -> None:
         self.smoothed, self.weight, self.state = Series(), weight, EmaState()
         self.raw_x = self.raw_y = np.empty(0)
         self.peak = 0.0  # the largest value so far, for a y range that moves only now and then
+        self.colour, self.style = colour, Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
         faint = pg.mkColor(colour)
         faint.setAlpha(35)  # thousands of overlapping steps add up; the smoothed line must win
-        self.raw_item = plot.plot(pen=pg.mkPen(faint, width=1), skipFiniteCheck=True)
-        self.line_item = plot.plot(pen=pg.mkPen(colour, width=1.5), skipFiniteCheck=True)
+        self.raw_item = plot.plot(pen=pg.mkPen(faint, width=1, style=self.style), skipFiniteCheck=True)
+        self.line_item = plot.plot(skipFiniteCheck=True)
+        self.set_width(width)
         for item in (self.raw_item, self.line_item):
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
+
+    def set_width(self, width: float) -> None:
+        self.line_item.setPen(pg.mkPen(self.colour, width=width, style=self.style))
 
     def follow(self, x: np.ndarray, y: np.ndarray) -> None:
         """The record's arrays so far; only the values not seen yet are smoothed."""
@@ -119,30 +126,41 @@ class LiveCurve:
 
 
 class LossPlots(QWidget):
-    """Cross-entropy, L1 term and test accuracy against epochs, x axes linked."""
+    """Cross-entropy, the penalty terms and test accuracy against epochs, x axes linked.
+
+    The penalty plot draws L1 solid and L2 dashed, in the run's colour; the CE and accuracy
+    plots mark chance (ln 10, 10%), and the accuracy axis zooms to the data."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.smoothing = 0.9  # per-step values are noisy: TensorBoard's 0.6 leaves too much
         self.ce_widget = titled_plot("ceLossPlot", "Cross-entropy loss", "epoch", "CE")
-        self.l1_widget = titled_plot("l1LossPlot", "L1 term (weight × Σ|w|)", "epoch", "L1")
+        self.l1_widget = titled_plot("l1LossPlot", "Penalties: L1 = weight × Σ|w| (solid), "
+                                     "L2 = weight × Σw² (dashed)", "epoch", "penalty")
         self.acc_widget = titled_plot("accuracyPlot", "Test accuracy", "epoch", "%")
         self.legend = self.ce_widget.plotItem.addLegend(offset=(-10, 10), labelTextSize="8pt")
         for widget in (self.l1_widget, self.acc_widget):
             widget.setXLink(self.ce_widget)
-        self.acc_widget.setYRange(0, 100)
+        for widget, level, text in ((self.ce_widget, CHANCE_CE, "chance: ln 10"),
+                                    (self.acc_widget, 10.0, "chance: 10%")):
+            widget.plotItem.addItem(pg.InfiniteLine(
+                pos=level, angle=0, pen=pg.mkPen("#999", width=1, style=Qt.PenStyle.DotLine),
+                label=text, labelOpts={"position": 0.97, "color": "#777", "anchors": [(1, 1), (1, 1)]}))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.ce_widget, 3)
         layout.addWidget(self.l1_widget, 3)
         layout.addWidget(self.acc_widget, 2)
+        self.line_width = 1.5  # the smoothed lines; presentation mode makes them thicker
+        self.log_penalties = False
         self.live: RunRecord | None = None
-        self.live_curves: tuple[LiveCurve, LiveCurve] | None = None
+        self.live_curves: dict[str, LiveCurve] = {}  # "ce", "l1", and "l2" once L2 is used
         self._accuracy: pg.PlotDataItem | None = None
         self.markers: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self.overlays: dict[RunRecord, list[tuple[pg.PlotItem, pg.PlotDataItem]]] = {}
-        self._tops = {"ce": 0.0, "l1": 0.0}
+        self._overlay_peaks = {"ce": 0.0, "penalty": 0.0}
+        self._ranges: dict[str, tuple[float, float]] = {}
         self._dirty = False
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
@@ -160,21 +178,27 @@ class LossPlots(QWidget):
             return
         self._drop_live()
         self.live = record
+        self.live_curves = {"ce": self._live_curve(self.ce_widget, record),
+                            "l1": self._live_curve(self.l1_widget, record)}
         colour = run_colour(record.number)
-        self.live_curves = (LiveCurve(self.ce_widget.plotItem, colour, self.smoothing),
-                        LiveCurve(self.l1_widget.plotItem, colour, self.smoothing))
         self._accuracy = self.acc_widget.plotItem.plot(
             pen=pg.mkPen(colour, width=1), symbol="o", symbolSize=6, symbolBrush=colour)
         # A fixed x range for the whole run also spares the axes a redraw on every frame.
         self.ce_widget.setXRange(0, record.config.epochs, padding=0.02)
 
+    def _live_curve(self, widget: pg.PlotWidget, record: RunRecord, dashed: bool = False) -> LiveCurve:
+        return LiveCurve(widget.plotItem, run_colour(record.number), self.smoothing, self.line_width, dashed)
+
     def _run_event(self, record: RunRecord, event: object) -> None:
         if record is not self.live:
             return
         if isinstance(event, Steps):
-            epochs, ce, l1 = record.curves()
-            self.live_curves[0].follow(epochs, ce[:, 0])
-            self.live_curves[1].follow(epochs, l1[:, 0])
+            epochs, ce, l1, l2 = record.curves()
+            if "l2" not in self.live_curves and record.uses_l2():
+                self.live_curves["l2"] = self._live_curve(self.l1_widget, record, dashed=True)
+            for key, values in (("ce", ce), ("l1", l1), ("l2", l2)):
+                if key in self.live_curves:
+                    self.live_curves[key].follow(epochs, values[:, 0])
         elif isinstance(event, EpochMetrics):
             self._accuracy.setData([m.epoch for m in record.epochs],
                                    [100 * m.test_accuracy[0] for m in record.epochs])
@@ -183,9 +207,11 @@ class LossPlots(QWidget):
         self._dirty = True
 
     def _mark(self, record: RunRecord, change: HyperparamsChanged) -> None:
-        """A dashed vertical line where the L1 weight or learning rate changed mid-run."""
+        """A dashed vertical line where a penalty weight or the learning rate changed mid-run."""
         epoch = (change.step - 1) / record.config.steps_per_epoch
-        text = f"L1 {short(change.l1_weights[0])}, lr {short(change.lr)}"
+        text = (f"L1 {short(change.l1_weights[0])}, "
+                + (f"L2 {short(change.l2_weights[0])}, " if record.uses_l2() else "")
+                + f"lr {short(change.lr)}")
         for widget in (self.ce_widget, self.l1_widget):
             line = pg.InfiniteLine(
                 pos=epoch, angle=90, pen=pg.mkPen("#555", width=1, style=Qt.PenStyle.DashLine),
@@ -200,12 +226,12 @@ class LossPlots(QWidget):
         for plot, line in self.markers:
             plot.removeItem(line)
         self.markers.clear()
-        if self.live_curves is not None:
-            self.legend.removeItem(self.live_curves[0].line_item)
-            self.live_curves[0].remove(self.ce_widget.plotItem)
-            self.live_curves[1].remove(self.l1_widget.plotItem)
+        if self.live_curves:
+            self.legend.removeItem(self.live_curves["ce"].line_item)
+            for key, curve in self.live_curves.items():
+                curve.remove((self.ce_widget if key == "ce" else self.l1_widget).plotItem)
             self.acc_widget.plotItem.removeItem(self._accuracy)
-        self.live, self.live_curves, self._accuracy = None, None, None
+        self.live, self.live_curves, self._accuracy = None, {}, None
 
     # ---- finished runs -----------------------------------------------------------------------
 
@@ -223,25 +249,32 @@ class LossPlots(QWidget):
         self.legend.clear()
         for record, items in self.overlays.items():
             self.legend.addItem(items[0][1], labels[record])
-        if self.live_curves is not None:
-            self.legend.addItem(self.live_curves[0].line_item, f"now: {labels[self.live]}")
+        if self.live_curves:
+            self.legend.addItem(self.live_curves["ce"].line_item, f"now: {labels[self.live]}")
+        peaks = [(float(np.nanmax(ce)), float(np.nanmax(l1 + l2)))
+                 for ce, l1, l2 in (r.curves()[1:] for r in self.overlays) if len(ce)]
+        self._overlay_peaks = {"ce": max((p[0] for p in peaks), default=0.0),
+                               "penalty": max((p[1] for p in peaks), default=0.0)}
         self._dirty = True
 
     def _add_overlay(self, record: RunRecord) -> None:
         colour = pg.mkColor(run_colour(record.number))
         colour.setAlpha(110)
-        pen = pg.mkPen(colour, width=1)
-        epochs, ce, l1 = record.curves()
+        epochs, ce, l1, l2 = record.curves()
+        curves = [(self.ce_widget, ce, False), (self.l1_widget, l1, False)]
+        if record.uses_l2():
+            curves.append((self.l1_widget, l2, True))
         items = []
-        for widget, values in ((self.ce_widget, ce[:, 0]), (self.l1_widget, l1[:, 0])):
-            item = widget.plotItem.plot(epochs, smooth(values, self.smoothing)[0], pen=pen,
+        for widget, values, dashed in curves:
+            pen = pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+            item = widget.plotItem.plot(epochs, smooth(values[:, 0], self.smoothing)[0], pen=pen,
                                         skipFiniteCheck=True)
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
             items.append((widget.plotItem, item))
         accuracy = self.acc_widget.plotItem.plot(
             [m.epoch for m in record.epochs], [100 * m.test_accuracy[0] for m in record.epochs],
-            pen=pen, symbol="o", symbolSize=4, symbolBrush=colour)
+            pen=pg.mkPen(colour, width=1), symbol="o", symbolSize=4, symbolBrush=colour)
         items.append((self.acc_widget.plotItem, accuracy))
         self.overlays[record] = items
 
@@ -253,9 +286,25 @@ class LossPlots(QWidget):
 
     def set_smoothing(self, weight: float) -> None:
         self.smoothing = weight
-        if self.live_curves is not None:
-            for curve in self.live_curves:
-                curve.set_weight(weight)
+        for curve in self.live_curves.values():
+            curve.set_weight(weight)
+        self._rebuild_overlays()
+
+    def set_log_penalties(self, on: bool) -> None:
+        """A log y axis for the penalties: the notebook's 0.64 plateau next to its 65 at start."""
+        self.log_penalties = on
+        self.l1_widget.setLogMode(y=on)
+        self._ranges.pop("penalty", None)
+        self._dirty = True
+
+    def set_line_width(self, width: float) -> None:
+        """Thicker lines for a projector (presentation mode)."""
+        self.line_width = width
+        for curve in self.live_curves.values():
+            curve.set_width(width)
+        self._rebuild_overlays()
+
+    def _rebuild_overlays(self) -> None:
         for record in list(self.overlays):
             self._remove_overlay(record)
         self._history_changed()
@@ -286,25 +335,43 @@ class LossPlots(QWidget):
         if not self._dirty:
             return
         self._dirty = False
-        peaks = {"ce": 0.0, "l1": 0.0}
-        if self.live_curves is not None:
-            for curve in self.live_curves:
-                curve.redraw()
-            peaks = {"ce": self.live_curves[0].peak, "l1": self.live_curves[1].peak}
-        for record in self.overlays:
-            _, ce, l1 = record.curves()
-            for key, values in (("ce", ce), ("l1", l1)):
-                if len(values):
-                    peaks[key] = max(peaks[key], float(np.nanmax(values)))
-        for key, widget in (("ce", self.ce_widget), ("l1", self.l1_widget)):
-            top = nice_ceiling(peaks[key])
-            if top != self._tops[key]:
-                self._tops[key] = top
-                widget.setYRange(0, top, padding=0)
+        for curve in self.live_curves.values():
+            curve.redraw()
+        live = self.live_curves
+        ce_peak = max(self._overlay_peaks["ce"], live["ce"].peak if live else 0.0)
+        penalty_peak = max(self._overlay_peaks["penalty"],
+                           sum(live[k].peak for k in ("l1", "l2") if k in live))
+        self._set_range("ce", self.ce_widget, (0.0, nice_ceiling(max(ce_peak, CHANCE_CE))))
+        if not self.log_penalties:  # in log mode pyqtgraph's auto range fits the decades
+            self._set_range("penalty", self.l1_widget, (0.0, nice_ceiling(penalty_peak)))
+        else:
+            self.l1_widget.enableAutoRange(axis="y")
+        self._set_range("accuracy", self.acc_widget, accuracy_range(self._accuracies()))
+
+    def _accuracies(self) -> list[float]:
+        records = [*self.overlays, *([self.live] if self.live is not None else [])]
+        return [100 * m.test_accuracy[0] for r in records for m in r.epochs]
+
+    def _set_range(self, key: str, widget: pg.PlotWidget, span: tuple[float, float]) -> None:
+        # Only when it changes: a new range repaints the axis, which costs the training thread.
+        if self._ranges.get(key) != span:
+            self._ranges[key] = span
+            widget.setYRange(*span, padding=0)
+
+
+def accuracy_range(values: list[float]) -> tuple[float, float]:
+    """The accuracy axis, zoomed to the data in steps of 5 points: 93-97% is not a flat line at
+    the top of 0-100; with chance-level values in it, 0-100."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return 0.0, 100.0
+    low = max(0.0, 5 * math.floor((min(finite) - 1) / 5))
+    high = min(100.0, 5 * math.ceil((max(finite) + 1) / 5))
+    return low, max(high, low + 5)
 
 
 class CurvesTab(QWidget):
-    """The Curves tab: the plots, the smoothing slider and Clear old runs."""
+    """The Curves tab: the plots, smoothing, a log scale for the penalties, Clear old runs."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -320,11 +387,17 @@ class CurvesTab(QWidget):
         self.clear_runs.setObjectName("clearRunsButton")
         self.clear_runs.setAccessibleName("Clear old runs")
         self.clear_runs.setToolTip("Remove the faded curves and the summaries of earlier runs")
+        self.log_scale = QCheckBox("Log scale for the penalties")
+        self.log_scale.setObjectName("penaltyLogScaleCheck")
+        self.log_scale.setToolTip("Show the penalty terms on a logarithmic axis: a large start and "
+                                  "a small plateau (the Seed notebook's 65 and 0.64) both stay visible")
         self.smoothing.valueChanged.connect(lambda value: self.plots.set_smoothing(value / 100))
+        self.log_scale.toggled.connect(self.plots.set_log_penalties)
         self.clear_runs.clicked.connect(session.clear_old_runs)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Smoothing"))
         bar.addWidget(self.smoothing)
+        bar.addWidget(self.log_scale)
         bar.addStretch(1)
         bar.addWidget(self.clear_runs)
         layout = QVBoxLayout(self)

@@ -30,13 +30,13 @@ from l1_trainer.gui.smoothing import EmaState, smooth
 from l1_trainer.gui.status import duration
 
 DEFAULT_WEIGHTS = "0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2"
-COLUMNS = ("L1 weight", "status", "test accuracy", "sparsity", "exact zeros")
+COLUMNS = ("L1 weight", "L2 weight", "status", "test accuracy", "sparsity", "exact zeros")
 LOSS_SMOOTHING = 0.95
 REDRAW_MS = 500  # K curves are a summary: twice a second is enough, and K can be 64
 
 
 class SweepView(QWidget):
-    runRequested = Signal(str)  # the weights as typed
+    runRequested = Signal(str, str)  # the L1 and the L2 weights, as typed
     stopRequested = Signal()
     openRequested = Signal(object, int)  # the sweep's RunRecord, the model's index
 
@@ -47,8 +47,13 @@ class SweepView(QWidget):
         self.weights_input = QLineEdit(DEFAULT_WEIGHTS)
         self.weights_input.setObjectName("sweepWeightsInput")
         self.weights_input.setAccessibleName("L1 weights to sweep")
-        self.weights_input.setToolTip("L1 weights separated by commas (at most 64); every other "
-                                      "setting comes from the left panel. All are trained at once.")
+        self.weights_input.setToolTip("L1 weights separated by commas; every other setting comes "
+                                      "from the left panel. All are trained at once.")
+        self.l2_input = QLineEdit("0")
+        self.l2_input.setObjectName("sweepL2WeightsInput")
+        self.l2_input.setAccessibleName("L2 weights to sweep")
+        self.l2_input.setToolTip("L2 weights separated by commas: every pairing with the L1 "
+                                 "weights is trained (at most 64 models in all)")
         self.run_button = self._button(
             "sweepStartButton", "Run sweep", self._run,
             "Train one model per L1 weight, all at once, with the other settings on the left")
@@ -103,7 +108,9 @@ class SweepView(QWidget):
     def _lay_out(self) -> None:
         top = QHBoxLayout()
         top.addWidget(QLabel("L1 weights"))
-        top.addWidget(self.weights_input, 1)
+        top.addWidget(self.weights_input, 3)
+        top.addWidget(QLabel("L2 weights"))
+        top.addWidget(self.l2_input, 1)
         for button in (self.run_button, self.stop_button):
             top.addWidget(button)
         plots = QHBoxLayout()
@@ -126,6 +133,7 @@ class SweepView(QWidget):
         self.run_button.setEnabled(can_start)
         self.stop_button.setEnabled(running)
         self.weights_input.setEnabled(can_start)
+        self.l2_input.setEnabled(can_start)
         finished = self.record is not None and self.record.ended is not None
         self.open_button.setEnabled(can_start and finished)
         self.export_button.setEnabled(self.record is not None and bool(self.record.epochs or finished))
@@ -138,9 +146,9 @@ class SweepView(QWidget):
         self._clear()
         self.record = record
         self.loss_curves = [
-            self.losses.plotItem.plot(pen=pg.mkPen(RUN_COLOURS[i % len(RUN_COLOURS)], width=1),
-                                      name=f"L1 {short(w)}", connect="finite")
-            for i, w in enumerate(record.l1_weights)]
+            self.losses.plotItem.plot(pen=pg.mkPen(RUN_COLOURS[m % len(RUN_COLOURS)], width=1),
+                                      name=self._name(record, m), connect="finite")
+            for m in range(record.k)]
         self._smoothed = [(Series(), EmaState()) for _ in record.l1_weights]
         self.status.setText(f"Training {record.k} models at once…")
         self._fill_table()
@@ -201,7 +209,7 @@ class SweepView(QWidget):
             self.frontier.plotItem.removeItem(label)
         self.labels = []
         for m, sx, ay in zip(shown, sparsity, accuracy):
-            label = pg.TextItem(short(record.l1_weights[m]), color="#333", anchor=(0, 1))
+            label = pg.TextItem(self._name(record, m), color="#333", anchor=(0, 1))
             label.setPos(sx, ay)
             self.frontier.plotItem.addItem(label)
             self.labels.append(label)
@@ -211,7 +219,7 @@ class SweepView(QWidget):
         self.table.setRowCount(record.k)
         for m in range(record.k):
             accuracy, report = record.test_accuracy(m), record.sparsity(m)
-            cells = (short(record.l1_weights[m]), record.status(m),
+            cells = (short(record.l1_weights[m]), short(record.l2_weights[m]), record.status(m),
                      "" if accuracy is None else f"{accuracy:.2%}",
                      f"{report.fraction:.1%}" if report else "",
                      f"{report.exact_zeros:,}" if report else "")
@@ -230,6 +238,12 @@ class SweepView(QWidget):
             self.losses.plotItem.legend.removeItem(curve)
         self.loss_curves, self._smoothed = [], []
 
+    @staticmethod
+    def _name(record: RunRecord, model: int) -> str:
+        """`L1 1e-4`, or with L2 in the sweep `L1 1e-4, L2 1e-3`."""
+        name = f"L1 {short(record.l1_weights[model])}"
+        return name + (f", L2 {short(record.l2_weights[model])}" if any(record.l2_weights) else "")
+
     # ---- user --------------------------------------------------------------------------------
 
     def selected_model(self) -> int | None:
@@ -238,7 +252,7 @@ class SweepView(QWidget):
 
     @Slot()
     def _run(self) -> None:
-        self.runRequested.emit(self.weights_input.text())
+        self.runRequested.emit(self.weights_input.text(), self.l2_input.text())
 
     @Slot()
     def _open(self) -> None:

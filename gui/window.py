@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from l1_trainer.core.config import parse_l1_weights
+from l1_trainer.core.config import parse_weights, sweep_grid
 from l1_trainer.core.session import AppState, Session
 from l1_trainer.gui.controller import Controller
 from l1_trainer.gui.controls import ControlsPanel
@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         buttons["stopButton"].clicked.connect(controller.stop)
         buttons["resetButton"].clicked.connect(self.reset)
         controls.l1WeightChanged.connect(controller.set_l1_weight)
+        controls.l2WeightChanged.connect(controller.set_l2_weight)
         controls.learningRateChanged.connect(controller.set_lr)
         controls.thresholdChanged.connect(session.set_threshold)
         controls.inputRejected.connect(self.message.show_message)
@@ -227,19 +228,20 @@ class MainWindow(QMainWindow):
             self.message.hide()
             self.controller.start(config)
 
-    @Slot(str)
-    def start_sweep(self, text: str) -> None:
-        """Train one model per typed L1 weight at once, with the panel's other settings."""
+    @Slot(str, str)
+    def start_sweep(self, l1_text: str, l2_text: str = "0") -> None:
+        """Train one model per typed L1 and L2 weight pairing at once, with the panel's other
+        settings."""
         if self.session.state is not AppState.IDLE:
             return
         try:
-            weights = parse_l1_weights(text)
+            l1, l2 = sweep_grid(parse_weights(l1_text), parse_weights(l2_text, "l2_weight"))
         except ValueError as exc:
             self.session.notify(f"Cannot sweep: {exc}")
             return
         if config := self._config("Cannot sweep"):
             self.message.hide()
-            self.controller.start(config, weights)
+            self.controller.start(config, l1, l2)
 
     def _config(self, failure: str):  # -> TrainConfig | None
         try:

@@ -156,9 +156,9 @@ def test_sweep_prints_the_trade_off_and_writes_csv(run, tmp_path):
     code, out, err = run("sweep", "--l1-weights", "0,1e-3", "--epochs", "1", "--train-subset", "3200",
                          "--lr", "1e-3", "--csv", path)
     assert code == 0, err
-    rows = re.findall(r"^\s+([\d.e-]+)\s+([\d.]+)%\s+([\d.]+)%\s+([\d,]+)$", out, re.M)
-    assert [float(r[0]) for r in rows] == [0.0, 1e-3]
-    assert float(rows[1][2]) > float(rows[0][2])  # more L1, more sparsity
+    rows = re.findall(r"^\s+([\d.e-]+)\s+([\d.e-]+)\s+([\d.]+)%\s+([\d.]+)%\s+([\d,]+)$", out, re.M)
+    assert [(float(r[0]), float(r[1])) for r in rows] == [(0.0, 0.0), (1e-3, 0.0)]
+    assert float(rows[1][3]) > float(rows[0][3])  # more L1, more sparsity
     table = _csv_rows(path)
     assert [r["status"] for r in table] == ["finished", "finished"]
     assert list(table[0]) == list(SUMMARY_FIELDS)
@@ -170,7 +170,7 @@ def test_sweep_that_diverges_says_so_and_exits_1(run, tmp_path):
     code, out, err = run("sweep", "--l1-weights", "0,1e-4", "--lr", "1e6", "--epochs", "1",
                          "--train-subset", "2000", "--csv", path)
     assert code == 1
-    assert len(re.findall(r"^\s+[\d.e-]+\s+diverged\s", out, re.M)) == 2
+    assert len(re.findall(r"^\s+[\d.e-]+\s+[\d.e-]+\s+diverged\s", out, re.M)) == 2
     _one_line_error(err, "every model diverged")
     assert [(r["status"], r["test_accuracy"]) for r in _csv_rows(path)] == [("diverged", "")] * 2
 
@@ -179,7 +179,7 @@ def test_sweep_that_diverges_says_so_and_exits_1(run, tmp_path):
     ("0,-1", "l1_weight must be"),
     ("0,nan", "l1_weight must be"),
     ("0,abc", "numbers separated by commas"),
-    (",".join(["1e-4"] * 1000), "1 to 64 L1 weights at once, got 1000"),
+    (",".join(["1e-4"] * 1000), "1 to 64 models at once, got 1000"),
 ])
 def test_sweep_rejects_bad_weights_with_exit_2(run, weights, message):
     code, out, err = run("sweep", "--l1-weights", weights)

@@ -213,7 +213,7 @@ def test_live_values_are_validated(mnist, small_config):
     with pytest.raises(ValueError, match="lr"):
         trainer.set_lr(math.nan)
     sweep = Trainer(small_config, mnist, l1_weights=[0.0, 1e-3])
-    with pytest.raises(ValueError, match="a sweep's L1 weights are fixed"):
+    with pytest.raises(ValueError, match="a sweep's L1 and L2 weights are fixed"):
         sweep.set_l1_weight(1e-4)
 
 
@@ -307,3 +307,18 @@ def test_proximal_step_follows_the_optimizer_step(mnist, small_config):
     proximal = Trainer(config.replace(l1_method="proximal"), mnist)
     _events(proximal)
     assert torch.allclose(proximal.stack.param.detach(), expected, atol=1e-7)
+
+
+def test_l2_term_is_weight_times_sum_of_squares_and_changes_live(mnist, small_config):
+    trainer = Trainer(small_config.replace(l1_weight=0.0, l2_weight=0.5), mnist)
+    expected = 0.5 * sum((p * p).sum().item() for p in _params(trainer).values())
+    events = []
+    for event in trainer.run():
+        events.append(event)
+        if isinstance(event, Steps) and event.step[-1] == 4:
+            trainer.set_l2_weight(0.0)
+    steps = _steps(events)
+    assert steps.l2[0, 0] == pytest.approx(expected, rel=1e-5) and (steps.l1 == 0).all()
+    assert (steps.l2[4:] == 0).all() and np.allclose(steps.total, steps.ce + steps.l2)
+    change = next(e for e in events if isinstance(e, HyperparamsChanged))
+    assert (change.step, change.l1_weights, change.l2_weights) == (5, (0.0,), (0.0,))

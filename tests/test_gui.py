@@ -334,7 +334,7 @@ def test_reset_clears_curves_readout_summaries_and_status(qtbot, window, tmp_pat
 def test_smoothing_zero_shows_the_raw_values(qtbot, window):
     record = start_long_run(qtbot, window)
     named(window, "smoothingInput").setValue(0)
-    curve = window.plots.live_curves[0]
+    curve = window.plots.live_curves["ce"]
     raw, smoothed = curve.raw_y, curve.smoothed.data()[1]
     assert len(raw) and np.array_equal(raw, smoothed)
     window.controller.stop()
@@ -431,7 +431,7 @@ def test_sweep_tab_fills_the_frontier_and_opens_a_model(qtbot, window, tmp_path)
     assert all(len(c.getData()[0]) == 100 for c in view.loss_curves)  # 2 epochs of 50 steps
     table = named(window, "sweepTable")
     assert table.rowCount() == 3 and table.item(1, 0).text() == "1e-3"
-    assert [table.item(m, 1).text() for m in range(3)] == ["finished"] * 3
+    assert [table.item(m, 2).text() for m in range(3)] == ["finished"] * 3
     assert window.status.state.text().startswith("Sweep 1 finished 2 epoch(s)")
     view.table.selectRow(1)
     qtbot.mouseClick(named(window, "sweepOpenButton"), Qt.MouseButton.LeftButton)
@@ -480,8 +480,8 @@ def test_a_diverged_sweep_model_is_shown_as_such_and_not_opened(window, mnist):
     record = window.session.begin(config, [0.0, 1e-3])
     feed(window.session, trainer)
     table = named(window, "sweepTable")
-    assert [table.item(m, 1).text() for m in range(2)] == ["finished", "diverged"]
-    assert table.item(1, 2).text() == ""  # no accuracy for a model that is not finite
+    assert [table.item(m, 2).text() for m in range(2)] == ["finished", "diverged"]
+    assert table.item(1, 3).text() == ""  # no accuracy for a model that is not finite
     assert len(window.sweep_view.frontier_line.getData()[0]) == 1  # only the finite model
     assert not window.controller.open_sweep_model(record, 1)
     assert "diverged" in window.message.text() and window.session.current is None
@@ -503,3 +503,41 @@ def test_first_start_shows_the_balanced_preset(window):
     assert named(window, "presetSelect").currentData() == "balanced"
     config, balanced = window.controls.config(), PRESETS["balanced"]
     assert (config.l1_weight, config.lr, config.epochs) == (balanced.l1_weight, balanced.lr, balanced.epochs)
+
+
+def test_l2_is_set_changed_live_and_drawn_dashed(qtbot, window):
+    window.controls.l2_weight.setValue(1e-3)
+    window.controls.weight_decay.setValue(0.0)
+    config = window.controls.config()
+    assert (config.l2_weight, config.weight_decay) == (1e-3, 0.0)
+    record = start_long_run(qtbot, window)
+    assert record.config.l2_weight == 1e-3 and not window.controls.weight_decay.isEnabled()
+    qtbot.waitUntil(lambda: "l2" in window.plots.live_curves, timeout=10_000)
+    assert window.plots.live_curves["l2"].line_item.opts["pen"].style() == Qt.PenStyle.DashLine
+    window.controls.l2_weight.setValue(0.0)
+    qtbot.waitUntil(lambda: bool(record.changes), timeout=10_000)
+    step = record.changes[0].step
+    window.controller.stop()
+    qtbot.waitUntil(lambda: ended(window) is record, timeout=30_000)
+    assert record.schedule() == f"L1 1e-4, L2 1e-3 -> 0 at step {step}, lr 1e-3"
+    l2 = record.curves()[3][:, 0]
+    assert (l2[: step - 1] > 0).all() and (l2[step - 1 :] == 0).all()
+    assert len(window.plots.overlays[record]) == 4  # CE, L1, L2 (dashed) and accuracy
+
+
+def test_chance_lines_accuracy_zoom_and_log_penalties(qtbot, window):
+    from l1_trainer.gui.plots import accuracy_range
+
+    assert accuracy_range([93.4, 96.8]) == (90.0, 100.0)
+    assert accuracy_range([11.35, 97.0]) == (10.0, 100.0)
+    assert accuracy_range([9.8]) == (5.0, 15.0) and accuracy_range([]) == (0.0, 100.0)
+    levels = [item.value() for item in window.plots.ce_widget.plotItem.items if hasattr(item, "angle")
+              and item.angle == 0]
+    assert levels == [pytest.approx(2.302585)]
+    set_inputs(window, train_images=3200, epochs=2, batch_size=64)
+    run_to_end(qtbot, window)
+    window.plots._redraw()
+    low, high = window.plots.acc_widget.plotItem.viewRange()[1]
+    assert 50 <= low and high <= 100  # zoomed to the run's accuracies, not 0-100
+    named(window, "penaltyLogScaleCheck").setChecked(True)
+    assert window.plots.l1_widget.plotItem.ctrl.logYCheck.isChecked()

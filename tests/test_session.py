@@ -28,7 +28,7 @@ def steps(first, ce, l1=0.1, k=1):
     step = np.arange(first, first + n)
     column = np.asarray(ce, float).reshape(n, 1).repeat(k, 1)
     return Steps(frozen(step), frozen(step / 100.0), frozen(step % 100 + 1), frozen(column),
-                 frozen(np.full((n, k), l1)), samples_per_s=1000.0)
+                 frozen(np.full((n, k), l1)), frozen(np.zeros((n, k))), samples_per_s=1000.0)
 
 
 def epoch(number, accuracy, k=1):
@@ -59,9 +59,12 @@ def test_a_record_holds_the_schedule_that_really_happened():
     config = PRESETS["balanced"]
     record = RunRecord(1, config, (1e-4,))
     record.apply(steps(1, [2.0] * 299))
-    record.apply(HyperparamsChanged(300, (3e-3,), 1e-3))
-    record.apply(HyperparamsChanged(500, (3e-3,), 3e-4))
+    record.apply(HyperparamsChanged(300, (3e-3,), (0.0,), 1e-3))
+    record.apply(HyperparamsChanged(500, (3e-3,), (0.0,), 3e-4))
     assert record.schedule() == "L1 1e-4 -> 3e-3 at step 300, lr 1e-3 -> 3e-4 at step 500"
+    record.apply(HyperparamsChanged(700, (3e-3,), (1e-4,), 3e-4))
+    assert record.schedule() == ("L1 1e-4 -> 3e-3 at step 300, L2 0 -> 1e-4 at step 700, "
+                                 "lr 1e-3 -> 3e-4 at step 500")
     assert record.l1_schedule() == "1e-4 -> 3e-3 at step 300"
     report = SparsityReport(1e-3, ())
     record.apply(RunEnded(RunStatus.STOPPED, "stopped at step 512", 512, 0, (0.63,), (report,), (False,)))

@@ -1,10 +1,10 @@
-"""K models in one buffer, and the L1 term written once for runs and sweeps."""
+"""K models in one buffer, and the penalties (L1, L2) written once for runs and sweeps."""
 
 import pytest
 import torch
 
 from l1_trainer.core.model import build_model
-from l1_trainer.core.stack import L1Term, ParamStack
+from l1_trainer.core.stack import ParamStack, Penalties
 from l1_trainer.core.weights import weight_matrices
 
 CPU = torch.device("cpu")
@@ -28,29 +28,32 @@ def test_each_model_starts_as_the_template_and_reads_back_as_a_state_dict():
     assert weights_first == ["layers.1.weight", "layers.3.weight", "layers.1.bias", "layers.3.bias"]
 
 
-def test_l1_gradient_is_autograds_for_every_model_with_its_own_weight():
-    stack = _stack(2)
-    term = L1Term(stack, [0.3, 0.0])
+@pytest.mark.parametrize("k", [1, 3])
+def test_penalty_gradients_are_autograds_for_every_model_with_its_own_weights(k):
+    stack = _stack(k)
+    l1, l2 = [0.3, 0.0, 0.1][:k], [0.0, 0.2, 0.05][:k]
+    terms = Penalties(stack, l1, l2)
     reference = [{n: t.clone().requires_grad_() for n, t in s.items()} for s in stack.state_dicts()]
-    expected = [w * sum(t.abs().sum() for t in ref.values()) for w, ref in zip((0.3, 0.0), reference)]
+    expected = [a * sum(t.abs().sum() for t in ref.values()) + b * sum((t * t).sum() for t in ref.values())
+                for a, b, ref in zip(l1, l2, reference)]
     for value in expected:
         value.backward()
     stack.zero_grad()
-    values = term.value()
-    term.add_gradient()
-    assert values.tolist() == pytest.approx([v.item() for v in expected], rel=1e-6)
+    l1_values, l2_values = terms.values()
+    terms.add_gradients()
+    assert (l1_values + l2_values).tolist() == pytest.approx([v.item() for v in expected], rel=1e-5)
     for m, ref in enumerate(reference):
         for name, t in ref.items():
             got = stack.grads[name][m]
-            assert torch.equal(got, t.grad if t.grad is not None else torch.zeros_like(got)), name
+            assert torch.allclose(got, t.grad if t.grad is not None else torch.zeros_like(got), atol=1e-6), name
 
 
 def test_weights_only_penalty_skips_biases():
     stack = _stack(1, penalize_biases=False)
-    term = L1Term(stack, [1.0])
+    terms = Penalties(stack, [1.0], [0.0])
     stack.zero_grad()
-    term.value()
-    term.add_gradient()
+    terms.values()
+    terms.add_gradients()
     assert all(g.abs().sum() == 0 for name, g in stack.grads.items() if name.endswith("bias"))
     weights = weight_matrices(stack.state_dicts()[0])
     assert all(torch.equal(stack.grads[n][0], stack.blocks[n][0].sign()) for n in weights)
@@ -58,10 +61,10 @@ def test_weights_only_penalty_skips_biases():
 
 def test_proximal_step_is_the_soft_threshold_and_gives_exact_zeros():
     stack = _stack(2)
-    term = L1Term(stack, [2.0, 0.0])
+    terms = Penalties(stack, [2.0, 0.0], [0.0, 0.0])
     before = stack.state_dicts()
     lr = 0.01
-    term.shrink(lr)
+    terms.shrink(lr)
     after = stack.state_dicts()
     for name in before[0]:
         b = before[0][name]
@@ -81,3 +84,11 @@ def test_models_are_checked_and_restored_one_by_one():
     stack.copy_models(stack.param.data, saved, torch.tensor([False, True, False]))
     assert stack.finite().all()
     assert stack.blocks["layers.1.bias"][2, 0] == 5.0  # model 2 was not restored
+
+
+def test_without_l2_the_step_does_no_l2_work():
+    stack = _stack(1)
+    terms = Penalties(stack, [1e-3], [0.0])
+    assert not terms.uses_l2 and terms.values()[1].tolist() == [0.0]
+    terms.set_weights([1e-3], [1e-4])
+    assert terms.uses_l2 and terms.values()[1].item() > 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from l1_trainer.core.config import PRESETS, parse_l1_weights
+from l1_trainer.core.config import PRESETS, parse_weights, sweep_grid
 from l1_trainer.core.engine import Trainer
 from l1_trainer.core.events import Diverged, EpochMetrics, Paused, Resumed, RunStatus, Steps
 from l1_trainer.core.inference import model_from_state
@@ -82,15 +82,31 @@ def test_a_diverged_model_is_marked_and_kept_finite_while_the_others_train_on(mn
 
 
 def test_weights_are_parsed_validated_and_capped(mnist):
-    assert parse_l1_weights("0, 1e-5,1e-4") == [0.0, 1e-5, 1e-4]
-    with pytest.raises(ValueError, match="numbers separated by commas"):
-        parse_l1_weights("0,abc")
+    assert parse_weights("0, 1e-5,1e-4") == [0.0, 1e-5, 1e-4]
+    with pytest.raises(ValueError, match="L1 weights must be numbers separated by commas"):
+        parse_weights("0,abc")
     for bad in ("1e-4,nan", "1e-4,-1"):
-        with pytest.raises(ValueError, match="l1_weight"):
-            parse_l1_weights(bad)
-    with pytest.raises(ValueError, match="1 to 64 L1 weights at once, got 65; split"):
-        parse_l1_weights(",".join(["1e-4"] * 65))
-    with pytest.raises(ValueError, match="got 0"):
-        parse_l1_weights(" , ")
+        with pytest.raises(ValueError, match="l2_weight"):
+            parse_weights(bad, "l2_weight")
+    with pytest.raises(ValueError, match="give at least one L1 weight"):
+        parse_weights(" , ")
+    assert sweep_grid([0.0, 1e-4], [0.0, 1e-3]) == ([0.0, 0.0, 1e-4, 1e-4], [0.0, 1e-3, 0.0, 1e-3])
+    with pytest.raises(ValueError, match="1 to 64 models at once, got 65 .65 L1 x 1 L2"):
+        sweep_grid([1e-4] * 65, [0.0])
     with pytest.raises(ValueError, match="l1_weight"):
         Trainer(PRESETS["balanced"].replace(device="cpu"), mnist, l1_weights=[1e-4, -1.0])
+
+
+def test_a_sweep_can_vary_l2_and_l1_together(mnist):
+    """An L1 x L2 grid: L1 makes weights exactly small, L2 only makes them small."""
+    config = PRESETS["balanced"].replace(epochs=1, train_subset=3200, device="cpu")
+    l1, l2 = sweep_grid([0.0, 1e-3], [0.0, 1e-2])
+    trainer = Trainer(config, mnist, l1_weights=l1, l2_weights=l2)
+    events = _run(trainer)
+    steps = [e for e in events if isinstance(e, Steps)]
+    assert (steps[0].l2[:, [0, 2]] == 0).all() and (steps[0].l2[:, [1, 3]] > 0).all()
+    assert (steps[0].l1[:, [0, 1]] == 0).all() and (steps[0].l1[:, [2, 3]] > 0).all()
+    sparsity = [s.fraction for s in events[-1].sparsity]
+    assert sparsity[2] > sparsity[1] + 0.2  # L1 alone beats L2 alone at sparsity
+    single = Trainer(config.replace(l1_weight=0.0, l2_weight=1e-2), mnist)
+    assert _run(single)[-1].sparsity[0].fraction == pytest.approx(sparsity[1], abs=0.01)
