@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                        f"trained (at most {MAX_SWEEP_MODELS} models)")
     _add_training_options(sweep)
     sweep.add_argument("--csv", help="also write the results table here")
+    runs = sub.add_parser("runs", help="list the kept runs, newest first (the window's Runs tab)")
+    runs.add_argument("--csv", help="write them all to this CSV file instead")
     prune = sub.add_parser("prune", help="test accuracy of a saved model as its smallest weights are removed")
     prune.add_argument("model", type=Path, help="a model file saved with --save or the window")
     prune.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root")
@@ -118,7 +120,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def main(argv: Sequence[str]) -> int:
     parser = build_parser()
-    commands = {"train": train_command, "sweep": sweep_command, "prune": prune_command}
+    commands = {"train": train_command, "sweep": sweep_command, "prune": prune_command,
+                "runs": runs_command}
     try:
         args = parser.parse_args(argv)
         if args.command not in commands:
@@ -171,9 +174,10 @@ def train(config: TrainConfig, data: MnistTensors, save: Path | None,
     say(f"Training on {trainer.device} with {_describe(config)}")
     with _CtrlC(trainer.stop) as ctrl_c:
         ended = _print_events(trainer, record)
-        if save is not None:
-            with ctrl_c.saving():
+        with ctrl_c.saving():
+            if save is not None:
                 _save(save, trainer, record)
+            _keep(record)
     return {"finished": EXIT_OK, "stopped": EXIT_STOPPED}.get(ended.status.value, EXIT_FAILED)
 
 
@@ -273,6 +277,8 @@ def sweep(config: TrainConfig, l1: list[float], l2: list[float], data: MnistTens
             with ctrl_c.saving():
                 _written_or_rescued(csv, "the table", lambda p: write_csv(p, SUMMARY_FIELDS, summary_rows([record])))
             say(f"Wrote {csv}")
+        with ctrl_c.saving():
+            _keep(record)
     if record.ended.status.value == "failed":
         raise CliError(record.ended.reason)
     return EXIT_STOPPED if record.ended.status.value == "stopped" else EXIT_OK
@@ -293,6 +299,51 @@ def prune_command(args: argparse.Namespace) -> int:
     for point in pruning_curve(model, data.test_x, data.test_y):
         say(f"{point.removed:14.1%}  {point.accuracy:13.2%}")
     return EXIT_OK
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    """The kept runs, one line each, newest first; or all of them as CSV."""
+    from l1_trainer.core.export import write_runs
+
+    store = _store()
+    runs = store.runs()
+    if args.csv is not None:
+        path = _checked_target(args.csv, "--csv", CSV_BYTES_PER_MODEL * len(runs))
+        _written_or_rescued(path, "the runs", lambda p: write_runs(p, runs))
+        say(f"Wrote {len(runs)} run(s) to {path}")
+        return EXIT_OK
+    if not runs:
+        say(f"No runs kept yet (the history is in {store.folder})")
+    for run in runs:
+        say(run.line())
+    return EXIT_OK
+
+
+def _store():  # -> RunStore
+    from l1_trainer.core.store import RunStore, StoreError
+
+    try:
+        store = RunStore()
+    except StoreError as exc:
+        raise CliError(str(exc)) from exc
+    if store.notice:
+        say(f"l1-trainer: {store.notice}", err=True)
+    return store
+
+
+def _keep(record: RunRecord) -> None:
+    """Keep a finished run in the history; a history that cannot be written is said, not fatal."""
+    from l1_trainer.core.store import RunStore, StoreError
+
+    try:
+        store = RunStore()
+        ids = store.add(record)
+    except (StoreError, OSError) as exc:
+        say(f"l1-trainer: the run was not kept in the history: {exc}", err=True)
+        return
+    if store.notice:
+        say(f"l1-trainer: {store.notice}", err=True)
+    say(f"Kept as run #{ids[0]}" + (f" to #{ids[-1]}" if len(ids) > 1 else "") + " (l1-trainer runs)")
 
 
 # ---- shared ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -34,6 +35,14 @@ def write_curves(path: Path, labels: dict[RunRecord, str]) -> int:
 def write_summaries(path: Path, records: Iterable[RunRecord]) -> int:
     """One row per model of every record, as CSV; returns the number of rows."""
     return write_csv(path, SUMMARY_FIELDS, summary_rows(records))
+
+
+def write_runs(path: Path, runs: list) -> int:
+    """The kept runs (core.store.StoredRun), one row each, as CSV; returns the number of rows."""
+    from l1_trainer.core.store import StoredRun
+
+    fields = [f.name for f in dataclasses.fields(StoredRun)]
+    return write_csv(path, fields, [[getattr(run, f) for f in fields] for run in runs])
 
 
 def curve_rows(labels: dict[RunRecord, str]) -> list[tuple]:

@@ -6,6 +6,7 @@ them. Qt-free: the CLI keeps a record of its sweep the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -75,8 +76,11 @@ class RunRecord:
     snapshots: dict[int, WeightSnapshot] = field(default_factory=dict)  # model -> latest weights
     ended: RunEnded | None = None
     samples_per_s: float = 0.0
+    title: str = ""  # how it is named: "run 3" by default, "saved run #12" from the history
+    stored_ids: list[int] = field(default_factory=list)  # its models' ids in the kept history
 
     def __post_init__(self) -> None:
+        self.title = self.title or f"{'sweep' if self.sweep else 'run'} {self.number}"
         self.l2_weights = self.l2_weights or (self.config.l2_weight,) * self.k
         self._x = Growing(2)  # step, fractional epoch
         self._ce = Growing(self.k)
@@ -86,6 +90,22 @@ class RunRecord:
     @property
     def k(self) -> int:
         return len(self.l1_weights)
+
+    def model(self, m: int) -> RunRecord:
+        """Model m of a sweep as a record of its own (a run's only model is itself)."""
+        if self.k == 1:
+            return self
+        pick = _picker(m)
+        one = RunRecord(self.number, self.config.replace(l1_weight=self.l1_weights[m], l2_weight=self.l2_weights[m]),
+                        (self.l1_weights[m],), (self.l2_weights[m],), self.sweep,
+                        [pick(c) for c in self.changes], [pick(e) for e in self.epochs],
+                        {0: self.diverged_at[m]} if m in self.diverged_at else {},
+                        {0: self.snapshots[m]} if m in self.snapshots else {},
+                        pick(self.ended) if self.ended else None, self.samples_per_s, self.title)
+        one._x.extend(self._x.view())
+        for mine, theirs in ((one._ce, self._ce), (one._l1, self._l1), (one._l2, self._l2)):
+            mine.extend(theirs.view()[:, m : m + 1])
+        return one
 
     def __repr__(self) -> str:
         kind = "sweep" if self.sweep else "run"
@@ -213,6 +233,15 @@ def collapsed(ce: np.ndarray, test_accuracy: float) -> bool:
         return False
     tail = ce[-TAIL_STEPS:]
     return bool(abs(tail.mean() - CHANCE_CE) < 0.02 and tail.std() < 0.05)
+
+
+def _picker(m: int):
+    """A function giving an event with only model m's values in its per-model tuples."""
+    def pick(event):
+        return dataclasses.replace(event, **{
+            f.name: (getattr(event, f.name)[m],) for f in dataclasses.fields(event)
+            if isinstance(getattr(event, f.name), tuple) and getattr(event, f.name)})
+    return pick
 
 
 def _timeline(values: list[tuple[int, float]]) -> str:

@@ -111,6 +111,7 @@ class SessionEvents:
         self.notice = Emitter()  # (text, kind) kind: "error" or "info"
         self.diagnosis = Emitter()  # (text or "") what the app says about the current run
         self.pruning = Emitter()  # () a pruning curve was added, or all were cleared
+        self.stored = Emitter()  # () the list of kept runs changed
 
 
 class Session:
@@ -123,6 +124,7 @@ class Session:
         self.threshold = threshold
         self.diagnosis = ""
         self.pruning: list[tuple[str, list]] = []  # (label, PrunePoints): one per click
+        self.stored: list = []  # StoredRun: the runs kept across restarts, newest first
         self._numbers = 0
 
     # ---- state -------------------------------------------------------------------------------
@@ -191,7 +193,7 @@ class Session:
         """Each run's legend name: its schedule and whatever else differs between runs."""
         runs = [r for r in self.history if not r.sweep]
         fields = differing(runs)
-        return {r: f"run {r.number}: {r.label(fields)}" for r in runs}
+        return {r: f"{r.title}: {r.label(fields)}" for r in runs}
 
     def reset(self) -> None:
         """Forget the model and every run (the curves, the summaries, the sweep)."""
@@ -199,7 +201,28 @@ class Session:
         self.current = None
         self._set_diagnosis("")
         self.events.history.emit()
+        self.events.stored.emit()
         self.events.model.emit(None)
+
+    def set_stored(self, runs: list) -> None:
+        self.stored = runs
+        self.events.stored.emit()
+
+    def shown_ids(self) -> set[int]:
+        """The kept runs whose curves are on the plots (a run of this session or one reloaded)."""
+        return {r.stored_ids[0] for r in self.history if not r.sweep and r.stored_ids}
+
+    def show_record(self, record: RunRecord) -> None:
+        """Draw a kept run's curves again, beside this session's runs."""
+        self.history.append(record)
+        self.events.history.emit()
+        self.events.stored.emit()
+
+    def hide_stored(self, run_id: int) -> None:
+        self.history = [r for r in self.history if r.sweep or r.stored_ids[:1] != [run_id]
+                        or r is self.active]
+        self.events.history.emit()
+        self.events.stored.emit()
 
     def add_pruning(self, label: str, points: list) -> None:
         self.pruning.append((label, points))
@@ -212,6 +235,7 @@ class Session:
     def clear_old_runs(self) -> None:
         self.history = [r for r in self.history if r is self.active]
         self.events.history.emit()
+        self.events.stored.emit()
 
     # ---- the current model -------------------------------------------------------------------
 

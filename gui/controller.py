@@ -24,6 +24,7 @@ class Controller:
         self.data_dir = data_dir
         self.data = data  # MnistTensors on the CPU
         self.control = None  # the active run's core.engine.Control
+        self.store = None  # core.store.RunStore: the runs kept across restarts
 
     # ---- start-up ----------------------------------------------------------------------------
 
@@ -108,8 +109,65 @@ class Controller:
 
     def _ended(self, ended: object) -> None:
         self.control = None
+        record = self.session.active
         self.session.end(ended)
         self.evaluate()
+        self._keep(record)
+
+    # ---- the kept history -------------------------------------------------------------------
+
+    def open_history(self) -> None:
+        """The runs kept across restarts (a damaged history is set aside and said so)."""
+        from l1_trainer.core.store import RunStore, StoreError
+
+        try:
+            self.store = RunStore()
+        except StoreError as exc:
+            self.session.notify(f"Runs will not be kept: {exc}")
+            return
+        if self.store.notice:
+            self.session.notify(self.store.notice, "info")
+        self.session.set_stored(self.store.runs())
+
+    def _keep(self, record: object) -> None:
+        store = self.store
+        if store is None:
+            return
+
+        def kept(ids: list[int]) -> None:
+            record.stored_ids.extend(ids)
+            self.session.set_stored(store.runs())
+
+        # A kind per run: a second run ending meanwhile must not replace this one's outcome.
+        self.runner.start(f"keep {record.number}", lambda emit: store.add(record), done=kept,
+                          fail=lambda message: self.session.notify(f"The run was not kept: {message}"))
+
+    def show_stored(self, run_id: int, shown: bool) -> None:
+        """Draw a kept run's curves beside this session's runs, or take them away."""
+        from l1_trainer.core.store import StoreError
+
+        if not shown:
+            self.session.hide_stored(run_id)
+        elif run_id not in self.session.shown_ids():
+            try:
+                self.session.show_record(self.store.record(run_id))
+            except StoreError as exc:
+                self.session.notify(str(exc))
+
+    def open_stored(self, run_id: int) -> bool:
+        from l1_trainer.core.store import StoreError
+
+        try:
+            path = self.store.weights_file(run_id)
+        except StoreError as exc:
+            self.session.notify(f"Could not open the model: {exc}")
+            return False
+        return self.open_model(path, origin=f"saved run #{run_id}")
+
+    def delete_stored(self, run_id: int) -> None:
+        self.session.hide_stored(run_id)
+        self.store.delete(run_id)
+        self.session.set_stored(self.store.runs())
 
     def _crashed(self, record: object, message: str) -> None:
         from l1_trainer.core.events import RunEnded, RunStatus
@@ -150,7 +208,7 @@ class Controller:
         self.runner.start("prune", work, done=lambda points: self.session.add_pruning(label, points),
                           fail=lambda message: self.session.notify(f"Pruning failed: {message}"))
 
-    def open_model(self, path: Path) -> bool:
+    def open_model(self, path: Path, origin: str = "") -> bool:
         """Make a saved model the current one; a bad file changes nothing and says why."""
         from l1_trainer.core.modelfile import ModelFileError, load_model
 
@@ -161,9 +219,10 @@ class Controller:
             return False
         trained_with = str(summary.get("schedule") or f"L1 {short(config.l1_weight)}, lr {short(config.lr)}")
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        self._use(CurrentModel(state, config, path.name, trained_with,
+        origin = origin or path.name
+        self._use(CurrentModel(state, config, origin, trained_with,
                                int(summary.get("step") or 0), float(summary.get("epoch") or 0.0)))
-        self.session.notify(f"Opened {path.name}: trained with {trained_with}, "
+        self.session.notify(f"Opened {origin}: trained with {trained_with}, "
                             f"{config.epochs} epoch(s); measuring its test accuracy…", "info")
         return True
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QMainWindow,
+    QMessageBox,
     QScrollArea,
     QTabWidget,
     QVBoxLayout,
@@ -35,6 +36,7 @@ from l1_trainer.gui.inputs import MessageBar
 from l1_trainer.gui.jobs import JobRunner
 from l1_trainer.gui.plots import CurvesTab
 from l1_trainer.gui.pruning_view import PruningView
+from l1_trainer.gui.runs_view import RunsView
 from l1_trainer.gui.sparsity_view import SparsityReadout
 from l1_trainer.gui.status import StatusReadout
 from l1_trainer.gui.sweep_view import SweepView
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         self.pruning = PruningView(session)
         self.weights = WeightsView(session)
         self.sweep_view = SweepView(session)
+        self.runs_view = RunsView(session)
         self.tabs = QTabWidget()
         self.status = StatusReadout(self.statusBar(), session)
         self._ready = False  # torchReady was emitted
@@ -86,6 +89,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore()
         session.set_threshold(self.controls.threshold.value())
+        self.controller.open_history()
         self._render()
 
     # ---- layout -----------------------------------------------------------------------------
@@ -99,7 +103,7 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("viewTabs")
         for widget, title in ((self.curves, "Curves"), (self.weights, "Weights"), (self.draw, "Draw a digit"),
                               (self.gallery, "Test images"), (self.pruning, "Pruning"),
-                              (self.sweep_view, "Sweep")):
+                              (self.sweep_view, "Sweep"), (self.runs_view, "Runs")):
             self.tabs.addTab(widget, title)
         middle = QVBoxLayout()
         for bar_widget in (self.guide, self.message, self.diagnosis):
@@ -161,6 +165,11 @@ class MainWindow(QMainWindow):
         self.sweep_view.openRequested.connect(controller.open_sweep_model)
         self.sweep_view.export_button.clicked.connect(
             lambda: self._export_dialog("Export sweep results", "sweep.csv", "CSV (*.csv)", self.export_sweep))
+        self.runs_view.showRequested.connect(controller.show_stored)
+        self.runs_view.openRequested.connect(controller.open_stored)
+        self.runs_view.deleteRequested.connect(self.delete_stored)
+        self.runs_view.exportRequested.connect(
+            lambda: self._export_dialog("Export kept runs", "runs.csv", "CSV (*.csv)", self.export_runs))
         session.events.notice.connect(self.message.show_message)
         session.events.diagnosis.connect(self._diagnosis)
         for emitter in (session.events.history, session.events.run_ended):
@@ -294,6 +303,19 @@ class MainWindow(QMainWindow):
 
         record = self.sweep_view.record
         return self._export(path, lambda: write_summaries(path, [record] if record else []))
+
+    def export_runs(self, path: Path) -> int:
+        from l1_trainer.core.export import write_runs
+
+        return self._export(path, lambda: write_runs(path, self.session.stored))
+
+    @Slot(int)
+    def delete_stored(self, run_id: int) -> None:
+        answer = QMessageBox.question(self, "Delete a kept run",
+                                      f"Delete run #{run_id} and its weights from the history? "
+                                      "This cannot be undone.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.controller.delete_stored(run_id)
 
     def export_plots(self, stem: Path) -> int:
         return self._export(stem, lambda: len(self.plots.export_png(stem)))

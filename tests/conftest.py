@@ -10,6 +10,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # QSettings (the window's defaults) and desktop entries go to private folders.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="l1-trainer-test-config-")
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="l1-trainer-test-data-")
+# The run history too: runs the tests make never reach the user's.
+os.environ["L1_TRAINER_DATA"] = tempfile.mkdtemp(prefix="l1-trainer-test-runs-")
 
 import pytest  # noqa: E402
 

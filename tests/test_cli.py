@@ -340,3 +340,18 @@ def test_ctrl_c_during_a_sweep_writes_the_models_so_far(run, tmp_path, monkeypat
     assert [r["status"] for r in _csv_rows(path)] == ["stopped", "stopped"]
 
 
+
+
+def test_runs_lists_what_train_and_sweep_kept(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("L1_TRAINER_DATA", str(tmp_path / "history"))
+    code, out, _ = run("runs")
+    assert code == 0 and out.startswith("No runs kept yet")
+    assert run("train", *SMALL)[1].rstrip().endswith("Kept as run #1 (l1-trainer runs)")
+    code, out, _ = run("sweep", "--l1-weights", "0", "--l2-weights", "0,1e-3", *SMALL)
+    assert code == 0 and "Kept as run #2 to #3" in out
+    code, out, _ = run("runs")
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == ["#3", "#2", "#1"]
+    assert "L1 0, L2 1e-3, lr 1e-3" in lines[0] and " run " in lines[2]
+    code, out, _ = run("runs", "--csv", tmp_path / "runs.csv")
+    assert code == 0 and len(_csv_rows(tmp_path / "runs.csv")) == 3

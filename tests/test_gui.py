@@ -541,3 +541,54 @@ def test_chance_lines_accuracy_zoom_and_log_penalties(qtbot, window):
     assert 50 <= low and high <= 100  # zoomed to the run's accuracies, not 0-100
     named(window, "penaltyLogScaleCheck").setChecked(True)
     assert window.plots.l1_widget.plotItem.ctrl.logYCheck.isChecked()
+
+
+def test_runs_survive_a_restart_and_can_be_shown_opened_and_deleted(qtbot, tmp_path, mnist, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setenv("L1_TRAINER_DATA", str(tmp_path / "history"))
+    first = make_window(qtbot, tmp_path / "a.ini", mnist)
+    set_inputs(first, **QUICK)
+    run_to_end(qtbot, first)
+    first.controls.l1_weight.setValue(1e-3)
+    run_to_end(qtbot, first)
+    qtbot.waitUntil(lambda: len(first.session.stored) == 2, timeout=30_000)
+    assert first.session.shown_ids() == {1, 2}  # this session's runs are on the plots
+    first.close()
+
+    second = make_window(qtbot, tmp_path / "b.ini", mnist)  # a restart: the history is back
+    table = named(second, "runsTable")
+    assert table.rowCount() == 2 and not second.plots.overlays
+    table.sortItems(6, Qt.SortOrder.DescendingOrder)  # by test accuracy
+    accuracies = [table.item(row, 6).value for row in range(2)]
+    assert accuracies == sorted(accuracies, reverse=True)
+    row = next(r for r in range(2) if table.item(r, 1).value == 2)
+    table.item(row, 0).setCheckState(Qt.CheckState.Checked)  # show run #2's curves
+    (record,) = second.plots.overlays
+    assert record.title == "saved run #2" and record.schedule() == "L1 1e-3, lr 1e-3"
+    assert [label.text for _, label in second.plots.legend.items] == ["saved run #2: L1 1e-3, lr 1e-3"]
+    assert len(record.curves()[0]) == 40 and len(record.epochs) == 2
+    table.selectRow(row)
+    qtbot.mouseClick(named(second, "runsOpenButton"), Qt.MouseButton.LeftButton)
+    current = evaluated(qtbot, second)
+    assert current.origin == "saved run #2" and current.trained_with == "L1 1e-3, lr 1e-3"
+    assert current.evaluation.accuracy == pytest.approx(record.test_accuracy(), abs=1e-6)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    qtbot.mouseClick(named(second, "runsDeleteButton"), Qt.MouseButton.LeftButton)
+    assert [run.id for run in second.session.stored] == [1] and not second.plots.overlays
+    assert not (tmp_path / "history" / "weights" / "2.safetensors").exists()
+    assert second.export_runs(tmp_path / "runs.csv") == 1
+    second.close()
+
+
+def test_a_damaged_history_is_set_aside_and_the_app_starts(qtbot, tmp_path, mnist, monkeypatch):
+    history = tmp_path / "history"
+    history.mkdir()
+    (history / "runs.db").write_bytes(b"not a database at all" * 100)
+    monkeypatch.setenv("L1_TRAINER_DATA", str(history))
+    window = make_window(qtbot, tmp_path / "c.ini", mnist)
+    assert "could not be read; it was kept aside as runs.db.damaged-" in window.message.text()
+    assert window.session.stored == [] and named(window, "startButton").isEnabled()
+    kept = list(history.glob("runs.db.damaged-*"))
+    assert len(kept) == 1 and kept[0].read_bytes().startswith(b"not a database")
+    window.close()
