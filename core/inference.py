@@ -24,12 +24,25 @@ def probabilities(model: MLP, images: torch.Tensor) -> torch.Tensor:
     return torch.softmax(model(images.reshape(len(images), -1)), dim=1)
 
 
+@torch.inference_mode()
+def activations(model: MLP, image: torch.Tensor) -> list[torch.Tensor]:
+    """Each hidden layer's activations (after ReLU) for one image (28, 28) or (784,)."""
+    h = image.reshape(1, -1)
+    found = []
+    for layer in model.layers[1:]:
+        h = layer(h)
+        if isinstance(layer, torch.nn.ReLU):
+            found.append(h[0].clone())
+    return found
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """A model's predictions on a labelled set."""
+    """A model's predictions on a labelled set, with every image's ten probabilities."""
 
     predictions: torch.Tensor  # (N,) int64
     labels: torch.Tensor
+    probabilities: torch.Tensor  # (N, 10)
 
     @property
     def accuracy(self) -> float:
@@ -39,7 +52,16 @@ class Evaluation:
         """Indices of the wrongly predicted images, in order."""
         return torch.nonzero(self.predictions != self.labels).flatten()
 
+    def confusion(self) -> torch.Tensor:
+        """(10, 10) counts: row = true digit, column = predicted digit."""
+        return torch.bincount(10 * self.labels + self.predictions, minlength=100).view(10, 10)
+
+    def where(self, true: int, predicted: int) -> torch.Tensor:
+        """Indices of the images of digit `true` predicted as `predicted`, in order."""
+        return torch.nonzero((self.labels == true) & (self.predictions == predicted)).flatten()
+
 
 @torch.inference_mode()
 def evaluate(model: MLP, images: torch.Tensor, labels: torch.Tensor) -> Evaluation:
-    return Evaluation(model(images.reshape(len(images), -1)).argmax(1), labels)
+    probs = torch.softmax(model(images.reshape(len(images), -1)), dim=1)
+    return Evaluation(probs.argmax(1), labels, probs)

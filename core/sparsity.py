@@ -61,3 +61,15 @@ def sparsity(weights: Mapping[str, torch.Tensor], threshold: float) -> SparsityR
         for (name, w), (near, zeros) in zip(weights.items(), values)
     )
     return SparsityReport(threshold, layers)
+
+
+def dead_units(matrix: torch.Tensor, threshold: float) -> list[int]:
+    """The units (rows of a weight matrix, out x in) whose every incoming weight is at or below
+    the threshold: L1 has switched them off."""
+    return (matrix.abs() <= threshold).all(1).nonzero().flatten().tolist()
+
+
+def dead_inputs(first_layer: torch.Tensor, threshold: float) -> torch.Tensor:
+    """(784,) bool: input pixels whose every outgoing weight is at or below the threshold, so the
+    network no longer looks at them (border pixels, which carry no ink, go first)."""
+    return (first_layer.abs() <= threshold).all(0)

@@ -28,9 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from l1_trainer.core.session import CurrentModel, Session
+from l1_trainer.gui.units_view import UnitsView
 
 PREDICT_MS = 60  # predictions at most about 16 times a second while drawing
-CANVAS = 280
+CANVAS = 240  # with the panels beside it, the window still fits 1024 x 700
 
 
 class DrawCanvas(QWidget):
@@ -47,7 +48,7 @@ class DrawCanvas(QWidget):
         self.setFixedSize(CANVAS, CANVAS)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.CrossCursor)
-        self.pen_width = 18
+        self.pen_width = 16
         self.image = QImage(CANVAS, CANVAS, QImage.Format.Format_Grayscale8)
         self._last: QPointF | None = None
         self.clear()
@@ -55,6 +56,16 @@ class DrawCanvas(QWidget):
     def clear(self) -> None:
         self.image.fill(QColor("white"))
         self.blank = True
+        self.update()
+        self.changed.emit()
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Start from a 28 x 28 image in [0, 1] (a test image), scaled up, to draw over."""
+        paper = np.ascontiguousarray(255 - (np.clip(image, 0, 1) * 255).astype(np.uint8))
+        small = QImage(paper.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
+        self.image = small.scaled(CANVAS, CANVAS, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                  Qt.TransformationMode.SmoothTransformation)
+        self.blank = not image.any()
         self.update()
         self.changed.emit()
 
@@ -116,7 +127,10 @@ class DrawPanel(QWidget):
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
         session.events.model.connect(self._model_changed)
+        session.events.threshold.connect(lambda threshold: self.predict())  # which units are dead
+        self.units = UnitsView()
         self._state = None  # the latest weights, used when the panel is on screen
         self._stale = False
         self.model = None
@@ -191,6 +205,7 @@ class DrawPanel(QWidget):
         right.addWidget(self.prediction)
         right.addWidget(self.no_model)
         right.addWidget(self.chart, 1)
+        right.addWidget(self.units)
         layout = QHBoxLayout(self)
         layout.addLayout(left)
         layout.addLayout(right, 1)
@@ -242,11 +257,13 @@ class DrawPanel(QWidget):
             self._show_text("No trained model yet: train one, or load a saved model.", 13)
             self.bars.setOpts(height=np.zeros(10))
             self.preview.clear()
+            self.units.show_units([])
             return
         from l1_trainer.core.preprocess import preprocess_drawing
 
         field = None if self.canvas.blank else preprocess_drawing(self.canvas.ink())
         self._show_preview(field)
+        self._show_units(field)
         if field is None:
             self._show_text("Draw a digit on the canvas", 14)
             self.bars.setOpts(height=np.zeros(10))
@@ -263,6 +280,20 @@ class DrawPanel(QWidget):
         self.prediction.setAccessibleDescription(f"Predicted {digit}, {probs[digit]:.0%}")
         self.predicted, self.probabilities = digit, probs
         self.bars.setOpts(height=probs, brushes=["#d62728" if i == digit else "#1f77b4" for i in range(10)])
+
+    def _show_units(self, field) -> None:
+        """Each hidden layer's activations for the drawing (none yet: all silent), dead greyed."""
+        import torch
+
+        from l1_trainer.core.inference import activations
+        from l1_trainer.core.sparsity import dead_units
+
+        image = torch.zeros(28, 28) if field is None else field
+        matrices = list(self.model.weight_names())
+        state = self.model.state_dict()
+        layers = [(values.numpy(), set(dead_units(state[name], self.session.threshold)))
+                  for values, name in zip(activations(self.model, image), matrices)]
+        self.units.show_units(layers)
 
     def _show_text(self, text: str, size: int) -> None:
         self.predicted, self.probabilities = None, None

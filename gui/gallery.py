@@ -1,17 +1,24 @@
-"""Test images with their true labels and the model's predictions; the ones it gets wrong."""
+"""Why the network errs: the test images with the current model's ten probabilities, its
+confusion matrix (click a cell to see those images), and "Draw over this" to the draw panel."""
 
 from __future__ import annotations
 
 import random
 
-from PySide6.QtCore import QSize, Qt, Slot
-from PySide6.QtGui import QIcon
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -19,11 +26,13 @@ from PySide6.QtWidgets import (
 from l1_trainer.core.session import CurrentModel, Session
 from l1_trainer.gui.draw_panel import grey_pixmap
 
-MAX_LISTED = 500  # the list shows this many mistakes at most (a weak model makes thousands)
+MAX_LISTED = 500  # the list shows this many images at most (a weak model makes thousands)
 
 
 class Gallery(QWidget):
     """The current model's test-set evaluation; `images` are MNIST's test images (set once)."""
+
+    drawOverRequested = Signal(object)  # a (28, 28) image in [0, 1]
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -32,43 +41,93 @@ class Gallery(QWidget):
         self.images = None  # test images, (N, 784) on the CPU
         self.evaluation = None  # core.inference.Evaluation of the current model
         self.shown: int | None = None
+        self.cell: tuple[int, int] | None = None  # (true, predicted) listed; None: the mistakes
         self.image = QLabel()
         self.image.setObjectName("galleryImage")
         self.image.setAccessibleName("Test image")
-        self.image.setFixedSize(196, 196)
+        self.image.setFixedSize(168, 168)
         self.image.setStyleSheet("background: black;")
         self.caption = QLabel("No evaluation yet: train or load a model.")
         self.caption.setObjectName("galleryCaption")
         self.caption.setWordWrap(True)
-        self.random_button = QPushButton("Random test image")
-        self.random_button.setObjectName("randomSampleButton")
-        self.random_button.setAccessibleName("Show a random test image")
-        self.random_button.setEnabled(False)
-        self.random_button.setToolTip("Show a random test image with its true label and the prediction")
+        self.chart = pg.PlotWidget(background="w")
+        self.chart.setObjectName("galleryProbabilities")
+        self.chart.setAccessibleName("The model's probability of each digit for this image")
+        self.chart.setFixedHeight(130)
+        self.chart.setMouseEnabled(False, False)
+        self.chart.setMenuEnabled(False)
+        self.chart.setYRange(0, 1, padding=0.02)
+        self.chart.setXRange(-0.6, 9.6, padding=0)
+        self.chart.getAxis("bottom").setTicks([[(i, str(i)) for i in range(10)]])
+        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7, brush="#1f77b4")
+        self.chart.addItem(self.bars)
+        self.random_button = self._button("randomSampleButton", "Random test image",
+                                          "Show a random test image with its true label and the prediction",
+                                          self.show_random)
+        self.draw_button = self._button("drawOverButton", "Draw over this",
+                                        "Put this image on the drawing canvas, to change it by hand "
+                                        "and watch the prediction", self._draw_over)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
+        self.matrix = QTableWidget(10, 10)
+        self.matrix.setObjectName("confusionMatrix")
+        self.matrix.setAccessibleName("Confusion matrix")
+        self.matrix.setToolTip("Rows: the true digit; columns: the predicted one. Click a cell to "
+                               "list those images.")
+        self.matrix.setVerticalHeaderLabels([f"true {d}" for d in range(10)])
+        self.matrix.setHorizontalHeaderLabels([str(d) for d in range(10)])
+        self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        for header in (self.matrix.horizontalHeader(), self.matrix.verticalHeader()):
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+            header.setMinimumSectionSize(24)  # ten columns must fit beside the image at 1024 px
+        self.matrix.setMinimumHeight(250)
+        self.listing = QLabel("")
+        self.listing.setObjectName("galleryListing")
         self.errors = QListWidget()
         self.errors.setObjectName("misclassifiedList")
-        self.errors.setAccessibleName("Misclassified test images")
-        self.errors.setToolTip("The test images the model gets wrong: click one to see it large")
+        self.errors.setAccessibleName("Test images of the chosen cell")
+        self.errors.setToolTip("Click one to see it large, with its ten probabilities")
         self.errors.setViewMode(QListWidget.ViewMode.IconMode)
-        self.errors.setIconSize(QSize(56, 56))
-        self.errors.setGridSize(QSize(96, 96))
+        self.errors.setIconSize(QSize(48, 48))
+        self.errors.setGridSize(QSize(88, 84))
         self.errors.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.errors.setMovement(QListWidget.Movement.Static)
-        self.random_button.clicked.connect(self.show_random)
-        self.errors.currentItemChanged.connect(self._error_chosen)
+        self.errors.currentItemChanged.connect(self._image_chosen)
+        self.matrix.cellClicked.connect(self._cell_chosen)
+        self._lay_out()
+        self._enable()
+
+    def _button(self, name: str, text: str, tip: str, slot) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.setAccessibleName(text)
+        button.setToolTip(tip)
+        button.clicked.connect(slot)
+        return button
+
+    def _lay_out(self) -> None:
         left = QVBoxLayout()
-        left.addWidget(self.image)
+        left.addWidget(self.image, 0, Qt.AlignmentFlag.AlignHCenter)
         left.addWidget(self.caption)
+        left.addWidget(self.chart)
         left.addWidget(self.random_button)
+        left.addWidget(self.draw_button)
         left.addStretch(1)
         right = QVBoxLayout()
         right.addWidget(self.summary)
-        right.addWidget(self.errors, 1)
+        right.addWidget(self.matrix, 3)
+        right.addWidget(self.listing)
+        right.addWidget(self.errors, 2)
         layout = QHBoxLayout(self)
-        layout.addLayout(left)
-        layout.addLayout(right, 1)
+        layout.addLayout(left, 2)
+        layout.addLayout(right, 5)
+
+    def _enable(self) -> None:
+        self.random_button.setEnabled(self.evaluation is not None)
+        self.draw_button.setEnabled(self.shown is not None and self.images is not None)
+
+    # ---- from the session --------------------------------------------------------------------
 
     def _evaluated(self, model: CurrentModel) -> None:
         self.set_evaluation(model.evaluation)
@@ -78,33 +137,61 @@ class Gallery(QWidget):
             self.clear()
 
     def set_evaluation(self, evaluation) -> None:
-        """Show a new evaluation: its mistakes listed, the current image re-captioned."""
+        """Show a new evaluation: the confusion matrix, the listed images, the current image."""
         self.evaluation = evaluation
-        wrong = evaluation.misclassified().tolist()
-        total = len(evaluation.labels)
-        self.summary.setText(
-            f"{len(wrong):,} of {total:,} test images misclassified "
-            f"(accuracy {evaluation.accuracy:.2%})"
-            + (f"; the first {MAX_LISTED} are listed" if len(wrong) > MAX_LISTED else "")
-            + ". Click one to see it."
-        )
+        wrong = len(evaluation.misclassified())
+        self.summary.setText(f"{wrong:,} of {len(evaluation.labels):,} test images misclassified "
+                             f"(accuracy {evaluation.accuracy:.2%}). Click a cell to list its images.")
+        counts = evaluation.confusion().numpy()
+        worst = max(1, int((counts - np.diag(np.diag(counts))).max()))
+        for true in range(10):
+            for predicted in range(10):
+                n = int(counts[true, predicted])
+                item = QTableWidgetItem(str(n))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if true == predicted:
+                    item.setBackground(QColor(225, 240, 225))
+                elif n:
+                    # The more images a wrong cell holds, the redder it is.
+                    strength = 60 + int(160 * n / worst)
+                    item.setBackground(QColor(255, 255 - strength, 255 - strength))
+                self.matrix.setItem(true, predicted, item)
+        self._list(self.cell)
+        if self.shown is not None:
+            self.show_index(self.shown)
+        self._enable()
+
+    def clear(self) -> None:
+        self.evaluation = self.shown = self.cell = None
         self.errors.clear()
-        for index in wrong[:MAX_LISTED]:
+        self.matrix.clearContents()
+        self.image.clear()
+        self.bars.setOpts(height=np.zeros(10))
+        self.summary.setText("")
+        self.listing.setText("")
+        self.caption.setText("No evaluation yet: train or load a model.")
+        self._enable()
+
+    # ---- the user ----------------------------------------------------------------------------
+
+    @Slot(int, int)
+    def _cell_chosen(self, true: int, predicted: int) -> None:
+        if self.evaluation is not None:
+            self._list((true, predicted))
+
+    def _list(self, cell: tuple[int, int] | None) -> None:
+        """The images of a cell of the matrix, or all the mistakes."""
+        self.cell = cell
+        indices = (self.evaluation.misclassified() if cell is None else self.evaluation.where(*cell)).tolist()
+        what = "misclassified images" if cell is None else f"digit {cell[0]} predicted as {cell[1]}"
+        self.listing.setText(f"{what}: {len(indices):,}" + (f" (the first {MAX_LISTED} listed)"
+                                                            if len(indices) > MAX_LISTED else ""))
+        self.errors.clear()
+        for index in indices[:MAX_LISTED]:
             item = QListWidgetItem(self._icon(index), self._label(index))
             item.setData(Qt.ItemDataRole.UserRole, index)
             item.setToolTip(f"test image {index}")
             self.errors.addItem(item)
-        self.random_button.setEnabled(True)
-        if self.shown is not None:
-            self.show_index(self.shown)
-
-    def clear(self) -> None:
-        self.evaluation = self.shown = None
-        self.errors.clear()
-        self.image.clear()
-        self.summary.setText("")
-        self.caption.setText("No evaluation yet: train or load a model.")
-        self.random_button.setEnabled(False)
 
     @Slot()
     def show_random(self) -> None:
@@ -117,17 +204,26 @@ class Gallery(QWidget):
         guess = int(self.evaluation.predictions[index])
         verdict = "right" if truth == guess else "wrong"
         self.caption.setText(f"Test image {index}: true label {truth}, predicted {guess} ({verdict})")
+        probs = self.evaluation.probabilities[index].numpy()
+        self.bars.setOpts(height=probs, brushes=[
+            "#2ca02c" if i == truth else "#d62728" if i == guess else "#1f77b4" for i in range(10)])
+        self._enable()
 
     @Slot(QListWidgetItem, QListWidgetItem)
-    def _error_chosen(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+    def _image_chosen(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         if current is not None:
             self.show_index(current.data(Qt.ItemDataRole.UserRole))
+
+    @Slot()
+    def _draw_over(self) -> None:
+        if self.shown is not None:
+            self.drawOverRequested.emit(self._image(self.shown))
 
     def _image(self, index: int):
         return self.images[index].reshape(28, 28).numpy()
 
     def _icon(self, index: int) -> QIcon:
-        return QIcon(grey_pixmap(self._image(index), 56))
+        return QIcon(grey_pixmap(self._image(index), 48))
 
     def _label(self, index: int) -> str:
         return (f"pred {int(self.evaluation.predictions[index])}, "

@@ -209,3 +209,50 @@ def test_weights_tab_updates_live_during_a_run(qtbot, window):
     first = window.weights.image.image.copy()
     qtbot.waitUntil(lambda: not np.array_equal(window.weights.image.image, first), timeout=5_000)
     window.controller.stop()
+
+
+def test_gallery_explains_mistakes_with_probabilities_and_a_confusion_matrix(qtbot, window, model_file):
+    load(qtbot, window, model_file)
+    gallery = window.gallery
+    evaluation = gallery.evaluation
+    matrix = gallery.matrix
+    counts = evaluation.confusion()
+    assert counts.sum() == 10_000 and int(counts.trace()) == int((evaluation.predictions == evaluation.labels).sum())
+    assert [[matrix.item(t, p).text() for p in range(10)] for t in range(10)] == \
+        [[f"{int(counts[t, p]):,}" for p in range(10)] for t in range(10)]
+    true, predicted = divmod(int((counts - torch.diag(torch.diag(counts))).argmax()), 10)  # the worst mix-up
+    matrix.cellClicked.emit(true, predicted)
+    listed = [gallery.errors.item(i).data(Qt.ItemDataRole.UserRole) for i in range(gallery.errors.count())]
+    assert listed == evaluation.where(true, predicted).tolist() and listed
+    assert f"digit {true} predicted as {predicted}: {len(listed)}" in gallery.listing.text()
+    gallery.errors.setCurrentRow(0)
+    heights = gallery.bars.opts["height"]
+    assert np.allclose(heights, evaluation.probabilities[listed[0]].numpy())
+    assert int(np.argmax(heights)) == predicted
+    qtbot.mouseClick(gallery.draw_button, Qt.MouseButton.LeftButton)
+    assert window.tabs.currentWidget() is window.draw and not window.draw.canvas.blank
+    qtbot.waitUntil(lambda: window.draw.predicted is not None)
+    assert window.draw.predicted == predicted  # the same image, through the canvas, same mistake
+
+
+def test_hidden_units_show_activity_and_dead_units(qtbot, window, model_file):
+    load(qtbot, window, model_file)
+    draw_one(qtbot, window.draw.canvas)
+    qtbot.waitUntil(lambda: window.draw.predicted is not None)
+    (first, dead_first), (second, _) = window.draw.units.layers
+    assert first.shape == (64,) and second.shape == (32,) and first.max() > 0
+    weights = window.session.current.weights()["layers.1.weight"]
+    assert dead_first == {u for u in range(64) if (weights[u].abs() <= 1e-3).all()}
+    window.controls.threshold.setValue(1.0)  # every weight is now "at or below": all dead
+    assert window.draw.units.layers[0][1] == set(range(64))
+
+
+def test_weights_tab_shows_which_input_pixels_are_still_used(qtbot, window, model_file):
+    window.tabs.setCurrentWidget(window.weights)
+    load(qtbot, window, model_file)
+    first = window.session.current.weights()["layers.1.weight"]
+    ignored = int((first.abs() <= 1e-3).all(0).sum())
+    assert window.weights.ignored_count == ignored > 0  # border pixels carry no ink
+    assert f"still looks at: {784 - ignored} of 784" in window.weights.mask_caption.text()
+    mask = window.weights.mask.pixmap().toImage()
+    assert mask.pixelColor(0, 0).value() == 0  # a corner pixel: black, ignored
