@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Slot
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
     QGraphicsItem,
@@ -36,6 +37,20 @@ REDRAW_MS = 50
 RUN_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
 
+TITLE_PT = 10
+
+
+def scale_text(widget: pg.PlotWidget, factor: float) -> None:
+    """The plot's title and tick labels at `factor` times their normal size (presentation mode)."""
+    item = widget.plotItem
+    item.setTitle(item.titleLabel.text, size=f"{TITLE_PT * factor:g}pt")
+    font = QFont()
+    font.setPointSizeF(font.pointSizeF() * factor)
+    for axis in ("left", "bottom"):
+        item.getAxis(axis).setStyle(tickFont=font)
+        item.getAxis(axis).label.setFont(font)
+
+
 def titled_plot(name: str, title: str, bottom: str, left: str) -> pg.PlotWidget:
     """A white plot with a title, axis labels, a faint grid and cached axes, named for tests
     and screen readers."""
@@ -43,7 +58,7 @@ def titled_plot(name: str, title: str, bottom: str, left: str) -> pg.PlotWidget:
     widget.setObjectName(name)
     widget.setAccessibleName(title)
     item = widget.plotItem
-    item.setTitle(title, size="10pt")
+    item.setTitle(title, size=f"{TITLE_PT}pt")
     item.setLabel("bottom", bottom)
     item.setLabel("left", left)
     item.showGrid(x=True, y=True, alpha=0.15)
@@ -136,8 +151,8 @@ class LossPlots(QWidget):
         self.session = session
         self.smoothing = 0.9  # per-step values are noisy: TensorBoard's 0.6 leaves too much
         self.ce_widget = titled_plot("ceLossPlot", "Cross-entropy loss", "epoch", "CE")
-        self.l1_widget = titled_plot("l1LossPlot", "Penalties: L1 = weight × Σ|w| (solid), "
-                                     "L2 = weight × Σw² (dashed)", "epoch", "penalty")
+        self.l1_widget = titled_plot("l1LossPlot", "Penalties: L1 (solid), L2 (dashed)",
+                                     "epoch", "weight × Σ|w| or Σw²")
         self.acc_widget = titled_plot("accuracyPlot", "Test accuracy", "epoch", "%")
         self.legend = self.ce_widget.plotItem.addLegend(offset=(-10, 10), labelTextSize="8pt")
         for widget in (self.l1_widget, self.acc_widget):
@@ -382,12 +397,12 @@ class CurvesTab(QWidget):
         self.smoothing.setToolTip("Exponential smoothing of the loss curves, as in TensorBoard")
         self.smoothing.setRange(0, 99)
         self.smoothing.setValue(round(100 * self.plots.smoothing))
-        self.smoothing.setMinimumWidth(160)
+        self.smoothing.setMinimumWidth(90)
         self.clear_runs = QPushButton("Clear old runs")
         self.clear_runs.setObjectName("clearRunsButton")
         self.clear_runs.setAccessibleName("Clear old runs")
         self.clear_runs.setToolTip("Remove the faded curves and the summaries of earlier runs")
-        self.log_scale = QCheckBox("Log scale for the penalties")
+        self.log_scale = QCheckBox("Log penalties")
         self.log_scale.setObjectName("penaltyLogScaleCheck")
         self.log_scale.setToolTip("Show the penalty terms on a logarithmic axis: a large start and "
                                   "a small plateau (the Seed notebook's 65 and 0.64) both stay visible")

@@ -11,7 +11,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -30,9 +32,24 @@ from l1_trainer.gui.smoothing import EmaState, smooth
 from l1_trainer.gui.status import duration
 
 DEFAULT_WEIGHTS = "0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2"
-COLUMNS = ("L1 weight", "L2 weight", "status", "test accuracy", "sparsity", "exact zeros")
+COLUMNS = ("L1", "L2", "status", "accuracy", "sparsity", "exact 0s")
 LOSS_SMOOTHING = 0.95
 REDRAW_MS = 500  # K curves are a summary: twice a second is enough, and K can be 64
+
+
+def label_anchors(x: np.ndarray, y: np.ndarray, span: float = 100.0) -> list[tuple[float, float]]:
+    """Where each point's label goes (pyqtgraph anchors), so that labels neither overlap nor
+    leave the plot: to the right and above by default; to the left near the right edge; below
+    the point when the point before it (by sparsity) is close enough for the two to collide."""
+    anchors: list[tuple[float, float]] = [(0.0, 1.0)] * len(x)
+    order = np.argsort(x)
+    for before, i in zip([None, *order[:-1]], order):
+        ax = 1.0 if x[i] > 0.8 * span else 0.0
+        ay = 1.0
+        if before is not None and abs(x[i] - x[before]) < 0.1 * span and abs(y[i] - y[before]) < 4:
+            ay = 0.0 if anchors[before][1] == 1.0 else 1.0  # the other side from its neighbour
+        anchors[i] = (ax, ay)
+    return anchors
 
 
 class SweepView(QWidget):
@@ -66,13 +83,18 @@ class SweepView(QWidget):
                                           "Write the results table to a CSV file")
         self.status = QLabel("Train one model per L1 weight, all at once, and compare them.")
         self.status.setObjectName("sweepStatus")
-        self.frontier = titled_plot("sweepFrontierPlot", "Trade-off: accuracy against sparsity",
-                                    "sparsity (% of weights |w| ≤ threshold)", "test accuracy (%)")
-        self.frontier.setXRange(0, 108, padding=0)  # room for the last point's label
+        self.frontier = titled_plot("sweepFrontierPlot", "Accuracy against sparsity",
+                                    "sparsity (%)", "test accuracy (%)")
+        self.frontier.setXRange(0, 100, padding=0.02)
+        self.log_sparsity = QCheckBox("Log scale for sparsity")
+        self.log_sparsity.setObjectName("sweepLogSparsityCheck")
+        self.log_sparsity.setToolTip("Sparsity on a logarithmic axis: models with little sparsity "
+                                     "(small L1 weights) are told apart")
+        self.log_sparsity.toggled.connect(self._log_sparsity)
         self.frontier_line = self.frontier.plotItem.plot(
             pen=pg.mkPen("#1f77b4", width=1.5), symbol="o", symbolSize=8, symbolBrush="#1f77b4")
         self.labels: list[pg.TextItem] = []
-        self.losses = titled_plot("sweepLossPlot", "Cross-entropy per model (smoothed)", "epoch", "CE")
+        self.losses = titled_plot("sweepLossPlot", "CE per model (smoothed)", "epoch", "CE")
         self.losses.plotItem.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.loss_curves: list[pg.PlotDataItem] = []
         self._smoothed: list[tuple[Series, EmaState]] = []
@@ -83,7 +105,7 @@ class SweepView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setToolTip("Select a row, then open it as the current model")
         self._dirty = False
         self._timer = QTimer(self)
@@ -114,11 +136,14 @@ class SweepView(QWidget):
         for button in (self.run_button, self.stop_button):
             top.addWidget(button)
         plots = QHBoxLayout()
-        plots.addWidget(self.frontier, 1)
+        frontier = QVBoxLayout()
+        frontier.addWidget(self.frontier, 1)
+        frontier.addWidget(self.log_sparsity)
+        plots.addLayout(frontier, 1)
         plots.addWidget(self.losses, 1)
-        bottom = QHBoxLayout()
+        bottom = QVBoxLayout()
         bottom.addWidget(self.table, 1)
-        side = QVBoxLayout()
+        side = QHBoxLayout()
         side.addWidget(self.open_button)
         side.addWidget(self.export_button)
         side.addStretch(1)
@@ -208,11 +233,21 @@ class SweepView(QWidget):
         for label in self.labels:
             self.frontier.plotItem.removeItem(label)
         self.labels = []
-        for m, sx, ay in zip(shown, sparsity, accuracy):
-            label = pg.TextItem(self._name(record, m), color="#333", anchor=(0, 1))
-            label.setPos(sx, ay)
+        for m, sx, ay, anchor in zip(shown, sparsity, accuracy, label_anchors(sparsity, accuracy)):
+            label = pg.TextItem(self._name(record, m), color="#333", anchor=anchor)
+            label.setPos(np.log10(max(sx, 1e-3)) if self.log_sparsity.isChecked() else sx, ay)
             self.frontier.plotItem.addItem(label)
             self.labels.append(label)
+
+    @Slot(bool)
+    def _log_sparsity(self, on: bool) -> None:
+        self.frontier.setLogMode(x=on)
+        if on:
+            self.frontier.enableAutoRange(axis="x")
+        else:
+            self.frontier.setXRange(0, 100, padding=0.02)
+        if self.record is not None and self.record.epochs:
+            self._draw_frontier()
 
     def _fill_table(self) -> None:
         record = self.record

@@ -15,6 +15,8 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from l1_trainer.core.session import Session
+from l1_trainer.core.sparsity import dead_inputs, dead_units
+from l1_trainer.gui.draw_panel import grey_pixmap
 from l1_trainer.gui.plots import RUN_COLOURS, titled_plot
 
 TILE = 28
@@ -35,11 +37,6 @@ def mosaic(first_layer: np.ndarray) -> tuple[np.ndarray, int]:
         r, c = divmod(unit, columns)
         image[r * step : r * step + TILE, c * step : c * step + TILE] = weights.reshape(TILE, TILE)
     return image, columns
-
-
-def dead_units(first_layer: np.ndarray, threshold: float) -> np.ndarray:
-    """Indices of hidden units whose incoming weights are all at or below the threshold."""
-    return np.flatnonzero((np.abs(first_layer) <= threshold).all(axis=1))
 
 
 RUNNING_INTERVAL_MS = 1000
@@ -70,8 +67,8 @@ class WeightsView(QWidget):
         self.caption = QLabel("First layer: no weights yet.")
         self.caption.setObjectName("weightImagesCaption")
 
-        self.histogram = titled_plot("weightHistogram", "Weights per layer, by magnitude",
-                                     "log10 |w|", "share of the layer's weights (%)")
+        self.histogram = titled_plot("weightHistogram", "|w| per layer", "log10 |w|",
+                                     "share of the layer's weights (%)")
         item = self.histogram.plotItem
         item.addLegend(offset=(10, 10), labelTextSize="8pt")
         self.histogram.setXRange(*LOG_RANGE, padding=0)
@@ -81,12 +78,28 @@ class WeightsView(QWidget):
         self.curves: list[pg.PlotDataItem] = []
         self.dead_count = 0
 
+        self.mask = QLabel()
+        self.mask.setObjectName("inputMask")
+        self.mask.setAccessibleName("Input pixels the first layer still looks at")
+        self.mask.setToolTip("28 × 28: white pixels still feed the network; black ones have lost "
+                             "every weight to L1 (the empty borders of the digits go first)")
+        self.mask.setFixedSize(112, 112)
+        self.mask.setStyleSheet("background: black; border: 1px solid #999;")
+        self.mask_caption = QLabel("")
+        self.mask_caption.setWordWrap(True)
+        self.ignored_count = 0
+        mask_row = QHBoxLayout()
+        mask_row.addWidget(self.mask)
+        mask_row.addWidget(self.mask_caption, 1)
+        right = QVBoxLayout()
+        right.addWidget(self.histogram, 1)
+        right.addLayout(mask_row)
         left = QVBoxLayout()
         left.addWidget(self.images, 1)
         left.addWidget(self.caption)
         layout = QHBoxLayout(self)
-        layout.addLayout(left, 1)
-        layout.addWidget(self.histogram, 1)
+        layout.addLayout(left, 3)  # the tiles get the room: they grow with the window
+        layout.addLayout(right, 2)
         self._timer = QTimer(self)
         self._timer.setInterval(RUNNING_INTERVAL_MS)
         self._timer.timeout.connect(self._draw_if_stale)
@@ -117,7 +130,9 @@ class WeightsView(QWidget):
         self.show_weights(model.weights(), self.session.threshold)
 
     def show_weights(self, weights: dict, threshold: float) -> None:
-        """Draw the first layer's tiles and every layer's histogram from CPU tensors."""
+        """Draw the first layer's tiles, the input pixels it still uses, and every layer's
+        histogram, from CPU tensors."""
+        first_tensor = next(iter(weights.values()))
         matrices = [w.numpy() for w in weights.values()]
         first = matrices[0]
         image, columns = mosaic(first)
@@ -126,7 +141,7 @@ class WeightsView(QWidget):
         self.image.setImage(image, levels=(-limit, limit))
         if self.colour_bar.levels() != (-limit, limit):
             self.colour_bar.setLevels((-limit, limit))
-        dead = dead_units(first, threshold)
+        dead = dead_units(first_tensor, threshold)
         step = TILE + GAP
         self.dead.setData([(d % columns) * step + TILE / 2 for d in dead],
                           [(d // columns) * step + TILE / 2 for d in dead])
@@ -134,6 +149,11 @@ class WeightsView(QWidget):
         self.caption.setText(
             f"First layer: {first.shape[0]} units × {first.shape[1]} weights; "
             f"{len(dead)} dead (every weight |w| ≤ {threshold:g})")
+        ignored = dead_inputs(first_tensor, threshold).numpy()
+        self.ignored_count = int(ignored.sum())
+        self.mask.setPixmap(grey_pixmap((~ignored).reshape(TILE, TILE).astype(np.float32), self.mask.width()))
+        self.mask_caption.setText(f"Input pixels it still looks at: {ignored.size - self.ignored_count} of "
+                                  f"{ignored.size} (black: every weight from the pixel is gone)")
         self._histograms(matrices, threshold)
 
     def _histograms(self, matrices: list[np.ndarray], threshold: float) -> None:

@@ -322,3 +322,27 @@ def test_l2_term_is_weight_times_sum_of_squares_and_changes_live(mnist, small_co
     assert (steps.l2[4:] == 0).all() and np.allclose(steps.total, steps.ce + steps.l2)
     change = next(e for e in events if isinstance(e, HyperparamsChanged))
     assert (change.step, change.l1_weights, change.l2_weights) == (5, (0.0,), (0.0,))
+
+
+def test_step_trains_exactly_that_many_batches_then_pauses(mnist, small_config):
+    control = Control()
+    control.step(1)  # Step before the run: one batch, then a pause
+    trainer = Trainer(small_config, mnist, control=control)
+    run = trainer.run()
+    events = []
+    for event in run:
+        events.append(event)
+        if isinstance(event, Paused):
+            break
+    assert list(_steps(events).step) == [1]  # read out before the pause: the batch is shown
+    assert trainer.step == 1 and control.paused
+    seen = []
+    consumer = threading.Thread(target=lambda: seen.extend(run))
+    consumer.start()
+    control.step(5)  # Shift+Step in the window: five more
+    while not (control.paused and trainer.step >= 6) and consumer.is_alive():
+        threading.Event().wait(0.01)
+    assert trainer.step == 6
+    control.resume()
+    consumer.join(timeout=60)
+    assert seen[-1].status is RunStatus.FINISHED and trainer.step == 64
