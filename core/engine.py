@@ -54,6 +54,7 @@ class Control:
         self._resume.set()
         self._lock = threading.Lock()
         self._pending: dict[str, float] = {}
+        self._budget: int | None = None  # steps left before pausing again (Step)
 
     def stop(self) -> None:
         """End after the step in progress."""
@@ -64,7 +65,26 @@ class Control:
         self._resume.clear()
 
     def resume(self) -> None:
+        with self._lock:
+            self._budget = None
         self._resume.set()
+
+    def step(self, steps: int = 1) -> None:
+        """Train `steps` mini-batches and pause again (from a pause, or before the first step)."""
+        with self._lock:
+            self._budget = steps
+        self._resume.set()
+
+    def count_step(self) -> None:
+        """Called by the loop before each step: pause once a Step's budget is spent."""
+        if self._budget is None:
+            return
+        with self._lock:
+            if self._budget == 0:
+                self._budget = None
+                self._resume.clear()
+            else:
+                self._budget -= 1
 
     @property
     def stopped(self) -> bool:
@@ -202,11 +222,17 @@ class Trainer:
         window: list[tuple[int, int]] = []  # (step, batch) awaiting readout
         clock = _Clock()
         for b in range(cfg.steps_per_epoch):
+            control.count_step()
             if control.paused:
+                # What was trained so far is shown before the pause (a Step's one batch too).
+                failure = yield from self._read_out(window, epoch, clock)
+                if failure is not None:
+                    return failure
                 yield Paused(self.step)
                 clock.pause()
                 control.wait_for_resume()
                 clock.resume()
+                control.count_step()  # a Step resumes with its budget: this step is its first
                 if not control.stopped:
                     yield Resumed(self.step)
             if control.stopped:

@@ -50,6 +50,7 @@ class Enabled:
     open_model: bool
     save_model: bool
     prune: bool
+    step: bool  # train a mini-batch (or 50), then pause
     settings: bool  # the settings that are fixed while a run goes on
     live_l1: bool  # the L1 weight: at rest, or changed live in a single run
     live_lr: bool
@@ -63,7 +64,7 @@ def enabled(state: AppState, has_model: bool, has_history: bool, sweeping: bool)
     return Enabled(
         start=idle, pause=active, stop=active, reset=idle and (has_model or has_history),
         open_model=idle, save_model=has_model and state is not AppState.LOADING,
-        prune=has_model and idle, settings=at_rest,
+        prune=has_model and idle, step=idle or state is AppState.PAUSED, settings=at_rest,
         live_l1=at_rest or (active and not sweeping), live_lr=at_rest or active,
     )
 

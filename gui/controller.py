@@ -63,13 +63,16 @@ class Controller:
     # ---- runs and sweeps ---------------------------------------------------------------------
 
     def start(self, config: TrainConfig, l1_weights: list[float] | None = None,
-              l2_weights: list[float] | None = None) -> bool:
-        """A run, or with `l1_weights` and `l2_weights` a sweep: one model per pair, at once."""
+              l2_weights: list[float] | None = None, steps: int | None = None) -> bool:
+        """A run, or with `l1_weights` and `l2_weights` a sweep: one model per pair, at once.
+        `steps`: train that many mini-batches, then pause (Step)."""
         from l1_trainer.core.engine import Control
 
         if self.session.state is not AppState.IDLE or self.runner.busy:
             return False
         control = Control(len(l1_weights) if l1_weights else 1)
+        if steps is not None:
+            control.step(steps)
         record = self.session.begin(config, l1_weights, l2_weights)
         work = _training(config, self.data, control, l1_weights, l2_weights)
         self.control = control
@@ -84,6 +87,11 @@ class Controller:
             self.control.resume()
         elif self.session.state is AppState.RUNNING:
             self.control.pause()
+
+    def step(self, steps: int) -> None:
+        """From a pause, train `steps` more mini-batches, then pause again."""
+        if self.control is not None and self.session.state is AppState.PAUSED:
+            self.control.step(steps)
 
     def stop(self) -> None:
         if self.control is not None and self.session.state in (AppState.RUNNING, AppState.PAUSED):

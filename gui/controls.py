@@ -36,6 +36,7 @@ BUTTONS = [  # objectName, text, shortcut, tooltip
     ("pauseButton", "Pause", "F6", "Pause or resume the run"),
     ("stopButton", "Stop", "Shift+F5", "Stop after the current step; the curves stay"),
     ("resetButton", "Reset", "Ctrl+R", "Forget the model and clear all curves"),
+    ("stepButton", "Step", "F7", "Train one mini-batch, then pause (Shift+F7 or Shift-click: 50)"),
 ]
 
 
@@ -71,6 +72,10 @@ class ControlsPanel(QWidget):
         self.l1_method = QComboBox()
         self.l1_method.addItem("Penalty (as in the notebook)", "penalty")
         self.l1_method.addItem("Proximal (exact zeros)", "proximal")
+        for combo in (self.preset, self.optimizer, self.device, self.l1_method):
+            # Long item texts must not widen the panel: the box shows what fits, the list all.
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
         self.threshold = LogInput(1e-6, 1.0, allow_zero=True)
         self.field_problem = QLabel()  # a conflict between fields, shown under them
         self.field_problem.setObjectName("fieldProblem")
@@ -169,6 +174,9 @@ class ControlsPanel(QWidget):
         grid = QGridLayout()
         for i, (name, *_rest) in enumerate(BUTTONS):
             grid.addWidget(self.buttons[name], i // 2, i % 2)
+        self.step_many = QAction("Step 50 mini-batches", self)
+        self.step_many.setShortcut(QKeySequence("Shift+F7"))
+        self.actions["stepManyAction"] = self.step_many
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(settings)
@@ -288,7 +296,7 @@ class ControlsPanel(QWidget):
     def render(self, can: Enabled, paused: bool) -> None:
         """Enable what the session allows now (core.session.enabled decides)."""
         for name, on in (("startButton", can.start), ("pauseButton", can.pause),
-                         ("stopButton", can.stop), ("resetButton", can.reset)):
+                         ("stopButton", can.stop), ("resetButton", can.reset), ("stepButton", can.step)):
             self.buttons[name].setEnabled(on)
             self.actions[name].setEnabled(on)
         pause_text = "Resume" if paused else "Pause"
@@ -298,6 +306,7 @@ class ControlsPanel(QWidget):
                        self.optimizer, self.device, self.seed, self.penalize_biases,
                        self.l1_method, self.weight_decay):
             widget.setEnabled(can.settings)
+        self.step_many.setEnabled(can.step)
         self.l1_weight.setEnabled(can.live_l1)
         self.l2_weight.setEnabled(can.live_l1)
         self.lr.setEnabled(can.live_lr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar
 
 from l1_trainer.core.events import HyperparamsChanged, Steps
 from l1_trainer.core.records import RunRecord
@@ -22,6 +22,8 @@ class StatusReadout:
         self.session = session
         self.state = QLabel("Loading PyTorch…")
         self.state.setObjectName("statusLabel")
+        # A long run name must not make the window wider: it is cut off instead.
+        self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.position = QLabel("")
         self.position.setObjectName("epochLabel")
         self.progress = QProgressBar()

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QHBoxLayout,
     QMainWindow,
@@ -34,13 +35,18 @@ from l1_trainer.gui.help import WHAT_IS_L1, FirstRunGuide, about_text, shortcuts
 from l1_trainer.gui.help import show as show_help_box
 from l1_trainer.gui.inputs import MessageBar
 from l1_trainer.gui.jobs import JobRunner
-from l1_trainer.gui.plots import CurvesTab
+from l1_trainer.gui.plots import CurvesTab, scale_text
 from l1_trainer.gui.pruning_view import PruningView
 from l1_trainer.gui.runs_view import RunsView
 from l1_trainer.gui.sparsity_view import SparsityReadout
 from l1_trainer.gui.status import StatusReadout
 from l1_trainer.gui.sweep_view import SweepView
 from l1_trainer.gui.weights_view import WeightsView
+
+# Widths that let the window fit a 1024 x 700 screen with room for the tabs.
+SIDE_PANEL, SPARSITY_PANEL = 300, 200
+PRESENTATION_SCALE = 1.5  # text size in presentation mode
+PRESENTATION_LINES = 2.5  # line width
 
 
 def worker_threads() -> int:
@@ -83,6 +89,7 @@ class MainWindow(QMainWindow):
         self.status = StatusReadout(self.statusBar(), session)
         self._ready = False  # torchReady was emitted
         self._rendered_with_model = False
+        self._normal_font: QFont | None = None  # the font before presentation mode
         self._close_when_loaded = False
         self._build()
         self._menus()
@@ -98,7 +105,7 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
-        scroll.setFixedWidth(340)
+        scroll.setFixedWidth(SIDE_PANEL)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self.tabs.setObjectName("viewTabs")
         for widget, title in ((self.curves, "Curves"), (self.weights, "Weights"), (self.draw, "Draw a digit"),
@@ -109,7 +116,7 @@ class MainWindow(QMainWindow):
         for bar_widget in (self.guide, self.message, self.diagnosis):
             middle.addWidget(bar_widget)
         middle.addWidget(self.tabs, 1)
-        self.sparsity.setFixedWidth(270)
+        self.sparsity.setFixedWidth(SPARSITY_PANEL)
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.addWidget(scroll)
@@ -132,6 +139,10 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
         self.menuBar().addMenu("&Run").addActions(list(self.controls.actions.values()))
+        self.presentation = self._action("&Presentation mode", self.set_presentation, "F11")
+        self.presentation.setCheckable(True)
+        self.presentation.setToolTip("Full screen, larger text, thicker lines: for a projector")
+        self.menuBar().addMenu("&View").addAction(self.presentation)
         help_menu = self.menuBar().addMenu("&Help")
         for title, html in (("What is L1 regularization?", WHAT_IS_L1),
                             ("Keyboard shortcuts", shortcuts_text()),
@@ -152,6 +163,8 @@ class MainWindow(QMainWindow):
         buttons["pauseButton"].clicked.connect(controller.toggle_pause)
         buttons["stopButton"].clicked.connect(controller.stop)
         buttons["resetButton"].clicked.connect(self.reset)
+        buttons["stepButton"].clicked.connect(self._step_clicked)
+        controls.step_many.triggered.connect(lambda: self.step(50))
         controls.l1WeightChanged.connect(controller.set_l1_weight)
         controls.l2WeightChanged.connect(controller.set_l2_weight)
         controls.learningRateChanged.connect(controller.set_lr)
@@ -159,6 +172,7 @@ class MainWindow(QMainWindow):
         controls.inputRejected.connect(self.message.show_message)
         self.draw.trainRequested.connect(self.start)
         self.draw.loadRequested.connect(self.open_model_dialog)
+        self.gallery.drawOverRequested.connect(self.draw_over)
         self.pruning.pruneRequested.connect(controller.prune)
         self.sweep_view.runRequested.connect(self.start_sweep)
         self.sweep_view.stopRequested.connect(controller.stop)
@@ -258,6 +272,45 @@ class MainWindow(QMainWindow):
         except ValueError as exc:
             self.session.notify(f"{failure}: {exc}")
             return None
+
+    @Slot()
+    def _step_clicked(self) -> None:
+        shift = QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier
+        self.step(50 if shift else 1)
+
+    def step(self, steps: int) -> None:
+        """Train `steps` mini-batches and pause: from a pause, or as the start of a new run."""
+        if self.session.state is AppState.PAUSED:
+            self.controller.step(steps)
+        elif self.session.state is AppState.IDLE and (config := self._config("Cannot start")):
+            self.message.hide()
+            self.controller.start(config, steps=steps)
+
+    @Slot(bool)
+    def set_presentation(self, on: bool) -> None:
+        """Full screen, larger text, thicker lines: for a projector (F11 again to leave)."""
+        import pyqtgraph as pg
+
+        app = QApplication.instance()
+        if self._normal_font is None:
+            self._normal_font = QFont(app.font())
+        factor = PRESENTATION_SCALE if on else 1.0
+        font = QFont(self._normal_font)
+        font.setPointSizeF(self._normal_font.pointSizeF() * factor)
+        app.setFont(font)
+        for plot in self.findChildren(pg.PlotWidget):
+            scale_text(plot, factor)
+        self.plots.set_line_width(1.5 * (PRESENTATION_LINES if on else 1.0))
+        self.presentation.setChecked(on)
+        if on:
+            self.showFullScreen()
+        else:
+            self.showNormal()
+
+    def draw_over(self, image: object) -> None:
+        """A test image onto the drawing canvas, to change by hand and watch the prediction."""
+        self.tabs.setCurrentWidget(self.draw)
+        self.draw.canvas.set_image(image)
 
     @Slot()
     def reset(self) -> None:

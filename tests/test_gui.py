@@ -592,3 +592,45 @@ def test_a_damaged_history_is_set_aside_and_the_app_starts(qtbot, tmp_path, mnis
     kept = list(history.glob("runs.db.damaged-*"))
     assert len(kept) == 1 and kept[0].read_bytes().startswith(b"not a database")
     window.close()
+
+
+def test_sweep_labels_stay_apart_and_inside(qtbot, window):
+    from l1_trainer.gui.sweep_view import label_anchors
+
+    x = np.array([1.0, 30.0, 33.0, 95.0])
+    y = np.array([97.0, 96.5, 96.0, 60.0])
+    anchors = label_anchors(x, y)
+    assert anchors[0] == (0.0, 1.0) and anchors[1] == (0.0, 1.0)
+    assert anchors[2] == (0.0, 0.0)  # close to its neighbour: below the point
+    assert anchors[3][0] == 1.0  # near the right edge: to the left of the point
+    named(window, "sweepLogSparsityCheck").setChecked(True)
+    assert window.sweep_view.frontier.plotItem.ctrl.logXCheck.isChecked()
+
+
+def test_step_trains_one_batch_and_shift_step_fifty(qtbot, window):
+    set_inputs(window, **LONG)
+    step = named(window, "stepButton")
+    assert step.isEnabled()
+    qtbot.mouseClick(step, Qt.MouseButton.LeftButton)  # from idle: a run that takes one step
+    qtbot.waitUntil(lambda: window.session.state is AppState.PAUSED, timeout=30_000)
+    record = window.session.active
+    assert record.step == 1 and len(record.curves()[0]) == 1  # the step is on the curves
+    qtbot.mouseClick(step, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: record.step == 51 and window.session.state is AppState.PAUSED, timeout=30_000)
+    window.controls.step_many.trigger()  # Shift+F7
+    qtbot.waitUntil(lambda: record.step == 101 and window.session.state is AppState.PAUSED, timeout=30_000)
+    window.controller.stop()
+    qtbot.waitUntil(lambda: ended(window) is record, timeout=30_000)
+    assert record.ended.step == 101
+
+
+def test_presentation_mode_is_full_screen_with_larger_text_and_thicker_lines(qtbot, window):
+    from PySide6.QtWidgets import QApplication
+
+    normal = QApplication.font().pointSizeF()
+    window.presentation.trigger()  # F11
+    assert window.isFullScreen() and QApplication.font().pointSizeF() == pytest.approx(1.5 * normal)
+    assert window.plots.line_width == pytest.approx(3.75)
+    assert "15pt" in window.plots.ce_widget.plotItem.titleLabel.opts.get("size", "")
+    window.presentation.trigger()
+    assert not window.isFullScreen() and QApplication.font().pointSizeF() == pytest.approx(normal)
