@@ -97,6 +97,8 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--l1-method", choices=("penalty", "proximal"),
                         help="penalty: subgradient, as the notebook; proximal: soft-thresholding (exact zeros)")
     parser.add_argument("--train-subset", type=int, help="train on the first N images only")
+    parser.add_argument("--augment", action="store_true",
+                        help="randomly rotate, shift, scale, slant and thicken the training digits")
     parser.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root")
 
 
@@ -112,6 +114,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     }
     if getattr(args, "weights_only", False):
         changes["penalize_biases"] = False
+    if getattr(args, "augment", False):
+        changes["augment"] = True
     try:
         return base.replace(**changes)
     except ValueError as exc:
@@ -461,4 +465,5 @@ def _describe(c: TrainConfig, l1_weight: bool = True) -> str:
     penalties = (f"L1 weight {c.l1_weight:g}, " + (f"L2 weight {c.l2_weight:g}, " if c.l2_weight else "")
                  if l1_weight else "")
     return (penalties + f"lr {c.lr:g}, {c.epochs} epoch(s), batch {c.batch_size}, {c.optimizer}, "
-            f"{c.l1_method}, seed {c.seed}, {c.train_size:,} training images")
+            f"{c.l1_method}, seed {c.seed}, {c.train_size:,} training images"
+            + (", augmented" if c.augment else ""))

@@ -43,6 +43,9 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"
     l1_threshold: float = 1e-3
+    # Random small rotations, shifts, scale, slant and stroke width of the training images, so
+    # that digits written unlike MNIST's are read too (core/augment.py). The notebook has none.
+    augment: bool = False
     train_subset: int | None = None  # first N training images; None = all 60,000
     log_every: int = 25  # steps between host reads of the loss (each read is a sync)
 
@@ -57,6 +60,9 @@ class TrainConfig:
         _check_int("epochs", self.epochs, low=1, high=MAX_EPOCHS)
         _check_int("log_every", self.log_every, low=1)
         _check_int("seed", self.seed, low=0, high=2**63 - 1)
+        for name in ("penalize_biases", "augment"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.train_subset is not None:
             _check_int("train_subset", self.train_subset, low=1, high=MNIST_TRAIN_SIZE)
         _check_int("batch_size", self.batch_size, low=1, high=self.train_size)

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
+from l1_trainer.core.batches import Batches
 from l1_trainer.core.config import MAX_SWEEP_MODELS, TrainConfig
 from l1_trainer.core.data import MnistTensors
 from l1_trainer.core.devices import resolve_device
@@ -206,8 +207,7 @@ class Trainer:
         cfg = self.config
         # Each step's CE, L1 and L2 terms, kept on the device until the window is read back.
         self._buf = torch.zeros(cfg.log_every, 3, self.k, device=self.device)
-        self._batch_x = torch.empty(cfg.batch_size, self.data.train_x.shape[1], device=self.device)
-        self._batch_y = torch.empty(cfg.batch_size, dtype=torch.long, device=self.device)
+        self._batches = Batches(self.data, cfg, self._rng)
         for epoch in range(1, cfg.epochs + 1):
             yield EpochStarted(epoch, cfg.epochs)
             ending = yield from self._run_epoch(epoch)
@@ -217,8 +217,8 @@ class Trainer:
         yield from self._end(RunStatus.FINISHED, f"finished {cfg.epochs} epoch(s)")
 
     def _run_epoch(self, epoch: int) -> Iterator[Event]:
-        cfg, data, control = self.config, self.data, self.control
-        perm = shuffled_indices(self._rng, cfg.train_size).to(self.device)
+        cfg, control = self.config, self.control
+        self._batches.start_epoch()
         window: list[tuple[int, int]] = []  # (step, batch) awaiting readout
         clock = _Clock()
         for b in range(cfg.steps_per_epoch):
@@ -240,10 +240,7 @@ class Trainer:
                 return failure or (RunStatus.STOPPED, f"stopped at step {self.step}")
             if changes := control.take():
                 yield self._apply(changes)
-            idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            n = idx.numel()
-            x = torch.index_select(data.train_x, 0, idx, out=self._batch_x[:n])
-            y = torch.index_select(data.train_y, 0, idx, out=self._batch_y[:n])
+            x, y = self._batches.batch(b)
             # Kept on the device; read back every log_every steps, so no host sync here.
             torch.stack(self.compute(x, y), out=self._buf[len(window)])
             self.step += 1
@@ -372,16 +369,6 @@ class Trainer:
             self._snapshots = self._take_snapshots()
         self._published = self.step
         yield from self._snapshots
-
-
-def shuffled_indices(rng: torch.Generator, n: int) -> torch.Tensor:
-    """One epoch's sample order, drawn from `rng` exactly as DataLoader(shuffle=True) draws it.
-
-    Each new DataLoader iterator takes a base seed for its workers from the global generator;
-    its RandomSampler then takes a second number to seed a fresh generator for randperm."""
-    torch.empty((), dtype=torch.int64).random_(generator=rng)  # the iterator's base seed
-    seed = int(torch.empty((), dtype=torch.int64).random_(generator=rng))
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
 
 
 class _Clock:

@@ -35,6 +35,7 @@ DISTINGUISHING = {
     "seed": lambda c: f"seed {c.seed}",
     "penalize_biases": lambda c: "biases penalized" if c.penalize_biases else "weights only",
     "weight_decay": lambda c: f"weight decay {short(c.weight_decay)}",
+    "augment": lambda c: "augmented" if c.augment else "not augmented",
 }
 SUMMARY_FIELDS = ("run", "l1_weight", "l2_weight", "schedule", "status", "steps", "epochs_done",
                   "test_accuracy", "sparsity", "exact_zeros", "lr", "weight_decay", "l1_method",

@@ -69,6 +69,7 @@ class ControlsPanel(QWidget):
         self.device.addItem("Auto", "auto")
         self.seed = IntSpinBox(0, 2**31 - 1)
         self.penalize_biases = QCheckBox("Penalize biases too")
+        self.augment = QCheckBox("Augment (other hands)")
         self.l1_method = QComboBox()
         self.l1_method.addItem("Penalty (as in the notebook)", "penalty")
         self.l1_method.addItem("Proximal (exact zeros)", "proximal")
@@ -131,6 +132,10 @@ class ControlsPanel(QWidget):
             (self.seed, "seedInput", "Random seed", "Same seed, same settings: same numbers."),
             (self.penalize_biases, "penalizeBiasesCheck", "Penalize biases",
              "The notebook penalizes biases as well as weights."),
+            (self.augment, "augmentCheck", "Augment the training digits",
+             "Randomly rotate, slant, shift and thicken or thin the training digits, so that the "
+             "network also reads digits written unlike MNIST's (in the Draw a digit tab). "
+             "Off in the notebook."),
             (self.l1_method, "l1MethodSelect", "L1 method",
              "Penalty adds the L1 term's gradient, as the notebook does: weights shrink towards "
              "zero but jitter around it. Proximal shrinks each weight by lr × L1 weight after "
@@ -164,6 +169,7 @@ class ControlsPanel(QWidget):
             ("Epochs", self.epochs), ("Batch size", self.batch_size),
             ("Training images", self.train_images), ("Optimizer", self.optimizer),
             ("Device", self.device), ("Seed", self.seed), ("", self.penalize_biases),
+            ("", self.augment),
             ("L1 method", self.l1_method),
             ("Sparsity threshold", self.threshold),
         ]:
@@ -189,7 +195,7 @@ class ControlsPanel(QWidget):
             self.weight_decay.valueChanged, self.epochs.valueChanged,
             self.batch_size.valueChanged, self.train_images.valueChanged,
             self.optimizer.currentIndexChanged, self.seed.valueChanged,
-            self.penalize_biases.toggled, self.l1_method.currentIndexChanged,
+            self.penalize_biases.toggled, self.augment.toggled, self.l1_method.currentIndexChanged,
         ]
 
     # ---- config in and out ----------------------------------------------------------------
@@ -211,6 +217,7 @@ class ControlsPanel(QWidget):
             device=self.device.currentData(),
             seed=self.seed.value(),
             penalize_biases=self.penalize_biases.isChecked(),
+            augment=self.augment.isChecked(),
             l1_method=self.l1_method.currentData(),
             l1_threshold=self.threshold.value(),
         )
@@ -236,6 +243,7 @@ class ControlsPanel(QWidget):
             "optimizer": box(self.optimizer),
             "seed": (self.seed.value, self.seed.setValue),
             "penalize_biases": (self.penalize_biases.isChecked, self.penalize_biases.setChecked),
+            "augment": (self.augment.isChecked, self.augment.setChecked),
             "l1_method": box(self.l1_method),
             "l1_threshold": (self.threshold.value, self.threshold.setValue),
         }
@@ -303,7 +311,7 @@ class ControlsPanel(QWidget):
         self.buttons["pauseButton"].setText(pause_text)
         self.actions["pauseButton"].setText(pause_text)
         for widget in (self.preset, self.epochs, self.batch_size, self.train_images,
-                       self.optimizer, self.device, self.seed, self.penalize_biases,
+                       self.optimizer, self.device, self.seed, self.penalize_biases, self.augment,
                        self.l1_method, self.weight_decay):
             widget.setEnabled(can.settings)
         self.step_many.setEnabled(can.step)

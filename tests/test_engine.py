@@ -7,7 +7,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from l1_trainer.core.engine import Control, Trainer, shuffled_indices
+from l1_trainer.core.batches import shuffled_indices
+from l1_trainer.core.engine import Control, Trainer
 from l1_trainer.core.events import (
     Diverged,
     EpochMetrics,

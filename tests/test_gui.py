@@ -125,7 +125,7 @@ def test_short_run_streams_curves_accuracy_and_sparsity(qtbot, window):
     qtbot.mouseClick(named(window, "startButton"), Qt.MouseButton.LeftButton)
     assert window.session.state is AppState.RUNNING
     assert not named(window, "startButton").isEnabled() and named(window, "stopButton").isEnabled()
-    assert not named(window, "epochsInput").isEnabled()
+    assert not named(window, "epochsInput").isEnabled() and not named(window, "augmentCheck").isEnabled()
     record = ended(window) or run_to_end(qtbot, window, start=lambda: None)
     assert record.ended.status.value == "finished" and record.step == 40
     assert named(window, "startButton").isEnabled()
@@ -291,6 +291,16 @@ def test_presets_fill_the_controls(window):
     assert controls.config_values()["l1_weight"] == pytest.approx(1e-4)
     controls.epochs.setValue(3)
     assert select.currentData() is None  # edited, so "Custom"
+
+
+def test_augment_is_a_setting_and_off_in_the_notebook_preset(window):
+    box = named(window, "augmentCheck")
+    assert not window.controls.config().augment
+    box.setChecked(True)
+    assert window.controls.config().augment
+    select = named(window, "presetSelect")
+    select.setCurrentIndex(select.findData("seed"))
+    assert not box.isChecked() and not window.controls.config().augment
 
 
 def test_failed_run_shows_its_reason_and_keeps_the_curves(qtbot, tmp_path, mnist):
