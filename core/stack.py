@@ -100,13 +100,19 @@ class Penalties:
         self.set_weights(l1, l2)
 
     def set_weights(self, l1: list[float], l2: list[float]) -> None:
+        """New weights, written into the same tensors: a captured CUDA graph reads them there."""
         device = self.stack.param.device
-        self.l1 = torch.tensor(l1, dtype=torch.float32, device=device)
-        self.l2 = torch.tensor(l2, dtype=torch.float32, device=device)
-        self.uses_l2 = any(w != 0 for w in l2)  # without it, no L2 work at all in the step
+        values = {"l1": torch.tensor(l1, dtype=torch.float32, device=device),
+                  "l2": torch.tensor(l2, dtype=torch.float32, device=device)}
         # Each penalized element's own model's weight, in the buffer's layout.
-        self._l1_scale = self._per_element(self.l1)
-        self._l2_slope = self._per_element(2 * self.l2)  # d(l2 * p^2)/dp = 2 * l2 * p
+        values["_l1_scale"] = self._per_element(values["l1"])
+        values["_l2_slope"] = self._per_element(2 * values["l2"])  # d(l2 * p^2)/dp = 2 * l2 * p
+        for name, value in values.items():
+            if hasattr(self, name):
+                getattr(self, name).copy_(value)
+            else:
+                setattr(self, name, value)
+        self.uses_l2 = any(w != 0 for w in l2)  # without it, no L2 work at all in the step
 
     def values(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(K,) each model's L1 and L2 terms, leaving sign(p) in a buffer for the gradient."""

@@ -1,120 +1,167 @@
-"""One training step for K models: the arithmetic, apart from the loop that drives it.
+"""One training step for K models, forward and backward written out: no autograd.
 
-`ExactStep` is the notebook's arithmetic for one model: autograd through its nn.Linear layers
-and PyTorch's for-loop AdamW kernels, on the flat buffer. `StackedStep` trains K models at once:
-the first layer of all K is one matrix product over the shared batch, the others are batched
-products, and AdamW is one fused pass over all K parameter sets; elementwise as they are, AdamW,
-the penalties' gradients and the proximal step make it exactly K independent runs. Both return
-each step's cross-entropy, L1 and L2 terms as (K,) tensors left on the device, so that the loop
-reads them back only once per logging window.
+For a model this small the arithmetic is a few hundred microseconds and autograd's bookkeeping
+(graph nodes, hooks, a fresh tensor per intermediate) was as much again. Here every
+intermediate lives in a buffer allocated once per batch size, and each step is the same short
+list of kernels: three matrix products forward, five backward, the softmax and the ReLU masks.
+It computes what autograd computes for the notebook's loss, with the same kernels in the same
+order for a single model (addmm, mm, threshold_backward, log_softmax's backward), so a run
+matches the notebook's loop to the last bit or close to it (tests/test_seed.py checks 0.1%).
+
+K models that differ only in their penalty weights train on the same batches at once: the
+first layer of all K is one matrix product over the shared batch, the others are batched
+products, and the penalties and the optimizer are elementwise passes over one flat buffer,
+which makes it exactly K independent runs. Each step's cross-entropy, L1 and L2 terms come
+back as (K,) tensors left on the device, read back once per logging window.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
-import torch.nn.functional as F
 
 from l1_trainer.core.config import TrainConfig
 from l1_trainer.core.model import MLP
+from l1_trainer.core.optim import SGD, AdamW
 from l1_trainer.core.stack import ParamStack, Penalties
 
 EVAL_CHUNK = 2_500  # test images per forward pass when evaluating K models at once
+_relu_backward = torch.ops.aten.threshold_backward.grad_input
+_log_softmax_backward = torch.ops.aten._log_softmax_backward_data.out
 
 
-class _Step:
-    """What both steps share: the penalties (L1 as a penalty or proximal, L2) and the optimizer."""
+class Step:
+    """Trains K copies of `template`, model m with the m-th L1 and L2 weight."""
 
-    def __init__(self, stack: ParamStack, config: TrainConfig, l1_weights: list[float],
-                 l2_weights: list[float], fused: bool | None) -> None:
-        self.stack = stack
+    def __init__(self, template: MLP, config: TrainConfig, l1_weights: list[float],
+                 l2_weights: list[float], device: torch.device,
+                 lr: float | torch.Tensor | None = None) -> None:
+        """`lr`: a 0-d device tensor for a CUDA graph to read; by default the config's float."""
+        self.k = len(l1_weights)
+        self.stack = stack = ParamStack(template, self.k, config.penalize_biases, device)
         self.penalties = Penalties(stack, l1_weights, l2_weights)
         self.proximal = config.l1_method == "proximal"
-        self.lr = config.lr
-        param = [stack.param]
+        self.lr = config.lr if lr is None else lr
+        names = stack.names  # the state dict's order: weight, bias of each layer in turn
+        self.weights = [stack.blocks[n] for n in names[0::2]]
+        self.biases = [stack.blocks[n] for n in names[1::2]]
+        self.weight_grads = [stack.grads[n] for n in names[0::2]]
+        self.bias_grads = [stack.grads[n] for n in names[1::2]]
+        grad = stack.param.grad
         if config.optimizer == "sgd":
-            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(
-                param, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+            self.optimizer: AdamW | SGD = SGD(stack.param.data, grad, self.lr, config.weight_decay,
+                                              config.momentum)
         else:
-            self.optimizer = torch.optim.AdamW(
-                param, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
+            fused = (self.k > 1 and device.type == "cpu") or device.type == "cuda" or lr is not None
+            self.optimizer = AdamW(stack.param.data, grad, self.lr, config.weight_decay, fused)
+        self._plans: dict[int, _Plan] = {}  # by batch size: the full one and the last
+
+    def set_penalties(self, l1_weights: list[float], l2_weights: list[float]) -> None:
+        self.penalties.set_weights(l1_weights, l2_weights)
 
     def set_lr(self, lr: float) -> None:
-        self.lr = lr
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        if isinstance(self.lr, torch.Tensor):
+            self.lr.fill_(lr)
+        else:
+            self.lr = self.optimizer.lr = lr
 
-    def _update(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """After the backward pass: the penalties, then the optimizer step; returns the terms."""
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        n = len(x)
+        plan = self._plans.get(n) or self._plans.setdefault(n, _Plan(self, n, x.device))
+        ce = plan.run(x, y)
         l1, l2 = self.penalties.values()
         # Their gradients are added directly: loss = CE + l1 * sum(|p|) + l2 * sum(p^2) as a whole.
         self.penalties.add_gradients(l1=not self.proximal)
         self.optimizer.step()
         if self.proximal:
             self.penalties.shrink(self.lr)
-        return l1, l2
-
-
-class ExactStep(_Step):
-    """One model, computed as the notebook computes it."""
-
-    def __init__(self, template: MLP, config: TrainConfig, device: torch.device) -> None:
-        self.model = template.to(device)
-        # PyTorch's default (for-loop) AdamW kernels: the notebook's arithmetic exactly, and on
-        # one flat tensor faster here than the fused CPU kernel.
-        super().__init__(ParamStack(self.model, 1, config.penalize_biases, device), config,
-                         [config.l1_weight], [config.l2_weight], fused=None)
-        for name, p in self.model.named_parameters():
-            p.data = self.stack.blocks[name][0]
-            p.grad = self.stack.grads[name][0]
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        self.stack.zero_grad()
-        ce = F.cross_entropy(self.model(x), y)
-        ce.backward()
-        return ce.detach().view(1), *self._update()
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """(1, N) predicted digits."""
-        return self.model(x).argmax(1).unsqueeze(0)
-
-
-class StackedStep(_Step):
-    """K models that differ only in their L1 and L2 weights, trained on the same batches at once."""
-
-    def __init__(self, template: MLP, config: TrainConfig, l1_weights: list[float],
-                 l2_weights: list[float], device: torch.device) -> None:
-        stack = ParamStack(template, len(l1_weights), config.penalize_biases, device)
-        # One fused pass over K models' parameters: faster here than the for-loop kernels at
-        # this size (it was slower for one model's 52k); the same update up to rounding.
-        fused = True if device.type in ("cpu", "cuda") and config.optimizer == "adamw" else None
-        super().__init__(stack, config, l1_weights, l2_weights, fused)
-        # Leaf views whose grads are views of the flat grad: autograd accumulates in place.
-        self.params = []
-        for name in stack.names:
-            leaf = torch.nn.Parameter(stack.blocks[name])
-            leaf.grad = stack.grads[name]
-            self.params.append(leaf)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (K, N, 10) of all K models for the same inputs x (N, 784)."""
-        w, b = self.params[0], self.params[1]
-        k, out, _ = w.shape
-        # The inputs are shared, so the first (largest) layer of all K is one big GEMM.
-        h = (x @ w.reshape(k * out, -1).T).view(len(x), k, out).transpose(0, 1) + b.unsqueeze(1)
-        for j in range(1, len(self.params) // 2):
-            w, b = self.params[2 * j], self.params[2 * j + 1]
-            h = torch.baddbmm(b.unsqueeze(1), F.relu(h), w.transpose(1, 2))
-        return h
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        self.stack.zero_grad()
-        logits = self.forward(x)  # (K, N, 10); as (K, 10, N) it takes the targets as (K, N)
-        ce = F.cross_entropy(logits.transpose(1, 2), y.expand(self.stack.k, -1), reduction="none").mean(1)
-        ce.sum().backward()  # each model's gradient is its own loss's gradient
-        return ce.detach(), *self._update()
+        return ce, l1, l2
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """(K, N) predicted digits, a chunk of images at a time."""
-        return torch.cat([self.forward(part).argmax(2) for part in x.split(EVAL_CHUNK)], dim=1)
+        return torch.cat([self.logits(part).argmax(2) for part in x.split(EVAL_CHUNK)], dim=1)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(K, N, 10) for inputs (N, 784), in fresh tensors (for evaluation, not the step)."""
+        k, w = self.k, self.weights[0]
+        h = torch.addmm(self.biases[0].view(-1), x, w.view(k * w.shape[1], -1).t())
+        h = h.view(len(x), k, -1).transpose(0, 1)
+        for j in range(1, len(self.weights)):
+            h = torch.baddbmm(self.biases[j].unsqueeze(1), h.relu(), self.weights[j].transpose(1, 2))
+        return h
+
+
+class _Plan:
+    """One step's kernels at batch size n: every intermediate allocated once, every view made
+    once, so that a step is a list of calls (most of a small step's time was Python around them)."""
+
+    def __init__(self, step: Step, n: int, device: torch.device) -> None:
+        k, w = step.k, step.weights
+        self.k, self.n = k, n
+        outs = [m.shape[1] for m in w]
+        empty = dict(device=device)
+        self.first = torch.empty(n, k * outs[0], **empty)  # layer 1 of all K, as one product gives it
+        acts = [self.first.view(1, n, -1) if k == 1 else torch.empty(k, n, outs[0], **empty)]
+        acts += [torch.empty(k, n, size, **empty) for size in outs[1:]]  # after ReLU; logits last
+        deltas = [torch.empty(k, n, size, **empty) for size in outs]  # d loss / d pre-activation
+        self.logits, self.deltas = acts[-1], deltas
+        self.w1 = w[0].view(k * outs[0], -1).t()  # (784, K * H1): the shared first layer
+        self.b1 = step.biases[0].view(-1)
+        self.w1_grad = step.weight_grads[0].view(k * outs[0], -1).t()
+        self.b1_grad = step.bias_grads[0]
+        self.act1 = acts[0]
+        self.log_p = torch.empty(k, n, outs[-1], **empty)
+        self.nll_grad = torch.empty(k, n, outs[-1], **empty)
+        self.target = torch.empty(k, n, 1, dtype=torch.long, **empty)
+        self.picked = torch.empty(k, n, 1, **empty)
+        self.minus_inv_n = torch.full((k, n, 1), -1.0 / n, **empty)
+        self.forward_ops, backward = [], []  # backward: each layer's kernels, first layer first
+        for j in range(1, len(w)):
+            a, out, delta, below = acts[j - 1], acts[j], deltas[j], deltas[j - 1]
+            wj, bj, wg, bg = w[j], step.biases[j], step.weight_grads[j], step.bias_grads[j]
+            if k == 1:  # mm, as nn.Linear and autograd compute it: the notebook's rounding
+                self.forward_ops.append(partial(torch.addmm, bj[0], a[0], wj[0].t(), out=out[0]))
+                ops = [partial(torch.mm, a[0].t(), delta[0], out=wg[0].t()),
+                       partial(torch.sum, delta[0], 0, out=bg[0]),
+                       partial(torch.mm, delta[0], wj[0], out=below[0])]
+            else:
+                self.forward_ops.append(partial(torch.baddbmm, bj.unsqueeze(1), a, wj.transpose(1, 2), out=out))
+                ops = [partial(torch.bmm, delta.transpose(1, 2), a, out=wg),
+                       partial(torch.sum, delta, 1, out=bg),
+                       partial(torch.bmm, delta, wj, out=below)]
+            backward.append([*ops, partial(_relu_backward, below, a, 0.0, grad_input=below)])
+            if j < len(w) - 1:
+                self.forward_ops.append(out.relu_)
+        # The first layer's delta, laid out as its shared product wants it (N, K * H1).
+        self.delta1 = deltas[0][0] if k == 1 else self.first
+        self.backward_ops = [op for ops in reversed(backward) for op in ops]  # last layer first
+        self.backward_ops.append(partial(torch.sum, deltas[0], 1, out=self.b1_grad))
+
+    def run(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Forward and backward; returns the (K,) cross-entropy, leaves the gradients."""
+        torch.addmm(self.b1, x, self.w1, out=self.first)
+        if self.k > 1:
+            self.act1.copy_(self.first.view(self.n, self.k, -1).transpose(0, 1))
+        self.act1.relu_()
+        for op in self.forward_ops:
+            op()
+        ce = self._cross_entropy(y)
+        for op in self.backward_ops:
+            op()
+        if self.k > 1:
+            self.first.view(self.n, self.k, -1).copy_(self.deltas[0].transpose(0, 1))
+        torch.mm(x.t(), self.delta1, out=self.w1_grad)
+        return ce
+
+    def _cross_entropy(self, y: torch.Tensor) -> torch.Tensor:
+        """(K,) mean cross-entropy; leaves its gradient w.r.t. the logits in the last delta."""
+        log_p = torch._log_softmax(self.logits, 2, False, out=self.log_p)
+        target = self.target.copy_(y.view(1, -1, 1).expand_as(self.target))
+        ce = torch.gather(log_p, 2, target, out=self.picked).view(self.k, -1).mean(1).neg_()
+        # d(mean CE)/d(logits) = (softmax - onehot) / n, by autograd's own kernels: the mean's
+        # -1/n at each target, then log_softmax's backward (its rounding is the notebook's).
+        nll_grad = self.nll_grad.zero_().scatter_(2, target, self.minus_inv_n)
+        _log_softmax_backward(nll_grad, log_p, 2, log_p.dtype, out=self.deltas[-1])
+        return ce

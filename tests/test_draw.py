@@ -219,7 +219,7 @@ def test_gallery_explains_mistakes_with_probabilities_and_a_confusion_matrix(qtb
     counts = evaluation.confusion()
     assert counts.sum() == 10_000 and int(counts.trace()) == int((evaluation.predictions == evaluation.labels).sum())
     assert [[matrix.item(t, p).text() for p in range(10)] for t in range(10)] == \
-        [[f"{int(counts[t, p]):,}" for p in range(10)] for t in range(10)]
+        [[str(int(counts[t, p])) for p in range(10)] for t in range(10)]
     true, predicted = divmod(int((counts - torch.diag(torch.diag(counts))).argmax()), 10)  # the worst mix-up
     matrix.cellClicked.emit(true, predicted)
     listed = [gallery.errors.item(i).data(Qt.ItemDataRole.UserRole) for i in range(gallery.errors.count())]

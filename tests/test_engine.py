@@ -23,6 +23,7 @@ from l1_trainer.core.events import (
     merge_steps,
 )
 from l1_trainer.core.model import MLP, build_model
+from l1_trainer.core.optim import SGD
 from l1_trainer.core.sparsity import sparsity
 from l1_trainer.core.weights import weight_matrices
 
@@ -204,7 +205,7 @@ def test_live_hyperparameters_apply_from_the_next_step(mnist, small_config):
     assert (change.step, change.l1_weights, change.lr) == (9, (0.0,), 0.05)
     l1 = _steps(events).l1[:, 0]
     assert (l1[:8] > 0).all() and (l1[8:] == 0.0).all()
-    assert trainer.compute.optimizer.param_groups[0]["lr"] == 0.05
+    assert trainer.compute.optimizer.lr == 0.05
 
 
 def test_live_values_are_validated(mnist, small_config):
@@ -245,15 +246,15 @@ def test_latest_weights_is_a_detached_copy(mnist, small_config):
     snapshots = [e for e in _events(trainer) if isinstance(e, WeightSnapshot)]
     snap = trainer.latest_weights()
     assert snap.step == trainer.step and snapshots[-1] is snap
-    for name, param in trainer.compute.model.state_dict().items():
-        assert torch.equal(snap.state[name], param)
+    for name, param in trainer.stack.blocks.items():
+        assert torch.equal(snap.state[name], param[0])
         assert snap.state[name].data_ptr() != param.data_ptr()
     assert list(snap.weights()) == MLP().weight_names()
 
 
 def test_sgd_option_trains(mnist, small_config):
     trainer = Trainer(small_config.replace(optimizer="sgd", lr=0.05), mnist)
-    assert isinstance(trainer.compute.optimizer, torch.optim.SGD)
+    assert isinstance(trainer.compute.optimizer, SGD)
     events = _events(trainer)
     assert events[-1].status is RunStatus.FINISHED
     assert events[-1].test_accuracy[0] > 0.6
