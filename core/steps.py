@@ -27,8 +27,8 @@ from l1_trainer.core.optim import SGD, AdamW
 from l1_trainer.core.stack import ParamStack, Penalties
 
 EVAL_CHUNK = 2_500  # test images per forward pass when evaluating K models at once
-_relu_backward = torch.ops.aten.threshold_backward.grad_input
-_log_softmax_backward = torch.ops.aten._log_softmax_backward_data.out
+_relu_backward = torch.ops.aten.threshold_backward.grad_input  # autograd's own backward kernels
+_log_softmax_backward = torch._log_softmax_backward_data
 
 
 class Step:

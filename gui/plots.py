@@ -33,7 +33,7 @@ from l1_trainer.gui.smoothing import EmaState, smooth
 
 # 20 Hz: each frame holds the GIL while it paints, and under X it is also flushed to the server,
 # which shares the cores with training (measured in benchmarks/bench_gui.py).
-REDRAW_MS = 50
+REDRAW_MS = 100  # ten frames a second: smooth enough, and each frame's Python holds the GIL training needs
 RUN_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
 
