@@ -35,7 +35,6 @@ DISTINGUISHING = {
     "seed": lambda c: f"seed {c.seed}",
     "penalize_biases": lambda c: "biases penalized" if c.penalize_biases else "weights only",
     "weight_decay": lambda c: f"weight decay {short(c.weight_decay)}",
-    "augment": lambda c: "augmented" if c.augment else "not augmented",
 }
 SUMMARY_FIELDS = ("run", "l1_weight", "l2_weight", "schedule", "status", "steps", "epochs_done",
                   "test_accuracy", "sparsity", "exact_zeros", "lr", "weight_decay", "l1_method",
@@ -182,10 +181,11 @@ class RunRecord:
 
     def schedule(self, model: int = 0) -> str:
         """`L1 1e-4 -> 3e-3 at step 300, lr 1e-3`: what the model was trained with, in order
-        (L2 only when it was used)."""
+        (L2 only when it was used; ", augmented" when the digits were)."""
         lr = _timeline([(0, self.config.lr)] + [(c.step, c.lr) for c in self.changes])
         l2 = _timeline([(0, self.l2_weights[model])] + [(c.step, c.l2_weights[model]) for c in self.changes])
-        return f"L1 {self.l1_schedule(model)}, " + (f"L2 {l2}, " if self.uses_l2(model) else "") + f"lr {lr}"
+        return (f"L1 {self.l1_schedule(model)}, " + (f"L2 {l2}, " if self.uses_l2(model) else "")
+                + f"lr {lr}" + (", augmented" if self.config.augment else ""))
 
     def label(self, differing: tuple[str, ...] = (), model: int = 0) -> str:
         """The schedule, and the settings in `differing` that tell it apart from other runs."""

@@ -70,7 +70,9 @@ class RunsView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        # "Trained with" carries the schedule: wide enough to read, the rest scrolls beside it.
+        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(4, 260)
         self.table.itemChanged.connect(self._item_changed)
         self.open_button = self._button("runsOpenButton", "Open as model", "Make the selected run's "
                                         "final weights the current model", self._open)

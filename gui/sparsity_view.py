@@ -32,6 +32,7 @@ class SparsityReadout(QGroupBox):
         self.figure.setFont(font)
         self.caption = QLabel("of weights with |w| ≤ 0.001")
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption.setWordWrap(True)  # "of 52,544 weights with |w| ≤ 1e-05" outgrows the panel
         self.zeros = QLabel("")
         self.zeros.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint = QLabel(

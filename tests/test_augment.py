@@ -13,6 +13,7 @@ from l1_trainer.core.batches import Batches, shuffled_indices
 from l1_trainer.core.cli import build_parser, config_from_args
 from l1_trainer.core.engine import Trainer
 from l1_trainer.core.events import EpochMetrics
+from l1_trainer.core.records import RunRecord
 
 from font_digits import build, font_files
 
@@ -96,3 +97,10 @@ def test_typeface_digits_go_through_the_draw_panels_preprocessing():
     images = x.view(-1, 28, 28)
     rows = (images.sum(2) * torch.arange(28)).sum(1) / images.sum((1, 2))
     assert (rows - 14).abs().max() < 1.5
+
+
+def test_an_augmented_run_says_so_in_what_it_was_trained_with(small_config):
+    plain = RunRecord(1, small_config, (small_config.l1_weight,))
+    augmented = RunRecord(2, small_config.replace(augment=True), (small_config.l1_weight,))
+    assert augmented.schedule() == plain.schedule() + ", augmented"
+    assert augmented.summary()["schedule"].endswith(", augmented")
