@@ -34,12 +34,18 @@ tab) and compare the sparsity.</p>
 notebook) shrinks every weight by lr × decay at each step, outside the loss. The L2 penalty is
 part of the loss, so its gradient goes through Adam, which divides each gradient by its running
 size: for Adam, L2 and weight decay behave differently (with plain SGD they are the same).</p>
+<p><b>Augment.</b> MNIST's digits were written by a few hundred people in one style. With
+<i>Augment</i> on, every training digit is shown slightly rotated, slanted, shifted and with a
+thicker or thinner stroke each time it comes round, so the network also reads digits written
+otherwise (try the Draw a digit tab). It is off in the notebook's preset.</p>
 """
 
 SHORTCUTS = [
     ("F5", "Start a run"),
     ("F6", "Pause or resume"),
     ("Shift+F5", "Stop"),
+    ("F7 / Shift+F7", "Step: train one mini-batch (or 50), then pause"),
+    ("F11", "Presentation mode: full screen, larger text, thicker lines"),
     ("Ctrl+R", "Reset: forget the model and curves"),
     ("Ctrl+O / Ctrl+S", "Open / save a model"),
     ("Esc, right-click", "Clear the drawing canvas"),
