@@ -173,21 +173,26 @@ class RunStore:
                              "WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise StoreError(f"run #{run_id} is no longer in the history")
-        config = TrainConfig(**{**json.loads(row[0]), "hidden_sizes": tuple(json.loads(row[0])["hidden_sizes"])})
-        record = RunRecord(run_id, config, (config.l1_weight,), (config.l2_weight,),
-                           title=f"saved run #{run_id}", stored_ids=[run_id])
-        epochs, ce, l1, l2 = _unpack(row[4])
-        steps = np.rint(epochs * config.steps_per_epoch).astype(np.int64)
-        record.apply(Steps(frozen(steps), frozen(epochs), frozen(steps % config.steps_per_epoch + 1),
-                           frozen(ce[:, None]), frozen(l1[:, None]), frozen(l2[:, None]),
-                           samples_per_s=0.0))
-        for change in json.loads(row[1]):
-            record.apply(HyperparamsChanged(**{k: tuple(v) if isinstance(v, list) else v
-                                               for k, v in change.items()}))
-        for metrics in json.loads(row[2]):
-            record.apply(_epoch_metrics(metrics))
-        if row[3] is not None:
-            record.apply(_run_ended(json.loads(row[3])))
+        try:
+            config = TrainConfig(**{**json.loads(row[0]), "hidden_sizes": tuple(json.loads(row[0])["hidden_sizes"])})
+            record = RunRecord(run_id, config, (config.l1_weight,), (config.l2_weight,),
+                               title=f"saved run #{run_id}", stored_ids=[run_id])
+            epochs, ce, l1, l2 = _unpack(row[4])
+            steps = np.rint(epochs * config.steps_per_epoch).astype(np.int64)
+            record.apply(Steps(frozen(steps), frozen(epochs), frozen(steps % config.steps_per_epoch + 1),
+                               frozen(ce[:, None]), frozen(l1[:, None]), frozen(l2[:, None]),
+                               samples_per_s=0.0))
+            for change in json.loads(row[1]):
+                record.apply(HyperparamsChanged(**{k: tuple(v) if isinstance(v, list) else v
+                                                   for k, v in change.items()}))
+            for metrics in json.loads(row[2]):
+                record.apply(_epoch_metrics(metrics))
+            if row[3] is not None:
+                record.apply(_run_ended(json.loads(row[3])))
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            # A row changed outside the app (or by a bug): that run is unreadable, not the app.
+            raise StoreError(f"run #{run_id} cannot be read back ({type(exc).__name__}: {exc}); "
+                             "delete it from the Runs tab") from exc
         return record
 
     def weights_file(self, run_id: int) -> Path:

@@ -1,5 +1,7 @@
 """Runs that survive a restart: the SQLite history and its weight files."""
 
+import sqlite3
+
 import numpy as np
 import pytest
 
@@ -74,3 +76,20 @@ def test_a_history_folder_that_cannot_be_made_is_one_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot keep the run history in .*set L1_TRAINER_DATA"):
         RunStore(blocker / "history")
+
+
+@pytest.mark.parametrize("column, value", [
+    ("config", '{"augment": "yes", "hidden_sizes": [64, 32]}'),  # a setting no run can have
+    ("config", "not json"),
+    ("changes", '[{"step": "x"}]'),
+    ("epoch_metrics", '[{"epoch": 1}]'),
+    ("curves", b"\x00\x01"),
+])
+def test_a_row_changed_outside_the_app_is_one_clear_error(tmp_path, mnist, column, value):
+    store = RunStore(tmp_path)
+    (run_id,) = store.add(trained(mnist))
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        db.execute(f"UPDATE runs SET {column} = ? WHERE id = ?", (value, run_id))
+    with pytest.raises(StoreError, match=f"run #{run_id} cannot be read back.*delete it"):
+        store.record(run_id)
+    assert [run.id for run in store.runs()] == [run_id]  # the listing still works
