@@ -83,8 +83,9 @@ def eager_capture(calls):
     return capture
 
 
-def test_the_graphed_step_trains_as_the_plain_step_and_takes_live_changes(mnist):
-    config = PRESETS["balanced"].replace(lr=1e-3, batch_size=64)
+@pytest.mark.parametrize("optimizer, method", [("adamw", "penalty"), ("sgd", "penalty"), ("adamw", "proximal")])
+def test_the_graphed_step_trains_as_the_plain_step_and_takes_live_changes(mnist, optimizer, method):
+    config = PRESETS["balanced"].replace(lr=1e-3, batch_size=64, optimizer=optimizer, l1_method=method)
     sizes = (64,) * 6 + (17,)
     data = batches(mnist, len(sizes), sizes)
     template = build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed))
