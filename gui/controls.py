@@ -40,6 +40,45 @@ BUTTONS = [  # objectName, text, shortcut, tooltip
 ]
 
 
+# Each input: (attribute, object name, accessible name, tooltip).
+DESCRIPTIONS = (
+    ("preset", "presetSelect", "Preset", "Fill every setting from a tested preset."),
+    ("l1_weight", "l1WeightInput", "L1 weight",
+     "How hard sum(|w|) pulls every weight towards zero. Small (1e-5 to 1e-3) prunes "
+     "unneeded weights; too large (about 0.01 and up here) zeroes them all and the net "
+     "guesses. Can be changed while training."),
+    ("l2_weight", "l2WeightInput", "L2 weight",
+     "How hard sum(w²) pulls weights towards zero: big weights pay much more than small "
+     "ones, so L2 makes weights small but rarely zero (L1 makes them exactly small). "
+     "With both, the elastic net. Can be changed while training."),
+    ("weight_decay", "weightDecayInput", "Weight decay",
+     "AdamW's decoupled weight decay (0.01 in the notebook): every step shrinks each "
+     "weight by lr × decay, outside the loss, so Adam's scaling does not touch it. "
+     "Help → What is L1 regularization? explains how it differs from L2."),
+    ("lr", "learningRateInput", "Learning rate",
+     "Step size of the optimizer. Can be changed while training."),
+    ("epochs", "epochsInput", "Epochs", "Passes over the training images."),
+    ("batch_size", "batchSizeInput", "Batch size", "Images per training step."),
+    ("train_images", "trainSubsetInput", "Training images",
+     "Train on the first N of the 60,000 images: fewer is faster, for demos."),
+    ("optimizer", "optimizerSelect", "Optimizer", "AdamW as in the notebook, or SGD."),
+    ("device", "deviceSelect", "Device", "Where to train: only devices found here."),
+    ("seed", "seedInput", "Random seed", "Same seed, same settings: same numbers."),
+    ("penalize_biases", "penalizeBiasesCheck", "Penalize biases",
+     "The notebook penalizes biases as well as weights."),
+    ("augment", "augmentCheck", "Augment the training digits",
+     "Randomly rotate, slant, shift and thicken or thin the training digits, so that the "
+     "network also reads digits written unlike MNIST's (in the Draw a digit tab). "
+     "Off in the notebook."),
+    ("l1_method", "l1MethodSelect", "L1 method",
+     "Penalty adds the L1 term's gradient, as the notebook does: weights shrink towards "
+     "zero but jitter around it. Proximal shrinks each weight by lr × L1 weight after "
+     "every step and stops at zero, so weights become exactly 0."),
+    ("threshold", "thresholdInput", "Sparsity threshold",
+     "Weights with |w| at or below this count as zero in the sparsity readout."),
+)
+
+
 class ControlsPanel(QWidget):
     """Builds a TrainConfig from its inputs; says nothing about runs except through signals."""
 
@@ -107,43 +146,8 @@ class ControlsPanel(QWidget):
         self.train_images.valueChanged.connect(self._check_batch)
 
     def _describe_inputs(self) -> None:
-        described = [
-            (self.preset, "presetSelect", "Preset", "Fill every setting from a tested preset."),
-            (self.l1_weight, "l1WeightInput", "L1 weight",
-             "How hard sum(|w|) pulls every weight towards zero. Small (1e-5 to 1e-3) prunes "
-             "unneeded weights; too large (about 0.01 and up here) zeroes them all and the net "
-             "guesses. Can be changed while training."),
-            (self.l2_weight, "l2WeightInput", "L2 weight",
-             "How hard sum(w²) pulls weights towards zero: big weights pay much more than small "
-             "ones, so L2 makes weights small but rarely zero (L1 makes them exactly small). "
-             "With both, the elastic net. Can be changed while training."),
-            (self.weight_decay, "weightDecayInput", "Weight decay",
-             "AdamW's decoupled weight decay (0.01 in the notebook): every step shrinks each "
-             "weight by lr × decay, outside the loss, so Adam's scaling does not touch it. "
-             "Help → What is L1 regularization? explains how it differs from L2."),
-            (self.lr, "learningRateInput", "Learning rate",
-             "Step size of the optimizer. Can be changed while training."),
-            (self.epochs, "epochsInput", "Epochs", "Passes over the training images."),
-            (self.batch_size, "batchSizeInput", "Batch size", "Images per training step."),
-            (self.train_images, "trainSubsetInput", "Training images",
-             "Train on the first N of the 60,000 images: fewer is faster, for demos."),
-            (self.optimizer, "optimizerSelect", "Optimizer", "AdamW as in the notebook, or SGD."),
-            (self.device, "deviceSelect", "Device", "Where to train: only devices found here."),
-            (self.seed, "seedInput", "Random seed", "Same seed, same settings: same numbers."),
-            (self.penalize_biases, "penalizeBiasesCheck", "Penalize biases",
-             "The notebook penalizes biases as well as weights."),
-            (self.augment, "augmentCheck", "Augment the training digits",
-             "Randomly rotate, slant, shift and thicken or thin the training digits, so that the "
-             "network also reads digits written unlike MNIST's (in the Draw a digit tab). "
-             "Off in the notebook."),
-            (self.l1_method, "l1MethodSelect", "L1 method",
-             "Penalty adds the L1 term's gradient, as the notebook does: weights shrink towards "
-             "zero but jitter around it. Proximal shrinks each weight by lr × L1 weight after "
-             "every step and stops at zero, so weights become exactly 0."),
-            (self.threshold, "thresholdInput", "Sparsity threshold",
-             "Weights with |w| at or below this count as zero in the sparsity readout."),
-        ]
-        for widget, name, label, tip in described:
+        for attribute, name, label, tip in DESCRIPTIONS:
+            widget = getattr(self, attribute)
             widget.setObjectName(name)
             if isinstance(widget, LogInput):
                 widget.set_accessible(label, tip)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -30,12 +30,14 @@ from l1_trainer.core.session import AppState, Session
 from l1_trainer.gui.controller import Controller
 from l1_trainer.gui.controls import ControlsPanel
 from l1_trainer.gui.draw_panel import DrawPanel
+from l1_trainer.gui.exports import Exports
 from l1_trainer.gui.gallery import Gallery
 from l1_trainer.gui.help import WHAT_IS_L1, FirstRunGuide, about_text, shortcuts_text
 from l1_trainer.gui.help import show as show_help_box
 from l1_trainer.gui.inputs import MessageBar
 from l1_trainer.gui.jobs import JobRunner
-from l1_trainer.gui.plots import CurvesTab, scale_text
+from l1_trainer.gui.plots import CurvesTab
+from l1_trainer.gui.presentation import Presentation
 from l1_trainer.gui.pruning_view import PruningView
 from l1_trainer.gui.runs_view import RunsView
 from l1_trainer.gui.sparsity_view import SparsityReadout
@@ -45,8 +47,6 @@ from l1_trainer.gui.weights_view import WeightsView
 
 # Widths that let the window fit a 1024 x 700 screen with room for the tabs.
 SIDE_PANEL, SPARSITY_PANEL = 300, 200
-PRESENTATION_SCALE = 1.5  # text size in presentation mode
-PRESENTATION_LINES = 2.5  # line width
 
 
 def worker_threads() -> int:
@@ -89,11 +89,12 @@ class MainWindow(QMainWindow):
         self.weights = WeightsView(session)
         self.sweep_view = SweepView(session)
         self.runs_view = RunsView(session)
+        self.exports = Exports(self, session, self.plots, self.sweep_view)
+        self._presentation = Presentation(self, self.plots)
         self.tabs = QTabWidget()
         self.status = StatusReadout(self.statusBar(), session)
         self._ready = False  # torchReady was emitted
         self._rendered_with_model = False
-        self._normal_font: QFont | None = None  # the font before presentation mode
         self._close_when_loaded = False
         self._build()
         self._menus()
@@ -135,17 +136,15 @@ class MainWindow(QMainWindow):
         file_menu.addActions([self.open_action, self.save_action])
         file_menu.addSeparator()
         for text, name, pattern, export in (
-                ("Export loss curves (CSV)…", "curves.csv", "CSV (*.csv)", self.export_curves),
-                ("Export run summaries (CSV)…", "runs.csv", "CSV (*.csv)", self.export_summaries),
-                ("Export plots (three PNG files)…", "plots", "PNG (*.png)", self.export_plots)):
+                ("Export loss curves (CSV)…", "curves.csv", "CSV (*.csv)", self.exports.curves),
+                ("Export run summaries (CSV)…", "runs.csv", "CSV (*.csv)", self.exports.summaries),
+                ("Export plots (three PNG files)…", "plots", "PNG (*.png)", self.exports.plots_png)):
             file_menu.addAction(self._action(
-                text, lambda _=False, t=text, n=name, p=pattern, e=export: self._export_dialog(t, n, p, e)))
+                text, lambda _=False, t=text, n=name, p=pattern, e=export: self.exports.dialog(t, n, p, e)))
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
         self.menuBar().addMenu("&Run").addActions(list(self.controls.actions.values()))
-        self.presentation = self._action("&Presentation mode", self.set_presentation, "F11")
-        self.presentation.setCheckable(True)
-        self.presentation.setToolTip("Full screen, larger text, thicker lines: for a projector")
+        self.presentation = self._presentation.action
         self.menuBar().addMenu("&View").addAction(self.presentation)
         help_menu = self.menuBar().addMenu("&Help")
         for title, html in (("What is L1 regularization?", WHAT_IS_L1),
@@ -182,12 +181,12 @@ class MainWindow(QMainWindow):
         self.sweep_view.stopRequested.connect(controller.stop)
         self.sweep_view.openRequested.connect(controller.open_sweep_model)
         self.sweep_view.export_button.clicked.connect(
-            lambda: self._export_dialog("Export sweep results", "sweep.csv", "CSV (*.csv)", self.export_sweep))
+            lambda: self.exports.dialog("Export sweep results", "sweep.csv", "CSV (*.csv)", self.exports.sweep))
         self.runs_view.showRequested.connect(controller.show_stored)
         self.runs_view.openRequested.connect(controller.open_stored)
         self.runs_view.deleteRequested.connect(self.delete_stored)
         self.runs_view.exportRequested.connect(
-            lambda: self._export_dialog("Export kept runs", "runs.csv", "CSV (*.csv)", self.export_runs))
+            lambda: self.exports.dialog("Export kept runs", "runs.csv", "CSV (*.csv)", self.exports.runs))
         session.events.notice.connect(self.message.show_message)
         session.events.diagnosis.connect(self._diagnosis)
         for emitter in (session.events.history, session.events.run_ended):
@@ -290,27 +289,6 @@ class MainWindow(QMainWindow):
             self.message.hide()
             self.controller.start(config, steps=steps)
 
-    @Slot(bool)
-    def set_presentation(self, on: bool) -> None:
-        """Full screen, larger text, thicker lines: for a projector (F11 again to leave)."""
-        import pyqtgraph as pg
-
-        app = QApplication.instance()
-        if self._normal_font is None:
-            self._normal_font = QFont(app.font())
-        factor = PRESENTATION_SCALE if on else 1.0
-        font = QFont(self._normal_font)
-        font.setPointSizeF(self._normal_font.pointSizeF() * factor)
-        app.setFont(font)
-        for plot in self.findChildren(pg.PlotWidget):
-            scale_text(plot, factor)
-        self.plots.set_line_width(1.5 * (PRESENTATION_LINES if on else 1.0))
-        self.presentation.setChecked(on)
-        if on:
-            self.showFullScreen()
-        else:
-            self.showNormal()
-
     def draw_over(self, image: object) -> None:
         """A test image onto the drawing canvas, to change by hand and watch the prediction."""
         self.tabs.setCurrentWidget(self.draw)
@@ -324,10 +302,6 @@ class MainWindow(QMainWindow):
 
     # ---- files and exports ------------------------------------------------------------------
 
-    def _ask_path(self, title: str, name: str, pattern: str) -> Path | None:
-        path, _ = QFileDialog.getSaveFileName(self, title, str(Path.home() / name), pattern)
-        return Path(path) if path else None
-
     @Slot()
     def open_model_dialog(self) -> None:
         if not self.session.enabled().open_model:
@@ -339,32 +313,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def save_model_dialog(self) -> None:
-        if path := self._ask_path("Save model", "model.safetensors", "Models (*.safetensors)"):
+        if path := self.exports.ask_path("Save model", "model.safetensors", "Models (*.safetensors)"):
             self.controller.save_model(path.with_suffix(".safetensors"))
-
-    def export_curves(self, path: Path) -> int:
-        """Every finished run's per-step losses and per-epoch accuracy, one row per point."""
-        from l1_trainer.core.export import write_curves
-
-        finished = {r: label for r, label in self.session.labels().items() if r.ended}
-        return self._export(path, lambda: write_curves(path, finished))
-
-    def export_summaries(self, path: Path) -> int:
-        """One row per run (and per model of a sweep) in the history."""
-        from l1_trainer.core.export import write_summaries
-
-        return self._export(path, lambda: write_summaries(path, self.session.history))
-
-    def export_sweep(self, path: Path) -> int:
-        from l1_trainer.core.export import write_summaries
-
-        record = self.sweep_view.record
-        return self._export(path, lambda: write_summaries(path, [record] if record else []))
-
-    def export_runs(self, path: Path) -> int:
-        from l1_trainer.core.export import write_runs
-
-        return self._export(path, lambda: write_runs(path, self.session.stored))
 
     @Slot(int)
     def delete_stored(self, run_id: int) -> None:
@@ -373,22 +323,6 @@ class MainWindow(QMainWindow):
                                       "This cannot be undone.")
         if answer == QMessageBox.StandardButton.Yes:
             self.controller.delete_stored(run_id)
-
-    def export_plots(self, stem: Path) -> int:
-        return self._export(stem, lambda: len(self.plots.export_png(stem)))
-
-    def _export(self, path: Path, write: Callable[[], int]) -> int:
-        try:
-            count = write()
-        except OSError as exc:
-            self.session.notify(f"Could not export to {path}: {exc.strerror or exc}")
-            return 0
-        self.session.notify(f"Exported to {path}", "info")
-        return count
-
-    def _export_dialog(self, title: str, name: str, pattern: str, export: Callable[[Path], int]) -> None:
-        if path := self._ask_path(title, name, pattern):
-            export(path.with_suffix(Path(name).suffix))
 
     # ---- persistence and closing -------------------------------------------------------------
 

@@ -154,7 +154,7 @@ def test_second_run_keeps_the_first_as_overlay_and_clear_removes_it(qtbot, windo
     assert legend == ["run 1: L1 1e-4, lr 1e-3, 2 epochs", "run 2: L1 1e-4, lr 1e-3, 3 epochs"]
     qtbot.mouseClick(named(window, "clearRunsButton"), Qt.MouseButton.LeftButton)
     assert window.session.history == [] and not window.plots.overlays
-    assert window.export_summaries(tmp_path / "runs.csv") == 0  # one history: summaries went too
+    assert window.exports.summaries(tmp_path / "runs.csv") == 0  # one history: summaries went too
 
 
 def test_pause_holds_training_and_resume_continues(qtbot, window):
@@ -209,7 +209,7 @@ def test_live_changes_are_recorded_and_named_everywhere(qtbot, window, tmp_path)
     qtbot.waitUntil(lambda: ended(window) is record, timeout=30_000)
     schedule = f"L1 1e-4 -> 3e-3 at step {step}, lr 1e-3"
     assert [label.text for _, label in window.plots.legend.items] == [f"run 1: {schedule}"]
-    assert window.export_summaries(tmp_path / "runs.csv") == 1
+    assert window.exports.summaries(tmp_path / "runs.csv") == 1
     rows = list(csv.DictReader((tmp_path / "runs.csv").read_text().splitlines()))
     assert rows[0]["schedule"] == schedule
     evaluated(qtbot, window)
@@ -336,8 +336,8 @@ def test_reset_clears_curves_readout_summaries_and_status(qtbot, window, tmp_pat
     assert not window.plots.overlays and window.plots.live is None
     assert named(window, "sparsityFigure").text() == "—"
     assert window.status.state.text().startswith("Ready") and window.status.position.text() == ""
-    assert window.export_summaries(tmp_path / "runs.csv") == 0
-    assert window.export_curves(tmp_path / "curves.csv") == 0
+    assert window.exports.summaries(tmp_path / "runs.csv") == 0
+    assert window.exports.curves(tmp_path / "curves.csv") == 0
     assert not reset.isEnabled()
 
 
@@ -400,7 +400,7 @@ def test_export_curves_summaries_and_plots(qtbot, window, tmp_path):
     set_inputs(window, **QUICK)
     for _ in range(2):
         run_to_end(qtbot, window)
-    assert window.export_curves(tmp_path / "curves.csv") == 2 * (40 + 2)
+    assert window.exports.curves(tmp_path / "curves.csv") == 2 * (40 + 2)
     rows = list(csv.DictReader((tmp_path / "curves.csv").read_text().splitlines()))
     steps = [r for r in rows if r["ce"]]
     assert len(steps) == 80
@@ -409,19 +409,19 @@ def test_export_curves_summaries_and_plots(qtbot, window, tmp_path):
     accuracy = [float(r["test_accuracy"]) for r in rows if r["test_accuracy"]]
     assert len(accuracy) == 4 and all(0.5 < a <= 1 for a in accuracy)
 
-    assert window.export_summaries(tmp_path / "runs.csv") == 2
+    assert window.exports.summaries(tmp_path / "runs.csv") == 2
     summary = list(csv.DictReader((tmp_path / "runs.csv").read_text().splitlines()))
     assert summary[0]["status"] == "finished" and summary[0]["steps"] == "40"
     assert 0 <= float(summary[0]["sparsity"]) <= 1
 
-    assert window.export_plots(tmp_path / "plots") == 3
+    assert window.exports.plots_png(tmp_path / "plots") == 3
     for part in ("ce", "l1", "accuracy"):
         assert (tmp_path / f"plots-{part}.png").stat().st_size > 1000
 
-    assert window.export_curves(tmp_path / "missing" / "curves.csv") == 0
+    assert window.exports.curves(tmp_path / "missing" / "curves.csv") == 0
     assert "Could not export" in window.message.text()
     os.mkfifo(tmp_path / "fifo-l1.png")
-    assert window.export_plots(tmp_path / "fifo") == 0
+    assert window.exports.plots_png(tmp_path / "fifo") == 0
     assert "not a regular file" in window.message.text()
     assert not (tmp_path / "fifo-ce.png").exists()  # checked all three before writing any
     assert stat.S_ISFIFO(os.stat(tmp_path / "fifo-l1.png").st_mode)
@@ -450,7 +450,7 @@ def test_sweep_tab_fills_the_frontier_and_opens_a_model(qtbot, window, tmp_path)
     assert window.draw.model is not None and current.origin == "sweep 1"
     assert current.evaluation.accuracy == pytest.approx(record.test_accuracy(1), abs=1e-6)
     assert window.session.sparsity().fraction == pytest.approx(record.sparsity(1).fraction)
-    assert window.export_sweep(tmp_path / "sweep.csv") == 3
+    assert window.exports.sweep(tmp_path / "sweep.csv") == 3
 
 
 def test_a_sweep_pauses_shows_its_own_progress_and_stops(qtbot, window):
@@ -587,7 +587,7 @@ def test_runs_survive_a_restart_and_can_be_shown_opened_and_deleted(qtbot, tmp_p
     qtbot.mouseClick(named(second, "runsDeleteButton"), Qt.MouseButton.LeftButton)
     assert [run.id for run in second.session.stored] == [1] and not second.plots.overlays
     assert not (tmp_path / "history" / "weights" / "2.safetensors").exists()
-    assert second.export_runs(tmp_path / "runs.csv") == 1
+    assert second.exports.runs(tmp_path / "runs.csv") == 1
     second.close()
 
 

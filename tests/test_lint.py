@@ -1,4 +1,4 @@
-"""The code stays clean: ruff (configured in pyproject.toml), and no import cycles in the package."""
+"""The code stays clean: ruff (configured in pyproject.toml), no import cycles in the package, small GUI classes."""
 
 import ast
 import subprocess
@@ -33,3 +33,13 @@ def test_no_import_cycles_between_modules():
     for module in graph:
         visit(module, [])
     assert graph["gui.window"] and "core.session" in graph["gui.window"]
+
+
+def test_the_window_stays_in_small_pieces():
+    """window.py is layout, menus, dialogs and persistence; no class of the GUI grows into a
+    second application model."""
+    assert len((REPO / "gui" / "window.py").read_text().splitlines()) <= 450
+    for path in (REPO / "gui").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                assert node.end_lineno - node.lineno + 1 <= 300, f"{path.name}: {node.name}"
