@@ -246,8 +246,11 @@ def sweep_command(args: argparse.Namespace) -> int:
         raise CliError("give --l1-weights, --l2-weights or both", EXIT_USAGE)
     config = config_from_args(args)
     try:
-        l1, l2 = sweep_grid(parse_weights(args.l1_weights or str(config.l1_weight)),
-                            parse_weights(args.l2_weights or str(config.l2_weight), "l2_weight"))
+        # An empty list given is an error (parse_weights says so), not the default.
+        l1, l2 = sweep_grid(
+            parse_weights(args.l1_weights if args.l1_weights is not None else str(config.l1_weight)),
+            parse_weights(args.l2_weights if args.l2_weights is not None else str(config.l2_weight),
+                          "l2_weight"))
     except ValueError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     csv = _checked_target(args.csv, "--csv", CSV_BYTES_PER_MODEL * len(l1))
@@ -308,9 +311,13 @@ def prune_command(args: argparse.Namespace) -> int:
 def runs_command(args: argparse.Namespace) -> int:
     """The kept runs, one line each, newest first; or all of them as CSV."""
     from l1_trainer.core.export import write_runs
+    from l1_trainer.core.store import StoreError
 
     store = _store()
-    runs = store.runs()
+    try:
+        runs = store.runs()
+    except StoreError as exc:
+        raise CliError(str(exc)) from exc
     if args.csv is not None:
         path = _checked_target(args.csv, "--csv", CSV_BYTES_PER_MODEL * len(runs))
         _written_or_rescued(path, "the runs", lambda p: write_runs(p, runs))

@@ -57,6 +57,9 @@ class TrainConfig:
         _check_real("weight_decay", self.weight_decay, low=0.0)
         _check_real("momentum", self.momentum, low=0.0, high=1.0)
         _check_real("l1_threshold", self.l1_threshold, low=0.0)
+        for name in ("l1_weight", "l2_weight", "weight_decay"):
+            if getattr(self, name) == 0:  # -0.0 is allowed (>= 0) but would print as "-0"
+                object.__setattr__(self, name, 0.0)
         _check_int("epochs", self.epochs, low=1, high=MAX_EPOCHS)
         _check_int("log_every", self.log_every, low=1)
         _check_int("seed", self.seed, low=0, high=2**63 - 1)
@@ -144,7 +147,7 @@ def parse_weights(text: str, field: str = "l1_weight") -> list[float]:
     ValueError for anything else."""
     what = field.replace("_weight", "").upper()
     try:
-        weights = [float(part) for part in text.split(",") if part.strip()]
+        weights = [float(part) + 0.0 for part in text.split(",") if part.strip()]  # + 0.0: -0 is 0
     except ValueError as exc:
         raise ValueError(f"the {what} weights must be numbers separated by commas, got {text[:80]!r}") from exc
     if not weights:

@@ -306,7 +306,7 @@ class Trainer:
         return (f"diverged at step {step}: loss is {ce[row] + penalty[row]} (CE {ce[row]}, "
                 f"penalties {penalty[row]}); "
                 f"kept the last weights checked finite (step {last_good}); try a smaller "
-                "learning rate or L1 weight")
+                "learning rate or L1 weight (with mild settings, check the training data)")
 
     def _failure_reason(self) -> str:
         if self.k == 1:

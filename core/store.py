@@ -32,6 +32,7 @@ DATA_ENV = "L1_TRAINER_DATA"  # another folder for the history (the tests use on
 _COLUMNS = ("created", "kind", "schedule", "status", "steps", "epochs_done", "test_accuracy",
             "sparsity", "exact_zeros", "l1_weight", "l2_weight", "lr", "weight_decay",
             "l1_method", "epochs", "batch_size", "train_images", "seed")
+_BLOBS = ("config", "changes", "epoch_metrics", "ended", "curves")
 _SCHEMA = (f"CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY AUTOINCREMENT, "
            f"{', '.join(_COLUMNS)}, config TEXT, changes TEXT, epoch_metrics TEXT, ended TEXT, "
            "curves BLOB)")
@@ -66,12 +67,22 @@ class StoredRun:
     seed: int
 
     def line(self) -> str:
-        """One line for the terminal."""
-        accuracy = "   -  " if self.test_accuracy is None else f"{self.test_accuracy:6.2%}"
-        sparse = "   -  " if self.sparsity is None else f"{self.sparsity:6.1%}"
-        return (f"#{self.id:<4} {self.created}  {self.kind:5} {self.status:8} {accuracy} accurate "
-                f"{sparse} sparse  {self.schedule}, {self.epochs} epochs, batch {self.batch_size}, "
-                f"{self.train_images:,} images, {self.l1_method}")
+        """One line for the terminal (a value changed outside the app shows as '?')."""
+        return (f"#{self.id:<4} {_shown(self.created, '')}  {_shown(self.kind, '5')} "
+                f"{_shown(self.status, '8')} {_shown(self.test_accuracy, '6.2%')} accurate "
+                f"{_shown(self.sparsity, '6.1%')} sparse  {_shown(self.schedule, '')}, "
+                f"{_shown(self.epochs, '')} epochs, batch {_shown(self.batch_size, '')}, "
+                f"{_shown(self.train_images, ',')} images, {_shown(self.l1_method, '')}")
+
+
+def _shown(value: object, spec: str) -> str:
+    """`value` formatted with `spec`; '-' for none, '?' for a value of the wrong kind."""
+    if value is None:
+        return format("-", spec[:1] if spec[:1].isdigit() else "")
+    try:
+        return format(value, spec)
+    except (TypeError, ValueError):
+        return "?"
 
 
 def default_folder() -> Path:
@@ -95,24 +106,45 @@ class RunStore:
         self.notice = ""  # what happened to a damaged database, for the user
         try:
             self.weights_folder.mkdir(parents=True, exist_ok=True)
-            self._open()
-        except sqlite3.DatabaseError:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            aside = self.path.with_name(f"runs.db.damaged-{stamp}")
-            os.replace(self.path, aside)  # kept, with its weights: nothing is deleted
-            os.replace(self.weights_folder, self.folder / f"weights.damaged-{stamp}")
-            self.weights_folder.mkdir()
-            self.notice = (f"The run history {self.path} could not be read; it was kept aside as "
-                           f"{aside.name} and a new, empty history was started.")
-            self._open()
+            try:
+                self._open()
+            except sqlite3.OperationalError as exc:
+                # Busy, or not ours to open (permissions): say so and touch nothing.
+                raise StoreError(f"the run history {self.path} cannot be opened ({exc}): another "
+                                 "L1 Trainer may be writing it, or its permissions keep us out; "
+                                 f"try again, or set {DATA_ENV} to another folder") from exc
+            except sqlite3.DatabaseError:  # not a database, or not this app's table
+                self._set_aside()
+                self._open()
         except OSError as exc:
             raise StoreError(f"cannot keep the run history in {self.folder}: {exc.strerror or exc}; "
                              f"set {DATA_ENV} to a writable folder") from exc
 
+    def _set_aside(self) -> None:
+        """Move the damaged database and its weights aside under one new name: nothing is
+        deleted, and a second damaged file in the same second gets a name of its own."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        suffix, n = stamp, 1
+        while (self.path.with_name(f"runs.db.damaged-{suffix}").exists()
+               or (self.folder / f"weights.damaged-{suffix}").exists()):
+            n += 1
+            suffix = f"{stamp}-{n}"
+        aside = self.path.with_name(f"runs.db.damaged-{suffix}")
+        os.replace(self.path, aside)
+        os.replace(self.weights_folder, self.folder / f"weights.damaged-{suffix}")
+        self.weights_folder.mkdir()
+        self.notice = (f"The run history {self.path} could not be read; it was kept aside as "
+                       f"{aside.name} and a new, empty history was started.")
+
     def _open(self) -> None:
         with self._connect() as db:
             db.execute(_SCHEMA)
-            db.execute("SELECT count(*) FROM runs").fetchone()  # fails on a damaged file
+            try:  # fails on a damaged file, or a table of another shape
+                db.execute(f"SELECT id, {', '.join(_COLUMNS)}, {', '.join(_BLOBS)} FROM runs LIMIT 1").fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such column" in str(exc):
+                    raise sqlite3.DatabaseError(f"not L1 Trainer's table: {exc}") from exc
+                raise
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=10)
@@ -121,6 +153,13 @@ class RunStore:
 
     def add(self, record: RunRecord) -> list[int]:
         """Keep every model of a finished record; returns their ids."""
+        try:
+            return self._add(record)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write the run history {self.path} ({exc}); check its "
+                             f"permissions, or set {DATA_ENV} to a writable folder") from exc
+
+    def _add(self, record: RunRecord) -> list[int]:
         from l1_trainer.core.inference import model_from_state
         from l1_trainer.core.modelfile import save_model
 
@@ -147,8 +186,11 @@ class RunStore:
         return ids
 
     def delete(self, run_id: int) -> None:
-        with self._connect() as db:
-            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        try:
+            with self._connect() as db:
+                db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot delete run #{run_id} from {self.path} ({exc})") from exc
         self._weights(run_id).unlink(missing_ok=True)
 
     def _prune(self) -> None:
@@ -162,15 +204,22 @@ class RunStore:
 
     def runs(self) -> list[StoredRun]:
         """Every kept run, newest first."""
-        with self._connect() as db:
-            rows = db.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM runs ORDER BY id DESC").fetchall()
+        try:
+            with self._connect() as db:
+                rows = db.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM runs ORDER BY id DESC").fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the run history {self.path} ({exc}); try again, or "
+                             f"set {DATA_ENV} to another folder") from exc
         return [StoredRun(*row) for row in rows]
 
     def record(self, run_id: int) -> RunRecord:
         """The run as a record, to draw its curves again."""
-        with self._connect() as db:
-            row = db.execute("SELECT config, changes, epoch_metrics, ended, curves, schedule FROM runs "
-                             "WHERE id = ?", (run_id,)).fetchone()
+        try:
+            with self._connect() as db:
+                row = db.execute("SELECT config, changes, epoch_metrics, ended, curves, schedule FROM runs "
+                                 "WHERE id = ?", (run_id,)).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read run #{run_id} from {self.path} ({exc})") from exc
         if row is None:
             raise StoreError(f"run #{run_id} is no longer in the history")
         try:

@@ -135,7 +135,15 @@ class Controller:
             return
         if self.store.notice:
             self.session.notify(self.store.notice, "info")
-        self.session.set_stored(self.store.runs())
+        self._refresh_stored()
+
+    def _refresh_stored(self) -> None:
+        from l1_trainer.core.store import StoreError
+
+        try:
+            self.session.set_stored(self.store.runs())
+        except StoreError as exc:
+            self.session.notify(str(exc))
 
     def _keep(self, record: object) -> None:
         store = self.store
@@ -144,7 +152,7 @@ class Controller:
 
         def kept(ids: list[int]) -> None:
             record.stored_ids.extend(ids)
-            self.session.set_stored(store.runs())
+            self._refresh_stored()
 
         # A kind per run: a second run ending meanwhile must not replace this one's outcome.
         self.runner.start(f"keep {record.number}", lambda emit: store.add(record), done=kept,
@@ -173,9 +181,14 @@ class Controller:
         return self.open_model(path, origin=f"saved run #{run_id}")
 
     def delete_stored(self, run_id: int) -> None:
+        from l1_trainer.core.store import StoreError
+
         self.session.hide_stored(run_id)
-        self.store.delete(run_id)
-        self.session.set_stored(self.store.runs())
+        try:
+            self.store.delete(run_id)
+        except StoreError as exc:
+            self.session.notify(str(exc))
+        self._refresh_stored()
 
     def _crashed(self, record: object, message: str) -> None:
         from l1_trainer.core.events import RunEnded, RunStatus

@@ -180,6 +180,7 @@ def test_sweep_that_diverges_says_so_and_exits_1(run, tmp_path):
     ("0,nan", "l1_weight must be"),
     ("0,abc", "numbers separated by commas"),
     (",".join(["1e-4"] * 1000), "1 to 64 models at once, got 1000"),
+    ("", "give at least one L1 weight"),  # an empty list is not the default weight
 ])
 def test_sweep_rejects_bad_weights_with_exit_2(run, weights, message):
     code, out, err = run("sweep", "--l1-weights", weights)

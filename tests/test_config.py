@@ -69,3 +69,13 @@ def test_replace_validates_and_counts_steps():
     assert config.steps_per_epoch == 16  # 15 full batches and one of 40
     with pytest.raises(ValueError, match="epochs"):
         config.replace(epochs=0)
+
+
+def test_negative_zero_weights_are_zero():
+    from l1_trainer.core.config import TrainConfig, parse_weights
+
+    config = TrainConfig(l1_weight=-0.0, l2_weight=-0.0, weight_decay=-0.0)
+    assert all(str(v) == "0.0" for v in (config.l1_weight, config.l2_weight, config.weight_decay))
+    assert [str(w) for w in parse_weights("-0, 1e-4")] == ["0.0", "0.0001"]
+    with pytest.raises(ValueError, match="l1_weight must be"):
+        TrainConfig(l1_weight=False)

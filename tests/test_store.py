@@ -93,3 +93,67 @@ def test_a_row_changed_outside_the_app_is_one_clear_error(tmp_path, mnist, colum
     with pytest.raises(StoreError, match=f"run #{run_id} cannot be read back.*delete it"):
         store.record(run_id)
     assert [run.id for run in store.runs()] == [run_id]  # the listing still works
+
+
+def test_values_of_the_wrong_kind_list_as_question_marks(tmp_path, mnist):
+    store = RunStore(tmp_path)
+    (run_id,) = store.add(trained(mnist))
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        db.execute("UPDATE runs SET test_accuracy = 'abc', kind = NULL, train_images = 'x' WHERE id = ?",
+                   (run_id,))
+    line = store.runs()[0].line()
+    assert "? accurate" in line and "? images" in line and line.startswith(f"#{run_id}")
+
+
+def test_a_table_of_another_shape_is_set_aside(tmp_path, mnist):
+    RunStore(tmp_path).add(trained(mnist))
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        db.executescript("CREATE TABLE r2 AS SELECT id, created FROM runs; DROP TABLE runs; "
+                         "ALTER TABLE r2 RENAME TO runs;")
+    fresh = RunStore(tmp_path)
+    assert "kept aside" in fresh.notice and fresh.runs() == []
+    fresh.add(trained(mnist))  # and the new history takes runs
+    assert len(fresh.runs()) == 1
+
+
+def test_two_damaged_histories_in_one_second_are_both_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr("time.strftime", lambda *_: "20261127-000000")
+    for content in (b"FIRST" * 100, b"SECOND" * 100):
+        (tmp_path / "weights").mkdir(exist_ok=True)
+        (tmp_path / "weights" / "x").write_text("w")
+        (tmp_path / "runs.db").write_bytes(content)
+        assert "kept aside" in RunStore(tmp_path).notice
+    kept = sorted(p.read_bytes()[:6] for p in tmp_path.glob("runs.db.damaged-*"))
+    assert kept == [b"FIRSTF", b"SECOND"] and len(list(tmp_path.glob("weights.damaged-*"))) == 2
+
+
+def test_a_busy_history_is_not_taken_for_a_damaged_one(tmp_path, mnist, monkeypatch):
+    RunStore(tmp_path).add(trained(mnist))
+    monkeypatch.setattr(RunStore, "_connect", lambda self: sqlite3.connect(self.path, timeout=0.1))
+    holder = sqlite3.connect(tmp_path / "runs.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="cannot be opened .*locked.*try again"):
+            RunStore(tmp_path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not list(tmp_path.glob("*.damaged-*")) and len(RunStore(tmp_path).runs()) == 1
+
+
+def test_a_history_that_cannot_be_written_is_one_line_and_the_run_still_counts(tmp_path, mnist, monkeypatch,
+                                                                                capsys):
+    from l1_trainer.core import cli
+
+    monkeypatch.setenv("L1_TRAINER_DATA", str(tmp_path))
+    RunStore(tmp_path)
+
+    def refused(self, record):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(RunStore, "_add", refused)
+    with pytest.raises(StoreError, match="cannot write the run history .*attempt to write a readonly"):
+        RunStore(tmp_path).add(trained(mnist))
+    cli._keep(trained(mnist))
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the run was not kept in the history" in err
