@@ -185,6 +185,11 @@ class LossPlots(QWidget):
         events.run_started.connect(self._run_started)
         events.run_event.connect(self._run_event)
         events.history.connect(self._history_changed)
+        # The empty plots' ranges, as the first data will have them (not a cramped band round
+        # the chance lines).
+        self._set_range("ce", self.ce_widget, (0.0, nice_ceiling(CHANCE_CE)))
+        self._set_range("penalty", self.l1_widget, (0.0, 1.0))
+        self._set_range("accuracy", self.acc_widget, accuracy_range([]))
 
     # ---- the live run ------------------------------------------------------------------------
 
@@ -372,6 +377,9 @@ class LossPlots(QWidget):
         if self._ranges.get(key) != span:
             self._ranges[key] = span
             widget.setYRange(*span, padding=0)
+            if key == "accuracy":  # the shortest plot: three labels, which never run together
+                low, high = span
+                widget.getAxis("left").setTicks([[(v, f"{v:g}") for v in (low, (low + high) / 2, high)], []])
 
 
 def accuracy_range(values: list[float]) -> tuple[float, float]:
