@@ -154,6 +154,7 @@ class LossPlots(QWidget):
         self.l1_widget = titled_plot("l1LossPlot", "Penalties: L1 (solid), L2 (dashed)",
                                      "epoch", "weight × Σ|w| or Σw²")
         self.acc_widget = titled_plot("accuracyPlot", "Test accuracy", "epoch", "%")
+        self.acc_widget.setMinimumHeight(140)  # room for its tick labels at 1024 x 700
         self.legend = self.ce_widget.plotItem.addLegend(offset=(-10, 10), labelTextSize="8pt")
         for widget in (self.l1_widget, self.acc_widget):
             widget.setXLink(self.ce_widget)
@@ -377,9 +378,7 @@ class LossPlots(QWidget):
         if self._ranges.get(key) != span:
             self._ranges[key] = span
             widget.setYRange(*span, padding=0)
-            if key == "accuracy":  # the shortest plot: three labels, which never run together
-                low, high = span
-                widget.getAxis("left").setTicks([[(v, f"{v:g}") for v in (low, (low + high) / 2, high)], []])
+
 
 
 def accuracy_range(values: list[float]) -> tuple[float, float]:

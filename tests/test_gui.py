@@ -544,17 +544,15 @@ def test_chance_lines_accuracy_zoom_and_log_penalties(qtbot, window):
     levels = [item.value() for item in window.plots.ce_widget.plotItem.items if hasattr(item, "angle")
               and item.angle == 0]
     assert levels == [pytest.approx(2.302585)]
-    axis = window.plots.acc_widget.getAxis("left")
     # Empty, the plots already have the ranges data will give them, not a band round chance.
     assert window.plots.acc_widget.plotItem.viewRange()[1] == pytest.approx([0, 100])
     assert window.plots.ce_widget.plotItem.viewRange()[1] == pytest.approx([0, 3])
-    assert [v for v, _ in axis._tickLevels[0]] == [0, 50, 100]
     set_inputs(window, train_images=3200, epochs=2, batch_size=64)
     run_to_end(qtbot, window)
     window.plots._redraw()
     low, high = window.plots.acc_widget.plotItem.viewRange()[1]
     assert 50 <= low and high <= 100  # zoomed to the run's accuracies, not 0-100
-    assert [v for v, _ in axis._tickLevels[0]] == [low, (low + high) / 2, high]  # three labels
+
     named(window, "penaltyLogScaleCheck").setChecked(True)
     assert window.plots.l1_widget.plotItem.ctrl.logYCheck.isChecked()
 
