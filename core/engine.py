@@ -59,12 +59,15 @@ class Control:
         self._budget: int | None = None  # steps left before pausing again (Step)
 
     def stop(self) -> None:
-        """End after the step in progress."""
-        self._stop.set()
-        self._resume.set()
+        """End after the step in progress (also from a pause, which it ends)."""
+        with self._lock:
+            self._stop.set()
+            self._resume.set()
 
     def pause(self) -> None:
-        self._resume.clear()
+        with self._lock:
+            if not self._stop.is_set():  # a stopping run is not paused again
+                self._resume.clear()
 
     def resume(self) -> None:
         with self._lock:
@@ -84,7 +87,8 @@ class Control:
         with self._lock:
             if self._budget == 0:
                 self._budget = None
-                self._resume.clear()
+                if not self._stop.is_set():  # a Step's end must not outlast a Stop
+                    self._resume.clear()
             else:
                 self._budget -= 1
 

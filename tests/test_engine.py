@@ -348,3 +348,17 @@ def test_step_trains_exactly_that_many_batches_then_pauses(mnist, small_config):
     control.resume()
     consumer.join(timeout=60)
     assert seen[-1].status is RunStatus.FINISHED and trainer.step == 64
+
+
+def test_a_stop_is_never_undone_by_a_pause_or_a_steps_end():
+    control = Control()
+    control.step(1)
+    control.count_step()  # the Step's one batch
+    control.stop()
+    control.count_step()  # its budget is spent: it would pause, but the run is stopping
+    control.pause()  # and a late Pause must not hold it either
+    assert control.stopped and not control.paused
+    waiter = threading.Thread(target=control.wait_for_resume)
+    waiter.start()
+    waiter.join(timeout=5)
+    assert not waiter.is_alive()
