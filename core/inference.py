@@ -63,5 +63,5 @@ class Evaluation:
 
 @torch.inference_mode()
 def evaluate(model: MLP, images: torch.Tensor, labels: torch.Tensor) -> Evaluation:
-    probs = torch.softmax(model(images.reshape(len(images), -1)), dim=1)
+    probs = probabilities(model, images)
     return Evaluation(probs.argmax(1), labels, probs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import (
     QColor,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from l1_trainer.core.session import CurrentModel, Session
+from l1_trainer.gui.plots import probability_chart
 from l1_trainer.gui.units_view import UnitsView
 
 PREDICT_MS = 60  # predictions at most about 16 times a second while drawing
@@ -159,17 +159,8 @@ class DrawPanel(QWidget):
                                 "centred by mass in 28x28, as MNIST was made")
         self.preview.setFixedSize(112, 112)
         self.preview.setStyleSheet("border: 1px solid #999; background: black;")
-        self.chart = pg.PlotWidget(background="w")
-        self.chart.setObjectName("probabilityChart")
-        self.chart.setAccessibleName("Probability of each digit")
+        self.chart, self.bars = probability_chart("probabilityChart", "Probability of each digit")
         self.chart.setMinimumHeight(180)
-        self.chart.setMouseEnabled(False, False)
-        self.chart.setMenuEnabled(False)
-        self.chart.setYRange(0, 1, padding=0.02)
-        self.chart.setXRange(-0.6, 9.6, padding=0)
-        self.chart.getAxis("bottom").setTicks([[(i, str(i)) for i in range(10)]])
-        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7, brush="#1f77b4")
-        self.chart.addItem(self.bars)
         self.no_model = QWidget()
         train, load = QPushButton("Train one"), QPushButton("Load a model…")
         train.setToolTip("Train a model with the settings on the left (F5)")

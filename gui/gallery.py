@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import (
@@ -16,7 +15,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -25,6 +23,8 @@ from PySide6.QtWidgets import (
 
 from l1_trainer.core.session import CurrentModel, Session
 from l1_trainer.gui.draw_panel import grey_pixmap
+from l1_trainer.gui.inputs import named_button
+from l1_trainer.gui.plots import probability_chart
 
 MAX_LISTED = 500  # the list shows this many images at most (a weak model makes thousands)
 
@@ -50,21 +50,13 @@ class Gallery(QWidget):
         self.caption = QLabel("No evaluation yet: train or load a model.")
         self.caption.setObjectName("galleryCaption")
         self.caption.setWordWrap(True)
-        self.chart = pg.PlotWidget(background="w")
-        self.chart.setObjectName("galleryProbabilities")
-        self.chart.setAccessibleName("The model's probability of each digit for this image")
+        self.chart, self.bars = probability_chart(
+            "galleryProbabilities", "The model's probability of each digit for this image")
         self.chart.setFixedHeight(130)
-        self.chart.setMouseEnabled(False, False)
-        self.chart.setMenuEnabled(False)
-        self.chart.setYRange(0, 1, padding=0.02)
-        self.chart.setXRange(-0.6, 9.6, padding=0)
-        self.chart.getAxis("bottom").setTicks([[(i, str(i)) for i in range(10)]])
-        self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7, brush="#1f77b4")
-        self.chart.addItem(self.bars)
-        self.random_button = self._button("randomSampleButton", "Random test image",
+        self.random_button = named_button("randomSampleButton", "Random test image",
                                           "Show a random test image with its true label and the prediction",
                                           self.show_random)
-        self.draw_button = self._button("drawOverButton", "Draw over this",
+        self.draw_button = named_button("drawOverButton", "Draw over this",
                                         "Put this image on the drawing canvas, to change it by hand "
                                         "and watch the prediction", self._draw_over)
         self.summary = QLabel("")
@@ -97,14 +89,6 @@ class Gallery(QWidget):
         self.matrix.cellClicked.connect(self._cell_chosen)
         self._lay_out()
         self._enable()
-
-    def _button(self, name: str, text: str, tip: str, slot) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setAccessibleName(text)
-        button.setToolTip(tip)
-        button.clicked.connect(slot)
-        return button
 
     def _lay_out(self) -> None:
         left = QVBoxLayout()

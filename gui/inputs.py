@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFocusEvent, QKeyEvent, QValidator
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSlider,
     QSpinBox,
     QToolButton,
@@ -238,3 +240,14 @@ class MessageBar(QWidget):
 
     def text(self) -> str:
         return self.label.text() if self.isVisible() else ""
+
+
+def named_button(name: str, text: str, tip: str, slot: Callable[[], object] | None = None) -> QPushButton:
+    """A push button named for tests and screen readers, with its tooltip and its click slot."""
+    button = QPushButton(text)
+    button.setObjectName(name)
+    button.setAccessibleName(text)
+    button.setToolTip(tip)
+    if slot is not None:
+        button.clicked.connect(slot)
+    return button

@@ -71,6 +71,21 @@ def titled_plot(name: str, title: str, bottom: str, left: str) -> pg.PlotWidget:
     return widget
 
 
+def probability_chart(name: str, accessible: str) -> tuple[pg.PlotWidget, pg.BarGraphItem]:
+    """A fixed bar chart of ten probabilities, digits 0-9 along the bottom."""
+    chart = pg.PlotWidget(background="w")
+    chart.setObjectName(name)
+    chart.setAccessibleName(accessible)
+    chart.setMouseEnabled(False, False)
+    chart.setMenuEnabled(False)
+    chart.setYRange(0, 1, padding=0.02)
+    chart.setXRange(-0.6, 9.6, padding=0)
+    chart.getAxis("bottom").setTicks([[(i, str(i)) for i in range(10)]])
+    bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7, brush="#1f77b4")
+    chart.addItem(bars)
+    return chart, bars
+
+
 def run_colour(number: int) -> str:
     return RUN_COLOURS[(number - 1) % len(RUN_COLOURS)]
 

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from l1_trainer.core.session import Session
+from l1_trainer.gui.inputs import named_button
 
 # (header, StoredRun field, how it is shown); the field's own value is what a column sorts by.
 COLUMNS = (
@@ -74,11 +74,11 @@ class RunsView(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Interactive)
         self.table.setColumnWidth(4, 260)
         self.table.itemChanged.connect(self._item_changed)
-        self.open_button = self._button("runsOpenButton", "Open as model", "Make the selected run's "
+        self.open_button = named_button("runsOpenButton", "Open as model", "Make the selected run's "
                                         "final weights the current model", self._open)
-        self.delete_button = self._button("runsDeleteButton", "Delete", "Delete the selected run "
+        self.delete_button = named_button("runsDeleteButton", "Delete", "Delete the selected run "
                                           "and its weights from the history", self._delete)
-        self.export_button = self._button("runsExportButton", "Export CSV…", "Write every kept "
+        self.export_button = named_button("runsExportButton", "Export CSV…", "Write every kept "
                                           "run to a CSV file", self.exportRequested.emit)
         self.summary = QLabel("")
         self.summary.setObjectName("runsSummary")
@@ -93,14 +93,6 @@ class RunsView(QWidget):
         self._filling = False
         session.events.stored.connect(self._fill)
         self._fill()
-
-    def _button(self, name: str, text: str, tip: str, slot) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setAccessibleName(text)
-        button.setToolTip(tip)
-        button.clicked.connect(slot)
-        return button
 
     def _fill(self) -> None:
         """The session's list of kept runs, with Shown ticked for those on the plots."""

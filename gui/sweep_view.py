@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -27,6 +26,7 @@ from l1_trainer.core.events import EpochMetrics, Steps
 from l1_trainer.core.labels import short
 from l1_trainer.core.records import RunRecord
 from l1_trainer.core.session import Session
+from l1_trainer.gui.inputs import named_button
 from l1_trainer.gui.plots import RUN_COLOURS, Series, titled_plot
 from l1_trainer.gui.smoothing import EmaState, smooth
 from l1_trainer.gui.status import duration
@@ -71,15 +71,16 @@ class SweepView(QWidget):
         self.l2_input.setAccessibleName("L2 weights to sweep")
         self.l2_input.setToolTip("L2 weights separated by commas: every pairing with the L1 "
                                  "weights is trained (at most 64 models in all)")
-        self.run_button = self._button(
-            "sweepStartButton", "Run sweep", self._run,
-            "Train one model per L1 weight, all at once, with the other settings on the left")
-        self.stop_button = self._button("sweepStopButton", "Stop", self.stopRequested.emit,
-                                        "Stop the sweep after the current step; results so far stay")
-        self.open_button = self._button(
-            "sweepOpenButton", "Open selected as model", self._open,
-            "Make the selected row the current model: draw panel, weights, gallery, pruning")
-        self.export_button = self._button("sweepExportButton", "Export CSV…", None,
+        self.run_button = named_button(
+            "sweepStartButton", "Run sweep",
+            "Train one model per L1 weight, all at once, with the other settings on the left", self._run)
+        self.stop_button = named_button("sweepStopButton", "Stop",
+                                        "Stop the sweep after the current step; results so far stay",
+                                        self.stopRequested.emit)
+        self.open_button = named_button(
+            "sweepOpenButton", "Open selected as model",
+            "Make the selected row the current model: draw panel, weights, gallery, pruning", self._open)
+        self.export_button = named_button("sweepExportButton", "Export CSV…",
                                           "Write the results table to a CSV file")
         self.status = QLabel("Train one model per L1 weight, all at once, and compare them.")
         self.status.setObjectName("sweepStatus")
@@ -117,15 +118,6 @@ class SweepView(QWidget):
         session.events.run_event.connect(self._event)
         session.events.run_ended.connect(self._ended)
         session.events.history.connect(self._history_changed)
-
-    def _button(self, name: str, text: str, slot, tip: str) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setAccessibleName(text)
-        button.setToolTip(tip)
-        if slot is not None:
-            button.clicked.connect(slot)
-        return button
 
     def _lay_out(self) -> None:
         top = QHBoxLayout()
