@@ -30,9 +30,26 @@ def test_gui_launcher_entry_point_starts_the_window(qtbot):
         seen.extend(w.windowTitle() for w in windows)
         for window in windows:
             window.close()
+        if not windows:  # not shown yet on a slow machine: look again
+            QTimer.singleShot(100, close_when_shown)
+
+    stuck = []
+
+    def give_up():
+        # app.exec() has no timeout of its own: a window that never closes (or a message box
+        # waiting for a click) becomes this failure, naming what was on screen, not a hang.
+        stuck.extend(f"{w.windowTitle()!r} {w.text() if isinstance(w, QMessageBox) else ''}"
+                     for w in QApplication.topLevelWidgets() if w.isVisible())
+        QApplication.instance().exit(99)
 
     QTimer.singleShot(500, close_when_shown)
-    assert entry.load()() == 0
+    guard = QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(give_up)
+    guard.start(60_000)
+    code = entry.load()()
+    guard.stop()  # it must not fire in a later test's event loop
+    assert code == 0, f"the app did not quit; on screen: {stuck}"
     assert seen and seen[0].startswith("L1 Trainer 0.")
 
 
