@@ -13,7 +13,7 @@ from l1_trainer.core.labels import short
 from l1_trainer.core.session import AppState, CurrentModel, Session
 from l1_trainer.gui.jobs import JobRunner
 
-STEPS_INTERVAL_S = 0.1  # steps reach the window at most ten times a second, as often as it redraws
+STEPS_INTERVAL_S = 0.2  # steps reach the window at most five times a second, as often as it redraws
 
 
 class Controller:

@@ -1,7 +1,7 @@
 """Live loss and accuracy curves (pyqtgraph), drawn from the session's run records.
 
 The live run's raw values are the record's own arrays; the view keeps only what it derives (the
-smoothed line). Finished runs stay as faded overlays named by the session's labels. A 10 Hz
+smoothed line). Finished runs stay as faded overlays named by the session's labels. A 5 Hz
 timer redraws whatever changed, so the plots cost the same however fast steps arrive.
 """
 
@@ -31,9 +31,9 @@ from l1_trainer.core.records import CHANCE_CE, RunRecord
 from l1_trainer.core.session import Session
 from l1_trainer.gui.smoothing import EmaState, smooth
 
-# 10 Hz: each frame holds the GIL while it paints, and under X it is also flushed to the server,
-# which shares the cores with training (20 Hz cost training about 8 points more; bench_gui.py).
-REDRAW_MS = 100
+# 5 Hz: a frame holds the GIL while it paints (1.5 px lines take 2 ms a plot), and the training
+# thread waits for it between kernels; 10 Hz cost training 3-13 points more (bench_gui.py).
+REDRAW_MS = 200
 RUN_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
 
