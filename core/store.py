@@ -16,6 +16,8 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +85,15 @@ def _shown(value: object, spec: str) -> str:
         return format(value, spec)
     except (TypeError, ValueError):
         return "?"
+
+
+@contextmanager
+def _failing_as(what: str, advice: str = "") -> Iterator[None]:
+    """A database error inside as a StoreError: what failed, SQLite's reason, what to do."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"{what} ({exc})" + (f"; {advice}" if advice else "")) from exc
 
 
 def default_folder() -> Path:
@@ -153,11 +164,9 @@ class RunStore:
 
     def add(self, record: RunRecord) -> list[int]:
         """Keep every model of a finished record; returns their ids."""
-        try:
+        with _failing_as(f"cannot write the run history {self.path}",
+                         f"check its permissions, or set {DATA_ENV} to a writable folder"):
             return self._add(record)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write the run history {self.path} ({exc}); check its "
-                             f"permissions, or set {DATA_ENV} to a writable folder") from exc
 
     def _add(self, record: RunRecord) -> list[int]:
         from l1_trainer.core.inference import model_from_state
@@ -186,11 +195,8 @@ class RunStore:
         return ids
 
     def delete(self, run_id: int) -> None:
-        try:
-            with self._connect() as db:
-                db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot delete run #{run_id} from {self.path} ({exc})") from exc
+        with _failing_as(f"cannot delete run #{run_id} from {self.path}"), self._connect() as db:
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         self._weights(run_id).unlink(missing_ok=True)
 
     def _prune(self) -> None:
@@ -204,26 +210,21 @@ class RunStore:
 
     def runs(self) -> list[StoredRun]:
         """Every kept run, newest first."""
-        try:
-            with self._connect() as db:
-                rows = db.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM runs ORDER BY id DESC").fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the run history {self.path} ({exc}); try again, or "
-                             f"set {DATA_ENV} to another folder") from exc
+        with (_failing_as(f"cannot read the run history {self.path}",
+                          f"try again, or set {DATA_ENV} to another folder"), self._connect() as db):
+            rows = db.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM runs ORDER BY id DESC").fetchall()
         return [StoredRun(*row) for row in rows]
 
     def record(self, run_id: int) -> RunRecord:
         """The run as a record, to draw its curves again."""
-        try:
-            with self._connect() as db:
-                row = db.execute("SELECT config, changes, epoch_metrics, ended, curves, schedule FROM runs "
-                                 "WHERE id = ?", (run_id,)).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read run #{run_id} from {self.path} ({exc})") from exc
+        with _failing_as(f"cannot read run #{run_id} from {self.path}"), self._connect() as db:
+            row = db.execute("SELECT config, changes, epoch_metrics, ended, curves, schedule FROM runs "
+                             "WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise StoreError(f"run #{run_id} is no longer in the history")
         try:
-            config = TrainConfig(**{**json.loads(row[0]), "hidden_sizes": tuple(json.loads(row[0])["hidden_sizes"])})
+            fields = json.loads(row[0])
+            config = TrainConfig(**{**fields, "hidden_sizes": tuple(fields["hidden_sizes"])})
             record = RunRecord(run_id, config, (config.l1_weight,), (config.l2_weight,),
                                title=f"saved run #{run_id}", stored_ids=[run_id])
             epochs, ce, l1, l2 = _unpack(row[4])

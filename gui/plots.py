@@ -34,6 +34,7 @@ from l1_trainer.gui.smoothing import EmaState, smooth
 # 5 Hz: a frame holds the GIL while it paints (1.5 px lines take 2 ms a plot), and the training
 # thread waits for it between kernels; 10 Hz cost training 3-13 points more (bench_gui.py).
 REDRAW_MS = 200
+LINE_WIDTH = 1.5  # the live run's smoothed lines; presentation mode scales it
 RUN_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
 
@@ -183,7 +184,7 @@ class LossPlots(QWidget):
         layout.addWidget(self.ce_widget, 3)
         layout.addWidget(self.l1_widget, 3)
         layout.addWidget(self.acc_widget, 2)
-        self.line_width = 1.5  # the smoothed lines; presentation mode makes them thicker
+        self.line_width = LINE_WIDTH
         self.log_penalties = False
         self.live: RunRecord | None = None
         self.live_curves: dict[str, LiveCurve] = {}  # "ce", "l1", and "l2" once L2 is used
@@ -393,7 +394,6 @@ class LossPlots(QWidget):
         if self._ranges.get(key) != span:
             self._ranges[key] = span
             widget.setYRange(*span, padding=0)
-
 
 
 def accuracy_range(values: list[float]) -> tuple[float, float]:

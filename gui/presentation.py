@@ -5,11 +5,10 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QFont
 from PySide6.QtWidgets import QApplication, QMainWindow
 
-from l1_trainer.gui.plots import LossPlots, scale_text
+from l1_trainer.gui.plots import LINE_WIDTH, LossPlots, scale_text
 
 TEXT_SCALE = 1.5
 LINE_SCALE = 2.5
-LINE_WIDTH = 1.5  # the smoothed curves' normal width
 
 
 class Presentation:

@@ -552,7 +552,6 @@ def test_chance_lines_accuracy_zoom_and_log_penalties(qtbot, window):
     window.plots._redraw()
     low, high = window.plots.acc_widget.plotItem.viewRange()[1]
     assert 50 <= low and high <= 100  # zoomed to the run's accuracies, not 0-100
-
     named(window, "penaltyLogScaleCheck").setChecked(True)
     assert window.plots.l1_widget.plotItem.ctrl.logYCheck.isChecked()
 
