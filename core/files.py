@@ -8,6 +8,11 @@ leaves half a file. A new file gets the mode the user's umask gives; a replaced 
 permissions (never set-user-ID) and, where the system allows, its owner. A symlink is written
 through: its target gets the new bytes. Temporary files of writers that were killed are removed
 at the next write into the same folder.
+
+The app's own folder (the run history) is another matter: nothing inside it is followed.
+`write_private` refuses a folder that is a link, makes its temporary file with mkstemp
+(O_EXCL|O_NOFOLLOW) and renames it over the name, which replaces a link found there instead of
+writing through it.
 """
 
 from __future__ import annotations
@@ -75,15 +80,30 @@ def write_atomic(path: Path | str, data: bytes) -> None:
     """Replace `path` with `data` in one rename, after checking it as check_target does."""
     real = check_target(path, len(data))
     remove_stale_temps(real.parent)
-    old = os.stat(real) if real.exists() else None
-    fd, tmp = _temp_file(real.parent)
+    _replace(real, data, os.stat(real) if real.exists() else None)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace `path`, a file in the app's own folder, with `data` without following any link:
+    a folder that is a link is refused, and a link at `path` is replaced, not written through."""
+    folder = path.parent
+    if folder.is_symlink() or not folder.is_dir():
+        raise TargetError(f"cannot write {path}: {folder} is not a folder of L1 Trainer's own "
+                          "(it is a link, or missing); links in its data folder are never followed")
+    remove_stale_temps(folder)
+    _replace(path, data, None)
+
+
+def _replace(path: Path, data: bytes, old: os.stat_result | None) -> None:
+    """Write `data` to a new temporary file beside `path`, sync it, and rename it over `path`."""
+    fd, tmp = _temp_file(path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             _take_over(fh.fileno(), old)
             os.fsync(fh.fileno())
-        os.replace(tmp, real)
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -118,6 +138,7 @@ def _take_over(fd: int, old: os.stat_result | None) -> None:
 
 
 def _temp_file(folder: Path) -> tuple[int, str]:
+    # mkstemp opens with O_EXCL (and O_NOFOLLOW where there is one): never an existing file.
     # Named by the writer's PID, not the target's name (which may be as long as the system
     # allows): a later writer can tell from the PID whether the file is abandoned.
     return tempfile.mkstemp(dir=folder, prefix=f"{_TMP_PREFIX}{os.getpid()}-", suffix=".tmp")

@@ -11,11 +11,12 @@ import json
 import math
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from l1_trainer.core.config import MAX_HIDDEN_LAYERS, MAX_UNITS, TrainConfig
+from l1_trainer.core.config import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS, TrainConfig
 from l1_trainer.core.files import write_atomic
 from l1_trainer.core.model import IMAGE_PIXELS, MLP, NUM_CLASSES
 
@@ -33,6 +34,11 @@ class ModelFileError(RuntimeError):
 
 def save_model(path: Path, model: MLP, config: TrainConfig, summary: dict[str, object]) -> None:
     """Write the weights and metadata atomically: a crash leaves the old file or none."""
+    write_atomic(Path(path), model_bytes(model, config, summary))
+
+
+def model_bytes(model: MLP, config: TrainConfig, summary: dict[str, object]) -> bytes:
+    """The model file's bytes: the weights in safetensors, the config and summary as metadata."""
     from safetensors.torch import save
 
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
@@ -44,7 +50,7 @@ def save_model(path: Path, model: MLP, config: TrainConfig, summary: dict[str, o
         "config": json.dumps(config.to_dict()),
         "summary": json.dumps(summary),
     }
-    write_atomic(Path(path), save(state, metadata=metadata))
+    return save(state, metadata=metadata)
 
 
 def load_model(path: Path) -> tuple[MLP, TrainConfig, dict[str, object]]:
@@ -62,8 +68,7 @@ def load_model(path: Path) -> tuple[MLP, TrainConfig, dict[str, object]]:
         fields = json.loads(metadata["config"])
         config = TrainConfig(**{**fields, "hidden_sizes": tuple(fields.get("hidden_sizes", ()))})
         summary = json.loads(metadata.get("summary", "{}"))
-        if not isinstance(summary, dict):
-            raise TypeError("the summary is not a JSON object")
+        _check_summary(summary)
     except (KeyError, TypeError, ValueError, RecursionError, AttributeError) as exc:
         raise ModelFileError(f"{path} has unreadable metadata ({_short(exc)})") from exc
     _check_tensors(header, config, len(raw) - 8 - int.from_bytes(raw[:8], "little"), path)
@@ -127,7 +132,7 @@ def _check_tensors(header: dict, config: TrainConfig, data_bytes: int, path: Pat
     for name, shape in expected.items():
         entry = header[name]
         dtype = entry.get("dtype") if isinstance(entry, dict) else None
-        if dtype not in _DTYPES:
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
             raise ModelFileError(f"{path}: {name} is stored as {dtype!r}; only floating-point "
                                  f"weights ({', '.join(_DTYPES)}) are accepted")
         if entry.get("shape") != list(shape):
@@ -143,10 +148,44 @@ def _check_tensors(header: dict, config: TrainConfig, data_bytes: int, path: Pat
             raise ModelFileError(f"{path} is damaged: {name}'s data lies outside the file")
 
 
+def _check_summary(summary: object) -> None:
+    """A TypeError or ValueError naming the first field of the summary the app cannot use."""
+    if not isinstance(summary, dict):
+        raise TypeError("the summary is not a JSON object")
+    for name, (usable, kind) in _SUMMARY_FIELDS.items():
+        if name in summary and not usable(summary[name]):
+            raise ValueError(f"its summary's {name} is {_short(repr(summary[name]))}, not {kind}")
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+
+
+def _fraction(value: object) -> bool:
+    return value is None or (_real(value) and 0 <= value <= 1)
+
+
+def _real(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# The summary's fields that are read back, with what each must be (json.loads takes NaN,
+# Infinity and 1e400 as floats).
+_SUMMARY_FIELDS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "step": (_count, "a whole number"),
+    "epochs_done": (_count, "a whole number"),
+    "epoch": (lambda v: _real(v) and 0 <= v <= MAX_EPOCHS, f"a number from 0 to {MAX_EPOCHS:,}"),
+    "test_accuracy": (_fraction, "a fraction from 0 to 1"),
+    "sparsity": (_fraction, "a fraction from 0 to 1"),
+    "schedule": (lambda v: isinstance(v, str), "text"),
+    "status": (lambda v: isinstance(v, str), "text"),
+}
+
+
 def _non_finite(state: dict[str, torch.Tensor]) -> str:
     """The names of the tensors holding NaN or inf, or ''."""
     return ", ".join(name for name, t in state.items() if not torch.isfinite(t).all())
 
 
-def _short(exc: BaseException) -> str:
+def _short(exc: BaseException | str) -> str:
     return (str(exc) or type(exc).__name__)[:200]

@@ -221,6 +221,8 @@ def differing(records: list[RunRecord]) -> tuple[str, ...]:
                  if len({show(r.config) for r in records}) > 1)
 
 
+SHOWN_CHANGES = 8  # live changes written out in a schedule; the rest are counted
+
 MIN_STEPS = 200  # the evidence a collapse needs: an untrained net also sits at ln 10 at first
 TAIL_STEPS = 100
 
@@ -246,10 +248,15 @@ def _picker(m: int):
 
 
 def _timeline(values: list[tuple[int, float]]) -> str:
-    text = short(values[0][1])
-    last = values[0][1]
+    """`1e-4 -> 3e-3 at step 300`; beyond SHOWN_CHANGES changes, the first and last ones with
+    how many were left out between them (names and model files stay short whatever a run did)."""
+    parts, last = [short(values[0][1])], values[0][1]
     for step, value in values[1:]:
         if value != last:
-            text += f" -> {short(value)} at step {step}"
+            parts.append(f"{short(value)} at step {step}")
             last = value
-    return text
+    if len(parts) > SHOWN_CHANGES + 2:  # never "(1 more change)" in place of the change
+        left_out = len(parts) - SHOWN_CHANGES - 1
+        half = SHOWN_CHANGES // 2
+        parts[1 + half : -half] = [f"({left_out:,} more changes)"]
+    return " -> ".join(parts)

@@ -3,9 +3,17 @@ per-user data folder.
 
 Every finished, stopped or failed run (each model of a sweep as a run of its own) is kept:
 its settings with their live changes, its curves, its per-epoch metrics, how it ended and its
-final weights. Disk use is bounded: at most MAX_RUNS runs (the oldest go first) and curves of at
-most MAX_POINTS points (longer ones are thinned evenly), so about 75 MB at the most. A database
-that cannot be read is moved aside, never deleted, and a new one is started.
+final weights. A run's weights are on disk before its row is committed, in one transaction: a
+row never points at weights that are not there. Disk use is bounded: every part of a row is
+(curves of at most MAX_POINTS points, at most MAX_EPOCHS_KEPT epochs' metrics and
+MAX_CHANGES_KEPT live changes, longer ones thinned evenly with the last kept), and the history
+holds at most MAX_RUNS runs and MAX_BYTES on disk, database and weights together (the oldest go
+first; the newest run is always kept).
+
+The folder is the app's own: nothing in it is followed. A database that cannot be read (not a
+database, another table, a damaged page) or a link or other stranger where the database or
+the weights folder should be is moved aside with the weights, never deleted, and a new history
+is started.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import io
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,11 +34,16 @@ import numpy as np
 
 from l1_trainer.core.config import TrainConfig
 from l1_trainer.core.events import EpochMetrics, HyperparamsChanged, RunEnded, RunStatus, Steps, frozen
+from l1_trainer.core.files import write_private
 from l1_trainer.core.records import RunRecord
 from l1_trainer.core.sparsity import LayerSparsity, SparsityReport
 
 MAX_RUNS = 200
+MAX_BYTES = 100_000_000  # the database and the weight files together
 MAX_POINTS = 10_000
+MAX_EPOCHS_KEPT = 200
+MAX_CHANGES_KEPT = 500
+BUSY_TIMEOUT_S = 10  # seconds a call waits while another process writes the history
 DATA_ENV = "L1_TRAINER_DATA"  # another folder for the history (the tests use one of their own)
 _COLUMNS = ("created", "kind", "schedule", "status", "steps", "epochs_done", "test_accuracy",
             "sparsity", "exact_zeros", "l1_weight", "l2_weight", "lr", "weight_decay",
@@ -89,11 +103,12 @@ def _shown(value: object, spec: str) -> str:
 
 @contextmanager
 def _failing_as(what: str, advice: str = "") -> Iterator[None]:
-    """A database error inside as a StoreError: what failed, SQLite's reason, what to do."""
+    """A database or file error inside as a StoreError: what failed, the reason, what to do."""
     try:
         yield
-    except sqlite3.Error as exc:
-        raise StoreError(f"{what} ({exc})" + (f"; {advice}" if advice else "")) from exc
+    except (sqlite3.Error, OSError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise StoreError(f"{what} ({reason})" + (f"; {advice}" if advice else "")) from exc
 
 
 def default_folder() -> Path:
@@ -116,7 +131,11 @@ class RunStore:
         self.weights_folder = self.folder / "weights"
         self.notice = ""  # what happened to a damaged database, for the user
         try:
-            self.weights_folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            stranger = self._stranger()
+            if stranger:
+                self._set_aside(stranger)
+            self.weights_folder.mkdir(exist_ok=True)
             try:
                 self._open()
             except sqlite3.OperationalError as exc:
@@ -124,87 +143,138 @@ class RunStore:
                 raise StoreError(f"the run history {self.path} cannot be opened ({exc}): another "
                                  "L1 Trainer may be writing it, or its permissions keep us out; "
                                  f"try again, or set {DATA_ENV} to another folder") from exc
-            except sqlite3.DatabaseError:  # not a database, or not this app's table
-                self._set_aside()
+            except sqlite3.DatabaseError as exc:  # not a database, damaged, or another table
+                self._set_aside(f"could not be read ({exc})")
                 self._open()
         except OSError as exc:
             raise StoreError(f"cannot keep the run history in {self.folder}: {exc.strerror or exc}; "
                              f"set {DATA_ENV} to a writable folder") from exc
 
-    def _set_aside(self) -> None:
-        """Move the damaged database and its weights aside under one new name: nothing is
-        deleted, and a second damaged file in the same second gets a name of its own."""
+    def _own_names(self) -> list[Path]:
+        """Everything of the history's in its folder: the database, SQLite's files beside it,
+        and the weights."""
+        return [self.path, *(self.path.with_name(f"runs.db{s}") for s in ("-journal", "-wal", "-shm")),
+                self.weights_folder]
+
+    def _stranger(self) -> str:
+        """Why one of the history's names holds something it never made (a link, a folder, a
+        device), or ''. Links are never followed in the app's own folder."""
+        for path in self._own_names():
+            try:
+                mode = path.lstat().st_mode
+            except FileNotFoundError:
+                continue
+            wanted = stat.S_ISDIR if path == self.weights_folder else stat.S_ISREG
+            if stat.S_ISLNK(mode):
+                return f"has a symbolic link at {path.name}, which L1 Trainer does not follow in its own folder"
+            if not wanted(mode):
+                return f"has something else than its own file at {path.name}"
+        return ""
+
+    def _set_aside(self, why: str) -> None:
+        """Move the database, its SQLite files and its weights aside under one new name:
+        nothing is deleted or followed (a rename moves a link, not its target), and a second
+        damaged history in the same second gets a name of its own."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         suffix, n = stamp, 1
-        while (self.path.with_name(f"runs.db.damaged-{suffix}").exists()
-               or (self.folder / f"weights.damaged-{suffix}").exists()):
+        while any(os.path.lexists(f"{p}.damaged-{suffix}") for p in self._own_names()):
             n += 1
             suffix = f"{stamp}-{n}"
-        aside = self.path.with_name(f"runs.db.damaged-{suffix}")
-        os.replace(self.path, aside)
-        os.replace(self.weights_folder, self.folder / f"weights.damaged-{suffix}")
+        for path in self._own_names():
+            if os.path.lexists(path):
+                os.replace(path, f"{path}.damaged-{suffix}")
         self.weights_folder.mkdir()
-        self.notice = (f"The run history {self.path} could not be read; it was kept aside as "
-                       f"{aside.name} and a new, empty history was started.")
+        self.notice = (f"The run history {self.path} {why}; it was kept aside as "
+                       f"runs.db.damaged-{suffix} (with its weights) and a new, empty history was started.")
 
     def _open(self) -> None:
         with self._connect() as db:
             db.execute(_SCHEMA)
-            try:  # fails on a damaged file, or a table of another shape
+            # A damaged page anywhere, not only where the next query looks.
+            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError(f"damaged: {problems[0]}")
+            try:  # a table of another shape
                 db.execute(f"SELECT id, {', '.join(_COLUMNS)}, {', '.join(_BLOBS)} FROM runs LIMIT 1").fetchall()
             except sqlite3.OperationalError as exc:
                 if "no such column" in str(exc):
                     raise sqlite3.DatabaseError(f"not L1 Trainer's table: {exc}") from exc
                 raise
+            if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 1:
+                # Freed pages go back to the disk (MAX_BYTES counts the file): set once, with a
+                # VACUUM, which is instant on a new database.
+                db.execute("PRAGMA auto_vacuum = FULL")
+                db.execute("VACUUM")
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=10)
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection in a transaction: committed if the block ends well, else rolled back;
+        closed in either case."""
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
 
     # ---- writing -----------------------------------------------------------------------------
 
     def add(self, record: RunRecord) -> list[int]:
-        """Keep every model of a finished record; returns their ids."""
+        """Keep every model of a finished record; returns their ids. A database damaged since
+        it was opened is set aside and the record kept in a new one."""
         with _failing_as(f"cannot write the run history {self.path}",
-                         f"check its permissions, or set {DATA_ENV} to a writable folder"):
-            return self._add(record)
-
-    def _add(self, record: RunRecord) -> list[int]:
-        from l1_trainer.core.inference import model_from_state
-        from l1_trainer.core.modelfile import save_model
-
-        ids = []
-        for m in range(record.k):
-            one = record.model(m)
-            summary = one.summary()
-            snapshot = one.snapshots.get(0)
-            with self._connect() as db:
-                cursor = db.execute(
-                    f"INSERT INTO runs ({', '.join(_COLUMNS)}, config, changes, epoch_metrics, ended, curves) "
-                    f"VALUES ({', '.join('?' * (len(_COLUMNS) + 5))})",
-                    (time.strftime("%Y-%m-%d %H:%M"), "sweep" if record.sweep else "run",
-                     *(summary[c] if summary[c] != "" else None for c in _COLUMNS[2:]),
-                     _json(one.config), _json(one.changes), _json(one.epochs),
-                     _json(one.ended) if one.ended else None,
-                     _pack(one.curves())))
-                run_id = cursor.lastrowid
-            if snapshot is not None:
-                save_model(self._weights(run_id), model_from_state(snapshot.state), one.config,
-                           {"step": snapshot.step, "epoch": snapshot.epoch, "schedule": one.schedule()})
-            ids.append(run_id)
-        self._prune()
+                         f"check its permissions and free space, or set {DATA_ENV} to a writable folder"):
+            try:
+                ids = [self._add_one(record.model(m), record.sweep) for m in range(record.k)]
+            except sqlite3.DatabaseError as exc:
+                if type(exc) is not sqlite3.DatabaseError:  # busy, full, read-only: not damage
+                    raise
+                self._set_aside(f"was found damaged ({exc})")
+                self._open()
+                ids = [self._add_one(record.model(m), record.sweep) for m in range(record.k)]
+            self._prune()
         return ids
+
+    def _add_one(self, one: RunRecord, sweep: bool) -> int:
+        """One model as one row; its weights are written inside the row's transaction, so the
+        row is committed only once they are on disk, and a failure leaves neither."""
+        summary = one.summary()
+        weights = _weights_bytes(one)
+        run_id = None
+        try:
+            with self._connect() as db:
+                run_id = db.execute(
+                    f"INSERT INTO runs ({', '.join(_COLUMNS)}, {', '.join(_BLOBS)}) "
+                    f"VALUES ({', '.join('?' * (len(_COLUMNS) + len(_BLOBS)))})",
+                    (time.strftime("%Y-%m-%d %H:%M"), "sweep" if sweep else "run",
+                     *(summary[c] if summary[c] != "" else None for c in _COLUMNS[2:]),
+                     _json(one.config), _json(_thinned(one.changes, MAX_CHANGES_KEPT)),
+                     _json(_thinned(one.epochs, MAX_EPOCHS_KEPT)),
+                     _json(one.ended) if one.ended else None, _pack(one.curves()))).lastrowid
+                if weights is not None:
+                    write_private(self._weights(run_id), weights)
+        except BaseException:
+            if run_id is not None:  # the row was not committed: its id will be given again
+                self._weights(run_id).unlink(missing_ok=True)
+            raise
+        return run_id
 
     def delete(self, run_id: int) -> None:
         with _failing_as(f"cannot delete run #{run_id} from {self.path}"), self._connect() as db:
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-        self._weights(run_id).unlink(missing_ok=True)
+        self._weights(run_id).unlink(missing_ok=True)  # the row first: it never points at nothing
+
+    def disk_use(self) -> int:
+        """Bytes on disk: the database and the weight files."""
+        files = [self.path, *self.weights_folder.iterdir()]
+        return sum(p.lstat().st_size for p in files if p.exists())
 
     def _prune(self) -> None:
+        """The oldest runs go until at most MAX_RUNS are kept in at most MAX_BYTES."""
         with self._connect() as db:
-            old = [row[0] for row in db.execute(
-                "SELECT id FROM runs ORDER BY id DESC LIMIT -1 OFFSET ?", (MAX_RUNS,))]
-        for run_id in old:
-            self.delete(run_id)
+            ids = [row[0] for row in db.execute("SELECT id FROM runs ORDER BY id")]
+        while len(ids) > 1 and (len(ids) > MAX_RUNS or self.disk_use() > MAX_BYTES):
+            self.delete(ids.pop(0))
 
     # ---- reading -----------------------------------------------------------------------------
 
@@ -246,14 +316,39 @@ class RunStore:
         return record
 
     def weights_file(self, run_id: int) -> Path:
-        """The run's final weights, a model file like any other."""
+        """The run's final weights, a model file like any other (never a link)."""
         path = self._weights(run_id)
-        if not path.exists():
-            raise StoreError(f"the weights of run #{run_id} are missing ({path})")
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            raise StoreError(f"the weights of run #{run_id} are missing ({path})") from None
+        if not stat.S_ISREG(mode):
+            raise StoreError(f"the weights of run #{run_id} ({path}) are not a regular file (a link?); "
+                             "L1 Trainer does not follow links in its own folder")
         return path
 
     def _weights(self, run_id: int) -> Path:
         return self.weights_folder / f"{run_id}.safetensors"
+
+
+def _weights_bytes(one: RunRecord) -> bytes | None:
+    """The model file of a record's final weights (None when it has none)."""
+    from l1_trainer.core.inference import model_from_state
+    from l1_trainer.core.modelfile import model_bytes
+
+    snapshot = one.snapshots.get(0)
+    if snapshot is None:
+        return None
+    return model_bytes(model_from_state(snapshot.state), one.config,
+                       {"step": snapshot.step, "epoch": snapshot.epoch, "schedule": one.schedule()})
+
+
+def _thinned(items: list, most: int) -> list:
+    """At most `most` of `items`, evenly spaced, the last always among them."""
+    if len(items) <= most:
+        return items
+    picks = np.linspace(0, len(items) - 1, most).round().astype(int)
+    return [items[i] for i in picks]
 
 
 def _json(value: object) -> str:

@@ -138,12 +138,38 @@ def test_half_precision_file_loads_as_float32(saved):
     (lambda h: h["__metadata__"].update(summary="[]"), "unreadable metadata"),
     (lambda h: h["__metadata__"].update(config="[" * 20_000 + "]" * 20_000), "unreadable metadata"),
     (lambda h: h.update(__metadata__="x"), "not an L1 Trainer model"),
+    (lambda h: h["layers.1.weight"].update(dtype=["F32"]), r"stored as \['F32'\]"),
+    (lambda h: h["layers.1.weight"].update(dtype={"F32": 1}), "only floating-point"),
+    *[(lambda h, f=field, v=value: h["__metadata__"].update(summary=json.dumps({f: v}) if v != "raw" else
+                                                           '{"step": 1e400, "epoch": NaN}'),
+       f"unreadable metadata .*summary's {field} is") for field, value in [
+        ("step", "y"), ("step", [1]), ("step", -1), ("step", 1.5), ("step", True), ("step", "raw"),
+        ("epoch", "abc"), ("epoch", float("nan")), ("epoch", 1e9),
+        ("test_accuracy", 2.0), ("sparsity", "most"), ("schedule", {"L1": 1}), ("status", 3)]],
 ])
 def test_crafted_headers_get_one_clear_message(saved, change, message):
     path = saved[0]
     rewrite(path, change)
     with pytest.raises(ModelFileError, match=message):
         load_model(path)
+
+
+def test_a_model_with_thousands_of_live_changes_saves_and_opens_again(tmp_path, mnist):
+    from l1_trainer.core.engine import Trainer
+    from l1_trainer.core.events import HyperparamsChanged
+    from l1_trainer.core.inference import model_from_state
+    from l1_trainer.core.records import RunRecord
+
+    config = TrainConfig(epochs=1, train_subset=640, device="cpu")
+    trainer = Trainer(config, mnist)
+    record = RunRecord(1, config, (config.l1_weight,))
+    for event in trainer.run():
+        record.apply(event)
+    record.changes.extend(HyperparamsChanged(s, (1e-4 * (s % 7),), (1e-5 * (s % 5),), 1e-3 * (1 + s % 3))
+                          for s in range(1, 5001))
+    path = tmp_path / "many.safetensors"
+    save_model(path, model_from_state(trainer.latest_weights().state), config, {"schedule": record.schedule()})
+    assert "more changes" in load_model(path)[2]["schedule"]  # said in the file
 
 
 def test_deeply_nested_header_is_damaged_not_a_recursion_error(tmp_path):

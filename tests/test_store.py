@@ -1,5 +1,9 @@
 """Runs that survive a restart: the SQLite history and its weight files."""
 
+import dataclasses
+import errno
+import json
+import os
 import sqlite3
 
 import numpy as np
@@ -7,9 +11,10 @@ import pytest
 
 from l1_trainer.core.config import PRESETS
 from l1_trainer.core.engine import Trainer
+from l1_trainer.core.events import HyperparamsChanged, Steps
 from l1_trainer.core.modelfile import load_model
 from l1_trainer.core.records import RunRecord
-from l1_trainer.core.store import RunStore, StoreError
+from l1_trainer.core.store import MAX_CHANGES_KEPT, MAX_EPOCHS_KEPT, MAX_POINTS, RunStore, StoreError
 
 
 def trained(mnist, l1_weights=None, epochs=1):
@@ -63,7 +68,7 @@ def test_a_damaged_history_is_kept_aside_and_a_new_one_starts(tmp_path, mnist):
     store.add(trained(mnist))
     (tmp_path / "runs.db").write_bytes(b"\x00garbage" * 500)
     fresh = RunStore(tmp_path)
-    assert "could not be read; it was kept aside as runs.db.damaged-" in fresh.notice
+    assert "could not be read (file is not a database); it was kept aside as runs.db.damaged-" in fresh.notice
     assert fresh.runs() == []
     assert len(list(tmp_path.glob("runs.db.damaged-*"))) == 1
     assert [p.name for p in tmp_path.glob("weights.damaged-*/*")] == ["1.safetensors"]
@@ -129,7 +134,7 @@ def test_two_damaged_histories_in_one_second_are_both_kept(tmp_path, monkeypatch
 
 def test_a_busy_history_is_not_taken_for_a_damaged_one(tmp_path, mnist, monkeypatch):
     RunStore(tmp_path).add(trained(mnist))
-    monkeypatch.setattr(RunStore, "_connect", lambda self: sqlite3.connect(self.path, timeout=0.1))
+    monkeypatch.setattr("l1_trainer.core.store.BUSY_TIMEOUT_S", 0.1)
     holder = sqlite3.connect(tmp_path / "runs.db", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
@@ -148,12 +153,116 @@ def test_a_history_that_cannot_be_written_is_one_line_and_the_run_still_counts(t
     monkeypatch.setenv("L1_TRAINER_DATA", str(tmp_path))
     RunStore(tmp_path)
 
-    def refused(self, record):
+    def refused(self, record, sweep):
         raise sqlite3.OperationalError("attempt to write a readonly database")
 
-    monkeypatch.setattr(RunStore, "_add", refused)
+    monkeypatch.setattr(RunStore, "_add_one", refused)
     with pytest.raises(StoreError, match="cannot write the run history .*attempt to write a readonly"):
         RunStore(tmp_path).add(trained(mnist))
     cli._keep(trained(mnist))
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the run was not kept in the history" in err
+
+
+# ---- links, damage and full disks: nothing followed, nothing lost ---------------------------
+
+
+@pytest.mark.parametrize("planted", ["weights/2.safetensors", "weights", "runs.db", "runs.db-journal"])
+def test_a_link_planted_in_the_history_is_never_followed(tmp_path, mnist, planted):
+    history = tmp_path / "history"
+    RunStore(history).add(trained(mnist))
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "2.safetensors").write_bytes(b"precious")
+    (victim / "precious").write_bytes(b"precious")
+    link = history / planted
+    if link.exists():
+        link.rename(tmp_path / "moved")  # what the attacker replaced
+    link.symlink_to(victim if planted == "weights" else victim / "precious")
+    store = RunStore(history)
+    store.add(trained(mnist))
+    assert sorted(p.name for p in victim.iterdir()) == ["2.safetensors", "precious"]
+    assert all(p.read_bytes() == b"precious" for p in victim.iterdir())
+    assert store.runs() and store.weights_file(store.runs()[0].id).is_file()
+    if planted.startswith("weights/"):  # the link itself was replaced by the run's weights
+        assert not link.is_symlink() and load_model(link)[1] == trained(mnist).config
+    else:  # set aside, with a line that says why
+        assert "symbolic link" in store.notice
+        assert [p.is_symlink() for p in history.glob(f"{link.name}.damaged-*")] == [True]
+
+
+def test_weights_that_became_a_link_are_not_opened(tmp_path, mnist):
+    store = RunStore(tmp_path)
+    (run_id,) = store.add(trained(mnist))
+    path = tmp_path / "weights" / f"{run_id}.safetensors"
+    path.unlink()
+    path.symlink_to("/etc/passwd")
+    with pytest.raises(StoreError, match="not a regular file .*does not follow links"):
+        store.weights_file(run_id)
+
+
+def test_a_damaged_page_sets_the_history_aside_and_the_next_run_is_kept(tmp_path, mnist):
+    store = RunStore(tmp_path)
+    for _ in range(3):
+        store.add(trained(mnist))
+    db = tmp_path / "runs.db"
+    pages = db.stat().st_size // 4096
+    with db.open("r+b") as fh:  # one page in the middle, as `dd` would
+        fh.seek(pages // 2 * 4096)
+        fh.write(np.random.default_rng(0).bytes(4096))
+    fresh = RunStore(tmp_path)
+    assert "could not be read (" in fresh.notice and fresh.runs() == []
+    fresh.add(trained(mnist))
+    assert len(fresh.runs()) == 1 and len(list(tmp_path.glob("runs.db.damaged-*"))) == 1
+
+
+def test_a_full_disk_keeps_no_row_without_its_weights(tmp_path, mnist, monkeypatch):
+    store = RunStore(tmp_path)
+    (kept,) = store.add(trained(mnist))
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("l1_trainer.core.store.write_private", full)
+    with pytest.raises(StoreError, match="cannot write the run history .*No space left on device"):
+        store.add(trained(mnist))
+    assert [r.id for r in store.runs()] == [kept]
+    assert [p.name for p in (tmp_path / "weights").iterdir()] == [f"{kept}.safetensors"]
+
+
+def test_every_part_of_a_row_is_bounded(tmp_path, mnist):
+    record = trained(mnist)
+    epoch = record.epochs[0]
+    record.epochs.extend(dataclasses.replace(epoch, epoch=e) for e in range(2, 3001))
+    record.changes.extend(HyperparamsChanged(s, (1e-4 * (s % 3),), (0.0,), 1e-3) for s in range(1, 6001))
+    n = 60_000
+    noise = np.random.default_rng(0).random((3, n, 1))  # curves as incompressible as they come
+    record.apply(Steps(*(np.arange(n),) * 3, *noise, samples_per_s=1.0))
+    store = RunStore(tmp_path)
+    (run_id,) = store.add(record)
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        sizes = db.execute("SELECT length(config), length(changes), length(epoch_metrics), length(ended), "
+                           "length(curves), length(schedule) FROM runs").fetchone()
+        changes, epochs = (json.loads(v) for v in db.execute("SELECT changes, epoch_metrics FROM runs").fetchone())
+    assert len(changes) == MAX_CHANGES_KEPT and changes[-1]["step"] == 6000
+    assert len(epochs) == MAX_EPOCHS_KEPT and epochs[-1]["epoch"] == 3000
+    assert len(store.record(run_id).curves()[0]) <= MAX_POINTS
+    assert "more changes" in store.runs()[0].schedule
+    assert sum(sizes) < 500_000, sizes  # README: a row is under 0.5 MB, whatever the run did
+    model, _, summary = load_model(store.weights_file(run_id))  # the file it wrote opens
+    assert summary["schedule"] == store.runs()[0].schedule
+
+
+def test_the_history_stays_within_its_bytes(tmp_path, mnist, monkeypatch):
+    record = trained(mnist)
+    store = RunStore(tmp_path)
+    store.add(record)
+    one_run = store.disk_use()
+    monkeypatch.setattr("l1_trainer.core.store.MAX_BYTES", int(3.5 * one_run))
+    for _ in range(8):
+        store.add(record)
+        assert store.disk_use() <= 3.5 * one_run
+    assert [r.id for r in store.runs()][0] == 9 and 2 <= len(store.runs()) <= 3
+    monkeypatch.setattr("l1_trainer.core.store.MAX_BYTES", 1)
+    store.add(record)
+    assert [r.id for r in store.runs()] == [10]  # the newest is always kept
