@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -14,6 +15,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from l1_trainer.gui.app import run  # Qt only when there is a window to show
 
         return run()
+    previous = signal.signal(signal.SIGINT, _interrupt_once)
     try:
         if args[0] in DESKTOP_OPTIONS:
             return desktop_entry(args)
@@ -23,6 +25,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before a command's own handler is in place
         print("l1-trainer: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if signal.getsignal(signal.SIGINT) is _interrupt_once:  # not once stopping: ignored to the exit
+            signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_once(signum: int, frame: object) -> None:
+    """Ctrl-C before a command's own handler: one KeyboardInterrupt, then the rest are ignored
+    until the exit (a held-down key must not interrupt the message or the exit)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def main_gui() -> int:

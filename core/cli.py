@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -133,8 +134,7 @@ def main(argv: Sequence[str]) -> int:
             return EXIT_USAGE
         return commands[args.command](args)
     except CliError as exc:
-        # One line, whatever the message holds (a path may contain a newline).
-        say("l1-trainer: error: " + str(exc).replace("\n", "\\n"), err=True)
+        say(f"l1-trainer: error: {exc}", err=True)  # one line: say escapes a newline in a path
         return exc.code
 
 
@@ -176,12 +176,11 @@ def train(config: TrainConfig, data: MnistTensors, save: Path | None,
     trainer = Trainer(config, data, initial_state)
     record = RunRecord(1, config, (config.l1_weight,))
     say(f"Training on {trainer.device} with {_describe(config)}")
-    with _CtrlC(trainer.stop) as ctrl_c:
+    with _CtrlC(trainer.control.stop_from_signal) as ctrl_c:
         ended = _print_events(trainer, record)
-        with ctrl_c.saving():
+        with ctrl_c.saving(), _kept_whatever_happens(record):
             if save is not None:
                 _save(save, trainer, record)
-            _keep(record)
     return {"finished": EXIT_OK, "stopped": EXIT_STOPPED}.get(ended.status.value, EXIT_FAILED)
 
 
@@ -267,7 +266,7 @@ def sweep(config: TrainConfig, l1: list[float], l2: list[float], data: MnistTens
     trainer = Trainer(config, data, l1_weights=l1, l2_weights=l2)
     record = RunRecord(1, config, tuple(l1), tuple(l2), sweep=True)
     say(f"Sweeping {len(l1)} models at once: {_describe(config, l1_weight=False)}")
-    with _CtrlC(trainer.stop) as ctrl_c:
+    with _CtrlC(trainer.control.stop_from_signal) as ctrl_c:
         for event in trainer.run():
             record.apply(event)
             if isinstance(event, EpochMetrics):
@@ -280,12 +279,10 @@ def sweep(config: TrainConfig, l1: list[float], l2: list[float], data: MnistTens
             accuracy = row["status"] if row["status"] == "diverged" else f"{row['test_accuracy']:.2%}"
             say(f"{row['l1_weight']:>10g}  {row['l2_weight']:>10g}  {accuracy:>13}  "
                 f"{row['sparsity']:>8.1%}  {row['exact_zeros']:>11,}")
-        if csv is not None:
-            with ctrl_c.saving():
+        with ctrl_c.saving(), _kept_whatever_happens(record):
+            if csv is not None:
                 _written_or_rescued(csv, "the table", lambda p: write_csv(p, SUMMARY_FIELDS, summary_rows([record])))
-            say(f"Wrote {csv}")
-        with ctrl_c.saving():
-            _keep(record)
+                say(f"Wrote {csv}")
     if record.ended.status.value == "failed":
         raise CliError(record.ended.reason)
     return EXIT_STOPPED if record.ended.status.value == "stopped" else EXIT_OK
@@ -340,6 +337,16 @@ def _store():  # -> RunStore
     if store.notice:
         say(f"l1-trainer: {store.notice}", err=True)
     return store
+
+
+@contextmanager
+def _kept_whatever_happens(record: RunRecord) -> Iterator[None]:
+    """Keep the run in the history after the block, also when the block failed (a --save or
+    --csv that could not be written must not lose the run)."""
+    try:
+        yield
+    finally:
+        _keep(record)
 
 
 def _keep(record: RunRecord) -> None:
@@ -401,55 +408,73 @@ def _written_or_rescued(path: Path, what: str, write: Callable[[Path], None]) ->
         return
     except OSError as exc:
         reason = exc.strerror or str(exc)
-    rescue = Path(tempfile.gettempdir()) / f"l1-trainer-rescued-{os.getpid()}{path.suffix}"
     try:
+        # A new file of our own (O_EXCL, O_NOFOLLOW): never a name another user could plant first.
+        fd, name = tempfile.mkstemp(prefix="l1-trainer-rescued-", suffix=path.suffix)
+        os.close(fd)
+        rescue = Path(name)
         write(rescue)
     except OSError as exc:
-        raise CliError(f"could not write {what} to {path} ({reason}), nor to {rescue} "
-                       f"({exc.strerror or exc})") from exc
+        raise CliError(f"could not write {what} to {path} ({reason}), nor to a new file in "
+                       f"{tempfile.gettempdir()} ({exc.strerror or exc})") from exc
     raise CliError(f"could not write {what} to {path} ({reason}); it was saved to {rescue} instead")
 
 
 class _CtrlC:
     """While work runs, Ctrl-C (or SIGTERM, or a closed terminal's SIGHUP) calls `stop`: the
-    work ends after its current step and is still saved. During a save it is only
-    acknowledged, so that a file once begun is always finished."""
+    work ends after its current step and is still saved. The first signal decides; every later
+    one is ignored until the process exits, so a held-down Ctrl-C never interrupts a save or
+    the exit. The handler only sets flags: no lock and no printing, which the code it
+    interrupts may be holding."""
 
     SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
     def __init__(self, stop: Callable[[], None]) -> None:
         self._stop = stop
         self._saving = False
+        self.stopping = False
+        self._during_save = False
 
     def __enter__(self) -> _CtrlC:
         self._previous = {number: signal.signal(number, self._interrupted) for number in self.SIGNALS}
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        for number, handler in self._previous.items():
-            signal.signal(number, handler)
+        if not self.stopping:  # once stopping, signals stay ignored until the exit
+            for number, handler in self._previous.items():
+                signal.signal(number, handler)
 
     @contextmanager
     def saving(self) -> Iterator[None]:
+        """A signal in the block is acknowledged after it, never obeyed inside it."""
         self._saving = True
         try:
             yield
         finally:
             self._saving = False
+            if self._during_save:
+                say("l1-trainer: interrupted while writing: the files were finished first", err=True)
 
     def _interrupted(self, signum: int, frame: object) -> None:
-        if self._saving:
-            say("l1-trainer: finishing the file being written first", err=True)
-        else:
-            self._stop()
+        ignore_all(self.SIGNALS)
+        self.stopping = True
+        self._during_save = self._saving
+        self._stop()
+
+
+def ignore_all(signals: Sequence[int]) -> None:
+    for number in signals:
+        signal.signal(number, signal.SIG_IGN)
 
 
 def say(text: str, err: bool = False) -> None:
-    """Print a line. Once the output cannot take it (a closed pipe, a full disk), print
-    nothing more and go on with the work; what the terminal's encoding lacks is escaped."""
+    """Print one line, with control characters escaped (text from files, the history and paths
+    may hold any). Once the output cannot take it (a closed pipe, a full disk), print nothing
+    more and go on with the work; what the terminal's encoding lacks is escaped."""
     stream = sys.stderr if err else sys.stdout
     if stream is None:  # started with the stream closed
         return
+    text = printable(text)
     try:
         try:
             print(text, file=stream, flush=True)
@@ -462,6 +487,17 @@ def say(text: str, err: bool = False) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stream.fileno())
         os.close(devnull)
+
+
+# C0 and C1 controls, DEL, and the marks that reorder text (U+202E makes "exe.txt" of "txt.exe").
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """`text` with every control character written as an escape: it cannot clear the screen,
+    set the title, forge a line or turn text around."""
+    return _CONTROLS.sub(lambda m: _NAMED.get(m[0]) or m[0].encode("unicode_escape").decode("ascii"), text)
 
 
 def _cores() -> int:

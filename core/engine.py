@@ -52,6 +52,7 @@ class Control:
     def __init__(self, models: int = 1) -> None:
         self.models = models
         self._stop = threading.Event()
+        self._signalled = False
         self._resume = threading.Event()
         self._resume.set()
         self._lock = threading.Lock()
@@ -63,6 +64,11 @@ class Control:
         with self._lock:
             self._stop.set()
             self._resume.set()
+
+    def stop_from_signal(self) -> None:
+        """Stop, from a signal handler: only a flag is set, no lock is taken (the code the
+        signal interrupted may hold it). The loop sees it between steps, not during a pause."""
+        self._signalled = True
 
     def pause(self) -> None:
         with self._lock:
@@ -94,7 +100,7 @@ class Control:
 
     @property
     def stopped(self) -> bool:
-        return self._stop.is_set()
+        return self._signalled or self._stop.is_set()
 
     @property
     def paused(self) -> bool:

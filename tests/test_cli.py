@@ -4,8 +4,10 @@ import csv
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,7 @@ SMALL = ["--epochs", "1", "--train-subset", "2000", "--lr", "1e-3"]
 def run(capsys, monkeypatch):
     """The CLI in this process: (exit code, stdout, stderr). Thread settings are put back."""
     threads = torch.get_num_threads()
+    handlers = {number: signal.getsignal(number) for number in cli._CtrlC.SIGNALS}
 
     def call(*args):
         code = entry.main([str(a) for a in args])
@@ -33,6 +36,8 @@ def run(capsys, monkeypatch):
 
     yield call
     torch.set_num_threads(threads)
+    for number, handler in handlers.items():  # a stopped command leaves signals ignored until exit
+        signal.signal(number, handler)
 
 
 def _spawn(*args, **kwargs):
@@ -218,12 +223,17 @@ def test_second_ctrl_c_during_the_save_lets_it_finish(run, tmp_path, monkeypatch
     monkeypatch.setattr("l1_trainer.core.modelfile.save_model", save_while_interrupted)
     code, out, err = run("train", *SMALL, "--save", path)
     assert code == 0 and f"Saved the model to {path}" in out
-    assert "finishing the file being written first" in err and "Traceback" not in err
+    assert "interrupted while writing: the files were finished first" in err and "Traceback" not in err
     assert load_model(path)[2]["status"] == "finished"
 
 
 def test_a_save_that_fails_after_all_is_rescued_not_lost(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("L1_TRAINER_DATA", str(tmp_path / "history"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
     target = tmp_path / "m.safetensors"
+    guessed = tmp_path / f"l1-trainer-rescued-{os.getpid()}.safetensors"  # the old name
+    guessed.symlink_to(tmp_path / "victim")
     real_save = save_model
 
     def disk_full_at_the_target(path, *args, **kwargs):
@@ -236,10 +246,20 @@ def test_a_save_that_fails_after_all_is_rescued_not_lost(run, tmp_path, monkeypa
     assert code == 1
     _one_line_error(err, f"could not write the model to {target} (No space left on device); it was saved to ")
     rescued = Path(err.split("it was saved to ")[1].split(" instead")[0])
-    try:
-        assert load_model(rescued)[2]["status"] == "finished"
-    finally:
-        rescued.unlink()
+    assert rescued.parent == tmp_path and not rescued.is_symlink() and not (tmp_path / "victim").exists()
+    assert load_model(rescued)[2]["status"] == "finished"
+    assert "Kept as run #1" in out  # and the run is in the history all the same
+
+
+def test_a_table_that_cannot_be_written_still_keeps_the_sweep(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("L1_TRAINER_DATA", str(tmp_path / "history"))
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("l1_trainer.core.export.write_csv", disk_full)
+    code, out, err = run("sweep", "--l1-weights", "0,1e-3", *SMALL, "--csv", tmp_path / "t.csv")
+    assert code == 1 and "nor to a new file in" in err and "Kept as run #1 to #2" in out
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -265,17 +285,22 @@ def test_desktop_options_take_no_arguments(run):
 # ---- real processes: the entry point, signals, pipes ------------------------------------------
 
 
-def test_ctrl_c_stops_cleanly_and_keeps_the_model(tmp_path):
+def test_ctrl_c_held_down_stops_cleanly_and_keeps_the_model_and_the_run(tmp_path):
     path = tmp_path / "stopped.safetensors"
-    proc = _spawn("train", "--epochs", "1000", "--save", path)
+    proc = _spawn("train", "--epochs", "1000", "--save", path,
+                  env={**os.environ, "L1_TRAINER_DATA": str(tmp_path / "history")})
     for line in proc.stdout:
         if line.startswith("Loss after mini-batch"):
             break
-    proc.send_signal(signal.SIGINT)
+    while proc.poll() is None:  # a signal a millisecond until it exits, as a held key and more
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.001)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
-    assert re.search(r"Training stopped: stopped at step \d+", err) and "Traceback" not in err
+    assert re.search(r"Training stopped: stopped at step \d+", err)
+    assert "Traceback" not in err and "Exception ignored" not in err, err
     assert load_model(path)[2]["status"] == "stopped"
+    assert "Kept as run #1" in out
 
 
 def test_closed_stdout_stops_printing_but_still_saves(tmp_path):
@@ -356,3 +381,9 @@ def test_runs_lists_what_train_and_sweep_kept(run, tmp_path, monkeypatch):
     assert "L1 0, L2 1e-3, lr 1e-3" in lines[0] and " run " in lines[2]
     code, out, _ = run("runs", "--csv", tmp_path / "runs.csv")
     assert code == 0 and len(_csv_rows(tmp_path / "runs.csv")) == 3
+    hostile = "\x1b[2J\x1b]0;owned\x07\r\nforged line\u202egnp.exe\x9b"
+    with sqlite3.connect(tmp_path / "history" / "runs.db") as db:
+        db.execute("UPDATE runs SET schedule = ?, status = ? WHERE id = 1", (hostile, hostile))
+    code, out, _ = run("runs")
+    assert len(out.splitlines()) == 3 and "forged line" in out
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]", out), repr(out)
