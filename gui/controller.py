@@ -5,6 +5,7 @@ and the MNIST tensors, loaded once at start and handed to every job.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -119,6 +120,9 @@ class Controller:
         self.control = None
         record = self.session.active
         self.session.end(ended)
+        if self.runner.closed:  # the window is closing: keep the run now, in this thread
+            self._keep_now(record)
+            return
         self.evaluate()
         self._keep(record)
 
@@ -157,6 +161,16 @@ class Controller:
         # A kind per run: a second run ending meanwhile must not replace this one's outcome.
         self.runner.start(f"keep {record.number}", lambda emit: store.add(record), done=kept,
                           fail=lambda message: self.session.notify(f"The run was not kept: {message}"))
+
+    def _keep_now(self, record: object) -> None:
+        from l1_trainer.core.store import StoreError
+
+        if self.store is None:
+            return
+        try:
+            self.store.add(record)
+        except StoreError as exc:  # the window is gone: the terminal is the one place left to say it
+            print(f"l1-trainer: the run was not kept in the history: {exc}", file=sys.stderr)
 
     def show_stored(self, run_id: int, shown: bool) -> None:
         """Draw a kept run's curves beside this session's runs, or take them away."""

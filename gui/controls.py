@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
-    QLabel,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -18,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from l1_trainer.core.config import MNIST_TRAIN_SIZE, PRESETS, TrainConfig
 from l1_trainer.core.session import Enabled
-from l1_trainer.gui.inputs import IntSpinBox, LogInput
+from l1_trainer.gui.inputs import IntSpinBox, LogInput, plain_label
 
 PRESET_ITEMS = [
     ("Custom", None, "Your own settings."),
@@ -117,7 +116,7 @@ class ControlsPanel(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(10)
         self.threshold = LogInput(1e-6, 1.0, allow_zero=True)
-        self.field_problem = QLabel()  # a conflict between fields, shown under them
+        self.field_problem = plain_label()  # a conflict between fields, shown under them
         self.field_problem.setObjectName("fieldProblem")
         self.field_problem.setWordWrap(True)
         self.field_problem.setStyleSheet("color:#a3231b;")
@@ -177,7 +176,7 @@ class ControlsPanel(QWidget):
             ("L1 method", self.l1_method),
             ("Sparsity threshold", self.threshold),
         ]:
-            form.addRow(label, widget)
+            form.addRow(plain_label(label), widget)
         form.addRow(self.field_problem)
         settings = QGroupBox("Settings")
         settings.setLayout(form)

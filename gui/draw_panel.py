@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from l1_trainer.core.session import CurrentModel, Session
+from l1_trainer.gui.inputs import plain_label
 from l1_trainer.gui.plots import probability_chart
 from l1_trainer.gui.units_view import UnitsView
 
@@ -147,12 +148,12 @@ class DrawPanel(QWidget):
         self.pen.setRange(4, 40)
         self.pen.setValue(self.canvas.pen_width)
         self.pen.setToolTip("Stroke width in pixels; MNIST's digits have thick strokes")
-        self.prediction = QLabel()
+        self.prediction = QLabel()  # rich text made from the model's numbers only
         self.prediction.setObjectName("predictionLabel")
         self.prediction.setAccessibleName("Prediction")
         self.prediction.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.prediction.setWordWrap(True)
-        self.preview = QLabel()
+        self.preview = plain_label()
         self.preview.setObjectName("modelInputPreview")
         self.preview.setAccessibleName("What the network sees, 28 by 28")
         self.preview.setToolTip("Exactly what the network receives: cropped, scaled to 20x20, "
@@ -185,11 +186,11 @@ class DrawPanel(QWidget):
         left = QVBoxLayout()
         left.addWidget(self.canvas)
         tools = QFormLayout()
-        tools.addRow("Pen width", self.pen)
+        tools.addRow(plain_label("Pen width"), self.pen)
         left.addLayout(tools)
         left.addWidget(self.clear_button)
         left.addSpacing(12)
-        left.addWidget(QLabel("What the network sees (28 × 28):"))
+        left.addWidget(plain_label("What the network sees (28 × 28):"))
         left.addWidget(self.preview)
         left.addStretch(1)
         right = QVBoxLayout()

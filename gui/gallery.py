@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QTableWidget,
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from l1_trainer.core.session import CurrentModel, Session
 from l1_trainer.gui.draw_panel import grey_pixmap
-from l1_trainer.gui.inputs import named_button
+from l1_trainer.gui.inputs import named_button, plain_label
 from l1_trainer.gui.plots import probability_chart
 
 MAX_LISTED = 500  # the list shows this many images at most (a weak model makes thousands)
@@ -42,12 +41,12 @@ class Gallery(QWidget):
         self.evaluation = None  # core.inference.Evaluation of the current model
         self.shown: int | None = None
         self.cell: tuple[int, int] | None = None  # (true, predicted) listed; None: the mistakes
-        self.image = QLabel()
+        self.image = plain_label()
         self.image.setObjectName("galleryImage")
         self.image.setAccessibleName("Test image")
         self.image.setFixedSize(168, 168)
         self.image.setStyleSheet("background: black;")
-        self.caption = QLabel("No evaluation yet: train or load a model.")
+        self.caption = plain_label("No evaluation yet: train or load a model.")
         self.caption.setObjectName("galleryCaption")
         self.caption.setWordWrap(True)
         self.chart, self.bars = probability_chart(
@@ -59,7 +58,7 @@ class Gallery(QWidget):
         self.draw_button = named_button("drawOverButton", "Draw over this",
                                         "Put this image on the drawing canvas, to change it by hand "
                                         "and watch the prediction", self._draw_over)
-        self.summary = QLabel("")
+        self.summary = plain_label("")
         self.summary.setWordWrap(True)
         self.matrix = QTableWidget(10, 10)
         self.matrix.setObjectName("confusionMatrix")
@@ -74,7 +73,7 @@ class Gallery(QWidget):
             header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
             header.setMinimumSectionSize(24)  # ten columns must fit beside the image at 1024 px
         self.matrix.setMinimumHeight(250)
-        self.listing = QLabel("")
+        self.listing = plain_label("")
         self.listing.setObjectName("galleryListing")
         self.errors = QListWidget()
         self.errors.setObjectName("misclassifiedList")

@@ -87,7 +87,7 @@ class FirstRunGuide(MessageBar):
     """A first start (no saved settings) gets a short guide, until it is dismissed."""
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
-        super().__init__(parent, name="firstRunGuide")
+        super().__init__(parent, name="firstRunGuide", rich=True)
         self.settings = settings
         if settings.value("guide/dismissed", "false") == "true":
             return

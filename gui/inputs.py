@@ -209,11 +209,14 @@ class MessageBar(QWidget):
         "info": "background:#e4f0fb; color:#10385e; border:1px solid #9fc3e6;",
     }
 
-    def __init__(self, parent: QWidget | None = None, name: str = "messageBar") -> None:
+    def __init__(self, parent: QWidget | None = None, name: str = "messageBar", rich: bool = False) -> None:
+        """`rich`: the bar shows the app's own markup (the guide); messages, which carry text
+        from files, the history and paths, are shown as plain text."""
         super().__init__(parent)
         self.setObjectName(name)
         self.setAccessibleName("Message")
         self.label = QLabel()
+        self.label.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton()
@@ -240,6 +243,14 @@ class MessageBar(QWidget):
 
     def text(self) -> str:
         return self.label.text() if self.isVisible() else ""
+
+
+def plain_label(text: str = "") -> QLabel:
+    """A label that shows its text as it is, never as markup: text from a file, the history or
+    a path may hold any (QLabel's default, AutoText, renders what looks like HTML)."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
 
 
 def named_button(name: str, text: str, tip: str, slot: Callable[[], object] | None = None) -> QPushButton:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 Work = Callable[[Callable[[object], None]], object]  # work(emit) -> result
 
@@ -57,11 +57,17 @@ class JobRunner(QObject):
         super().__init__(parent)
         self._handlers: dict[Job, _Handlers] = {}
         self._newest: dict[str, Job] = {}
+        self._closed = False
 
     @property
     def jobs(self) -> list[Job]:
         """The jobs whose threads have not been reported finished yet."""
         return list(self._handlers)
+
+    @property
+    def closed(self) -> bool:
+        """Whether shutdown has begun: results still arrive, but no job starts."""
+        return self._closed
 
     @property
     def busy(self) -> bool:
@@ -72,8 +78,9 @@ class JobRunner(QObject):
     def start(self, kind: str, work: Work, *, progress: Callable[[object], None] | None = None,
               done: Callable[[object], None] | None = None, fail: Callable[[str], None] | None = None,
               cancel: Callable[[], None] | None = None) -> Job | None:
-        """Run `work` in a new thread; None when `kind` is the exclusive one and it is taken."""
-        if kind == self.EXCLUSIVE and self.busy:
+        """Run `work` in a new thread; None when `kind` is the exclusive one and it is taken,
+        or when the runner has shut down."""
+        if self._closed or (kind == self.EXCLUSIVE and self.busy):
             return None
         job = Job(kind, work, cancel)
         self._handlers[job] = _Handlers(progress, done, fail)
@@ -92,12 +99,16 @@ class JobRunner(QObject):
             job.cancel()
 
     def shutdown(self) -> None:
-        """Ask every job to stop, then wait for all of them (closing the window)."""
+        """Closing the window: ask every job to stop, wait for all of them, then hand on what
+        they reported (a run's end must still reach the history). No job starts after this."""
+        self._closed = True
         jobs = list(self._handlers)
         for job in jobs:
             job.cancel()
         for job in jobs:
             job.wait()
+        # Their results and ends are queued to this object; the event loop will not run again.
+        QCoreApplication.sendPostedEvents(self)
 
     def _current(self, job: Job) -> _Handlers | None:
         """The job's handlers, unless a newer job of its kind has replaced it."""

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QGraphicsItem,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -29,6 +28,7 @@ from l1_trainer.core.events import EpochMetrics, HyperparamsChanged, Steps
 from l1_trainer.core.labels import short
 from l1_trainer.core.records import CHANCE_CE, RunRecord
 from l1_trainer.core.session import Session
+from l1_trainer.gui.inputs import plain_label
 from l1_trainer.gui.smoothing import EmaState, smooth
 
 # 5 Hz: a frame holds the GIL while it paints (1.5 px lines take 2 ms a plot), and the training
@@ -432,7 +432,7 @@ class CurvesTab(QWidget):
         self.log_scale.toggled.connect(self.plots.set_log_penalties)
         self.clear_runs.clicked.connect(session.clear_old_runs)
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("Smoothing"))
+        bar.addWidget(plain_label("Smoothing"))
         bar.addWidget(self.smoothing)
         bar.addWidget(self.log_scale)
         bar.addStretch(1)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from l1_trainer.core.session import Session
+from l1_trainer.gui.inputs import plain_label
 from l1_trainer.gui.plots import RUN_COLOURS, titled_plot
 
 
@@ -43,7 +46,7 @@ class PruningView(QWidget):
         buttons.addWidget(self.prune_button)
         buttons.addWidget(self.clear_button)
         buttons.addStretch(1)
-        note = QLabel("Each click adds a curve for the current model; earlier ones stay to compare.")
+        note = plain_label("Each click adds a curve for the current model; earlier ones stay to compare.")
         note.setStyleSheet("color: #555;")
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
@@ -61,4 +64,4 @@ class PruningView(QWidget):
             y = np.array([100 * p.accuracy for p in points])
             self.curves.append(self.plot.plotItem.plot(
                 x, y, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5,
-                symbolBrush=colour, name=label))
+                symbolBrush=colour, name=html.escape(label)))  # legends render HTML; a file name may hold some

@@ -8,7 +8,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -16,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from l1_trainer.core.session import Session
-from l1_trainer.gui.inputs import named_button
+from l1_trainer.gui.inputs import named_button, plain_label
 
 # (header, StoredRun field, how it is shown); the field's own value is what a column sorts by.
 COLUMNS = (
@@ -80,7 +79,7 @@ class RunsView(QWidget):
                                           "and its weights from the history", self._delete)
         self.export_button = named_button("runsExportButton", "Export CSV…", "Write every kept "
                                           "run to a CSV file", self.exportRequested.emit)
-        self.summary = QLabel("")
+        self.summary = plain_label("")
         self.summary.setObjectName("runsSummary")
         buttons = QHBoxLayout()
         for widget in (self.open_button, self.delete_button, self.export_button):

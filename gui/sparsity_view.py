@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QProgressBar, QVBo
 
 from l1_trainer.core.session import Session
 from l1_trainer.core.sparsity import SparsityReport
+from l1_trainer.gui.inputs import plain_label
 
 BAR_SCALE = 1000
 
@@ -23,19 +24,19 @@ class SparsityReadout(QGroupBox):
             "Share of weights whose magnitude is at or below the threshold: the weights L1 has "
             "pushed to (almost) zero. Biases are not counted."
         )
-        self.figure = QLabel("—")
+        self.figure = plain_label("—")
         self.figure.setObjectName("sparsityFigure")
         self.figure.setAlignment(Qt.AlignmentFlag.AlignCenter)
         font = self.figure.font()
         font.setPointSize(30)
         font.setBold(True)
         self.figure.setFont(font)
-        self.caption = QLabel("of weights with |w| ≤ 0.001")
+        self.caption = plain_label("of weights with |w| ≤ 0.001")
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setWordWrap(True)  # "of 52,544 weights with |w| ≤ 1e-05" outgrows the panel
-        self.zeros = QLabel("")
+        self.zeros = plain_label("")
         self.zeros.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.hint = QLabel(
+        self.hint = plain_label(
             "L1 pulls every weight towards zero; the data holds up the ones it needs. Watch the "
             "first layer (784 → 64): the pixels at the image borders carry no ink, so their "
             "weights are the first to go. Too large an L1 weight takes them all, and the "
@@ -87,7 +88,7 @@ class SparsityReadout(QGroupBox):
             label.deleteLater()
             bar.deleteLater()
         while len(self._bars) < count:
-            label, bar = QLabel(), QProgressBar()
+            label, bar = plain_label(), QProgressBar()
             bar.setRange(0, BAR_SCALE)
             bar.setTextVisible(True)
             row = len(self._bars)

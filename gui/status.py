@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar
+from PySide6.QtWidgets import QProgressBar, QSizePolicy, QStatusBar
 
 from l1_trainer.core.events import HyperparamsChanged, Steps
 from l1_trainer.core.records import RunRecord
 from l1_trainer.core.session import AppState, CurrentModel, Session
+from l1_trainer.gui.inputs import plain_label
 
 TEXT_INTERVAL_S = 0.25  # repainting the status bar costs the training thread GIL time
 READY = "Ready: pick a preset and press Start"
@@ -20,11 +21,11 @@ class StatusReadout:
 
     def __init__(self, bar: QStatusBar, session: Session) -> None:
         self.session = session
-        self.state = QLabel("Loading PyTorch…")
+        self.state = plain_label("Loading PyTorch…")
         self.state.setObjectName("statusLabel")
         # A long run name must not make the window wider: it is cut off instead.
         self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.position = QLabel("")
+        self.position = plain_label("")
         self.position.setObjectName("epochLabel")
         self.progress = QProgressBar()
         self.progress.setObjectName("progressBar")
@@ -32,7 +33,7 @@ class StatusReadout:
         self.progress.setMaximumWidth(220)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.speed = QLabel("")
+        self.speed = plain_label("")
         self.speed.setObjectName("speedLabel")
         bar.addWidget(self.state, 1)
         for widget in (self.position, self.progress, self.speed):

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QTableWidget,
     QTableWidgetItem,
@@ -26,7 +25,7 @@ from l1_trainer.core.events import EpochMetrics, Steps
 from l1_trainer.core.labels import short
 from l1_trainer.core.records import RunRecord
 from l1_trainer.core.session import Session
-from l1_trainer.gui.inputs import named_button
+from l1_trainer.gui.inputs import named_button, plain_label
 from l1_trainer.gui.plots import RUN_COLOURS, Series, titled_plot
 from l1_trainer.gui.smoothing import EmaState, smooth
 from l1_trainer.gui.status import duration
@@ -82,7 +81,7 @@ class SweepView(QWidget):
             "Make the selected row the current model: draw panel, weights, gallery, pruning", self._open)
         self.export_button = named_button("sweepExportButton", "Export CSV…",
                                           "Write the results table to a CSV file")
-        self.status = QLabel("Train one model per L1 weight, all at once, and compare them.")
+        self.status = plain_label("Train one model per L1 weight, all at once, and compare them.")
         self.status.setObjectName("sweepStatus")
         self.frontier = titled_plot("sweepFrontierPlot", "Accuracy against sparsity",
                                     "sparsity (%)", "test accuracy (%)")
@@ -121,9 +120,9 @@ class SweepView(QWidget):
 
     def _lay_out(self) -> None:
         top = QHBoxLayout()
-        top.addWidget(QLabel("L1 weights"))
+        top.addWidget(plain_label("L1 weights"))
         top.addWidget(self.weights_input, 3)
-        top.addWidget(QLabel("L2 weights"))
+        top.addWidget(plain_label("L2 weights"))
         top.addWidget(self.l2_input, 1)
         for button in (self.run_button, self.stop_button):
             top.addWidget(button)

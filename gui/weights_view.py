@@ -12,11 +12,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from l1_trainer.core.session import Session
 from l1_trainer.core.sparsity import dead_inputs, dead_units
 from l1_trainer.gui.draw_panel import grey_pixmap
+from l1_trainer.gui.inputs import plain_label
 from l1_trainer.gui.plots import RUN_COLOURS, titled_plot
 
 TILE = 28
@@ -64,7 +65,7 @@ class WeightsView(QWidget):
                                           label="weight")
         self.colour_bar.setImageItem(self.image, insert_in=None)
         self.images.addItem(self.colour_bar, row=0, col=1)
-        self.caption = QLabel("First layer: no weights yet.")
+        self.caption = plain_label("First layer: no weights yet.")
         self.caption.setObjectName("weightImagesCaption")
 
         self.histogram = titled_plot("weightHistogram", "|w| per layer", "log10 |w|",
@@ -78,14 +79,14 @@ class WeightsView(QWidget):
         self.curves: list[pg.PlotDataItem] = []
         self.dead_count = 0
 
-        self.mask = QLabel()
+        self.mask = plain_label()
         self.mask.setObjectName("inputMask")
         self.mask.setAccessibleName("Input pixels the first layer still looks at")
         self.mask.setToolTip("28 × 28: white pixels still feed the network; black ones have lost "
                              "every weight to L1 (the empty borders of the digits go first)")
         self.mask.setFixedSize(112, 112)
         self.mask.setStyleSheet("background: black; border: 1px solid #999;")
-        self.mask_caption = QLabel("")
+        self.mask_caption = plain_label("")
         self.mask_caption.setWordWrap(True)
         self.ignored_count = 0
         mask_row = QHBoxLayout()

@@ -186,13 +186,23 @@ def test_stop_ends_the_run_and_says_where(qtbot, window):
     assert record.summary()["test_accuracy"] == record.ended.test_accuracy[0]  # its own
 
 
-def test_closing_during_a_run_stops_and_waits_for_the_thread(qtbot, tmp_path, mnist):
+@pytest.mark.parametrize("sweep", [False, True])
+def test_closing_during_a_run_stops_waits_and_keeps_it(qtbot, tmp_path, mnist, monkeypatch, sweep):
+    from l1_trainer.core.store import RunStore
+
+    monkeypatch.setenv("L1_TRAINER_DATA", str(tmp_path / "history"))
     window = make_window(qtbot, tmp_path / "close.ini", mnist)
-    start_long_run(qtbot, window)
+    set_inputs(window, **LONG)
+    window.start_sweep("0,1e-3") if sweep else window.start()
+    qtbot.waitUntil(lambda: window.session.active is not None and window.session.active.step > 0,
+                    timeout=30_000)
     jobs = window.runner.jobs
     assert jobs and any(job.isRunning() for job in jobs)
     window.close()
     assert not any(job.isRunning() for job in jobs)
+    kept = RunStore().runs()  # the README's promise: every stopped run is kept, also on close
+    assert [(r.kind, r.status) for r in kept] == [("sweep" if sweep else "run", "stopped")] * (1 + sweep)
+    assert kept[0].steps > 0
 
 
 def test_live_changes_are_recorded_and_named_everywhere(qtbot, window, tmp_path):
@@ -600,11 +610,37 @@ def test_a_damaged_history_is_set_aside_and_the_app_starts(qtbot, tmp_path, mnis
     (history / "runs.db").write_bytes(b"not a database at all" * 100)
     monkeypatch.setenv("L1_TRAINER_DATA", str(history))
     window = make_window(qtbot, tmp_path / "c.ini", mnist)
-    assert "could not be read; it was kept aside as runs.db.damaged-" in window.message.text()
+    assert "could not be read (file is not a database); it was kept aside as runs.db.damaged-" in window.message.text()
     assert window.session.stored == [] and named(window, "startButton").isEnabled()
     kept = list(history.glob("runs.db.damaged-*"))
     assert len(kept) == 1 and kept[0].read_bytes().startswith(b"not a database")
     window.close()
+
+
+def test_text_from_files_and_paths_is_shown_as_text_never_as_markup(qtbot, window, tmp_path):
+    from PySide6.QtWidgets import QLabel
+
+    from l1_trainer.core.config import TrainConfig
+    from l1_trainer.core.model import build_model
+    from l1_trainer.core.modelfile import save_model
+
+    markup = "<h1 style='color:red; font-size:72px'>HACKED</h1><a href='http://x'>link</a><table><tr><td>t"
+    path = tmp_path / "<b>bold<b>.safetensors"  # no "/" in a file name
+    save_model(path, build_model((64, 32), torch.Generator().manual_seed(0)), TrainConfig(),
+               {"schedule": markup, "step": 3, "epoch": 0.5})
+    assert window.controller.open_model(path)
+    evaluated(qtbot, window)  # the status bar names the model by its file
+    qtbot.mouseClick(window.pruning.prune_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(window.session.pruning) == 1, timeout=30_000)
+    window.controller.open_model(tmp_path / "<i>missing<i>.safetensors")  # an error naming a path
+    labels = window.findChildren(QLabel)
+    showing = [label for label in labels if "HACKED" in label.text() or "<i>missing" in label.text()
+               or "<b>bold" in label.text()]
+    assert len(showing) >= 2, [label.text() for label in labels]
+    rich = {label for label in labels if label.textFormat() != Qt.TextFormat.PlainText}
+    assert rich <= {window.guide.label, window.draw.prediction}  # the app's own markup only
+    (_, legend_label), = window.pruning.plot.plotItem.legend.items
+    assert "&lt;b&gt;bold" in legend_label.text and "&lt;h1" in legend_label.text
 
 
 def test_sweep_labels_stay_apart_and_inside(qtbot, window):
