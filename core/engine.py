@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -151,10 +151,12 @@ class Trainer:
         l1_weights: Sequence[float] | None = None,
         control: Control | None = None,
         l2_weights: Sequence[float] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         """`initial_state`: weights to start from (a loaded model) instead of a fresh init.
         `l1_weights`, `l2_weights`: a sweep, model m with the m-th of each (one list alone: the
-        other weight from the config); without them, one model computed as the notebook does."""
+        other weight from the config); without them, one model computed as the notebook does.
+        `clock`: seconds, for speeds and the snapshot interval (tests give one of their own)."""
         sweep = l1_weights is not None or l2_weights is not None
         k = len(l1_weights if l1_weights is not None else l2_weights) if sweep else 1
         l1 = [float(w) for w in l1_weights] if l1_weights is not None else [config.l1_weight] * k
@@ -165,6 +167,7 @@ class Trainer:
         for a, b in zip(l1, l2):
             config.replace(l1_weight=a, l2_weight=b)  # validates each
         self.config, self.l1_weights, self.l2_weights, self.k = config, l1, l2, k
+        self._now = clock
         self.device = resolve_device(config.device)
         self.data = data.to(self.device, train_subset=config.train_subset)
         self._rng = torch.Generator().manual_seed(config.seed)
@@ -232,7 +235,7 @@ class Trainer:
         cfg, control = self.config, self.control
         self._batches.start_epoch()
         window: list[tuple[int, int]] = []  # (step, batch) awaiting readout
-        clock = _Clock()
+        clock = _Clock(self._now)
         for b in range(cfg.steps_per_epoch):
             control.count_step()
             if control.paused:
@@ -335,7 +338,7 @@ class Trainer:
         return HyperparamsChanged(self.step + 1, tuple(self.l1_weights), tuple(self.l2_weights), self.lr)
 
     def _epoch_metrics(self, epoch: int, train_seconds: float) -> EpochMetrics:
-        start = time.perf_counter()
+        start = self._now()
         data = self.data
         # Train accuracy for one model only: for a sweep it would cost K passes over 60,000.
         train = self._accuracy(data.train_x, data.train_y) if self.k == 1 else (math.nan,) * self.k
@@ -343,7 +346,7 @@ class Trainer:
         self._snapshots = self._take_snapshots()
         rate = self.config.train_size / max(train_seconds, 1e-9)
         return EpochMetrics(epoch, self.step, train, test, self._sparsity(), train_seconds,
-                            time.perf_counter() - start, rate)
+                            self._now() - start, rate)
 
     def _accuracy(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, ...]:
         correct = (self.compute.predict(x) == y).float().mean(1).tolist()
@@ -386,31 +389,32 @@ class Trainer:
 class _Clock:
     """Wall time of one epoch with pauses left out, and the lap time between readouts."""
 
-    def __init__(self) -> None:
-        self._start = self._lap = self._snap = time.perf_counter()
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+        self._start = self._lap = self._snap = now()
         self._paused_at: float | None = None
         self._paused_total = 0.0
 
     def pause(self) -> None:
-        self._paused_at = time.perf_counter()
+        self._paused_at = self._now()
 
     def resume(self) -> None:
         if self._paused_at is not None:
-            gap = time.perf_counter() - self._paused_at
+            gap = self._now() - self._paused_at
             self._paused_total += gap
             self._lap += gap
             self._paused_at = None
 
     def lap(self) -> float:
-        now = time.perf_counter()
+        now = self._now()
         lap, self._lap = now - self._lap, now
         return lap
 
     def since_snapshot(self) -> float:
-        return time.perf_counter() - self._snap
+        return self._now() - self._snap
 
     def snapshot_taken(self) -> None:
-        self._snap = time.perf_counter()
+        self._snap = self._now()
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self._start - self._paused_total
+        return self._now() - self._start - self._paused_total

@@ -1,5 +1,7 @@
+import itertools
 import math
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -170,25 +172,32 @@ def test_requests_made_before_the_trainer_exists_are_kept(mnist, small_config):
 
 
 def test_pause_holds_the_loop_until_resume(mnist, small_config):
-    trainer = Trainer(small_config, mnist)
+    trainer = Trainer(small_config, mnist, clock=lambda: 0.0)  # no snapshots on a timer
     run = trainer.run()
-    seen = []
     for event in run:
-        seen.append(event)
         if isinstance(event, Steps) and event.step[-1] == 4:
             trainer.pause()
             break
     step_when_paused = trainer.step
     consumer_events = []
-    consumer = threading.Thread(target=lambda: consumer_events.extend(run))
+
+    def consume():
+        for event in run:
+            consumer_events.append(event)  # one by one: the test watches them arrive
+
+    consumer = threading.Thread(target=consume)
     consumer.start()
-    consumer.join(timeout=0.5)
+    deadline = time.monotonic() + 30  # only to end a hang
+    while not any(isinstance(e, Paused) for e in consumer_events) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert consumer.is_alive(), "the loop should wait while paused"
     assert trainer.step == step_when_paused and trainer.paused
     trainer.resume()
     consumer.join(timeout=30)
     assert not consumer.is_alive()
-    assert isinstance(consumer_events[0], Paused) and isinstance(consumer_events[1], Resumed)
+    kinds = [type(e) for e in consumer_events]
+    paused, resumed = kinds.index(Paused), kinds.index(Resumed)
+    assert paused < resumed and Steps not in kinds[paused:resumed]
     assert consumer_events[-1].status is RunStatus.FINISHED
 
 
@@ -241,11 +250,14 @@ def test_non_finite_loss_fails_and_keeps_the_last_finite_weights(mnist, small_co
     assert ended.test_accuracy[0] > 0.2  # measured on the weights kept
 
 
-def test_latest_weights_is_a_detached_copy(mnist, small_config):
-    trainer = Trainer(small_config.replace(epochs=1), mnist)
+@pytest.mark.parametrize("seconds_per_call", [0.0, 1.0])  # never or always time for a snapshot
+def test_latest_weights_is_a_detached_copy(mnist, small_config, seconds_per_call):
+    ticks = itertools.count()
+    trainer = Trainer(small_config.replace(epochs=1), mnist, clock=lambda: next(ticks) * seconds_per_call)
     snapshots = [e for e in _events(trainer) if isinstance(e, WeightSnapshot)]
     snap = trainer.latest_weights()
-    assert snap.step == trainer.step and snapshots[-1] is snap
+    assert snap.step == snapshots[-1].step == trainer.step
+    assert all(torch.equal(snap.state[name], snapshots[-1].state[name]) for name in snap.state)
     for name, param in trainer.stack.blocks.items():
         assert torch.equal(snap.state[name], param[0])
         assert snap.state[name].data_ptr() != param.data_ptr()

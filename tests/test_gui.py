@@ -92,7 +92,7 @@ def test_every_control_has_an_object_and_accessible_name(window):
         assert named(window, name).accessibleName(), name
 
 
-def test_window_appears_without_waiting_for_torch():
+def test_window_appears_without_waiting_for_torch(tmp_path):
     code = (
         "import sys\n"
         "from PySide6.QtWidgets import QApplication\n"
@@ -105,7 +105,7 @@ def test_window_appears_without_waiting_for_torch():
         "assert 'torch' not in sys.modules, 'the window imported torch'\n"
         "assert not w.controls.buttons['startButton'].isEnabled()\n"
     )
-    env = {"QT_QPA_PLATFORM": "offscreen", "HOME": str(REPO / "tests"), "PATH": ""}
+    env = {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "PATH": ""}
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                             env={**env, "XDG_CONFIG_HOME": "/nonexistent"})
     assert result.returncode == 0, result.stderr
