@@ -6,13 +6,13 @@ Both use the notebook's settings (batch 64, AdamW lr 1e-4, L1 weight 1.0 over al
 on the CPU with PyTorch's default thread count. The seed loop is the notebook's code unchanged:
 DataLoader with ToTensor and num_workers=6, a torch.cat of all parameters, loss.item() every step.
 The two alternate, epoch by epoch, and each keeps its fastest.
-Then the CLI's seed run is timed in a subprocess for its wall time and peak memory (max RSS).
+Then the CLI's seed run is timed in a subprocess for its wall time and its own peak memory (max RSS).
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -56,15 +56,20 @@ def engine_epoch(data) -> tuple[float, float]:
 
 
 def cli_run() -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of `main.py train --preset seed` (5 epochs)."""
+    """Wall seconds and peak RSS (MiB) of `main.py train --preset seed` (5 epochs): the CLI's own,
+    from wait4 on its process (RUSAGE_CHILDREN would take the notebook's DataLoader workers'
+    peak too, which ran before it in this process)."""
     start = time.perf_counter()
-    subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "l1_trainer.main", "train", "--preset", "seed", "--device", "cpu"],
-        check=True, stdout=subprocess.DEVNULL, cwd=REPO,
+        stdout=subprocess.DEVNULL, cwd=REPO,
     )
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, peak_kib / 1024
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, proc.args)
+    return wall, usage.ru_maxrss / 1024
 
 
 def main() -> None:

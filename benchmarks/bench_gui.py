@@ -168,16 +168,18 @@ def main() -> None:
     ready.exec()
     import torch
 
-    from l1_trainer.gui.window import worker_threads
+    from l1_trainer.core import threads as thread_setting
 
+    default = thread_setting.default_threads
     config = PRESETS["balanced"].replace(epochs=args.epochs, device="cpu")
     tabs = window.tabs
     tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i) == args.tab))
     print(f"Qt platform {app.platformName()}, torch {torch.__version__}, {os.cpu_count()} cores, "
-          f"{args.tab} tab on screen; the window trains with {worker_threads()} thread(s)")
+          f"{args.tab} tab on screen; the window trains with {default(config.batch_size)} thread(s)")
     print(f"time to window:       {startup:.2f} s (best of 3; PyTorch still loading)")
     for threads in range(1, (os.cpu_count() or 1) + 1):
         torch.set_num_threads(threads)  # set in the GUI thread, it holds in the job threads
+        thread_setting.default_threads = lambda *_, n=threads: n  # what the window's runs get
         headless, in_window, lateness = [], [], []
         for _ in range(args.repeats):
             headless.append(headless_run(config, data))
@@ -191,7 +193,7 @@ def main() -> None:
               f"{mid_w:.3f} s: {100 * (mid_w / mid_h - 1):+.1f}%); event loop p50 "
               f"{lateness[len(lateness) // 2]:.1f} ms, p99 {p99:.1f} ms, max {lateness[-1]:.1f} ms "
               f"over {len(lateness)} ticks (target: p99 under 50 ms)")
-    torch.set_num_threads(worker_threads())
+    thread_setting.default_threads = default
     stops = [stop_latency(window, config) for _ in range(3)]
     window.close()
     print(f"stop latency:         {1000 * min(stops):.0f} ms from Stop to idle (runs: "

@@ -67,11 +67,17 @@ class Controller:
               l2_weights: list[float] | None = None, steps: int | None = None) -> bool:
         """A run, or with `l1_weights` and `l2_weights` a sweep: one model per pair, at once.
         `steps`: train that many mini-batches, then pause (Step)."""
+        import torch
+
         from l1_trainer.core.engine import Control
+        from l1_trainer.core.threads import default_threads
 
         if self.session.state is not AppState.IDLE or self.runner.busy:
             return False
-        control = Control(len(l1_weights) if l1_weights else 1)
+        models = len(l1_weights) if l1_weights else 1
+        # Set in this thread, the count holds in the job's thread too; the same as the CLI's.
+        torch.set_num_threads(default_threads(config.batch_size, models))
+        control = Control(models)
         if steps is not None:
             control.step(steps)
         record = self.session.begin(config, l1_weights, l2_weights)

@@ -49,17 +49,6 @@ from l1_trainer.gui.weights_view import WeightsView
 SIDE_PANEL, SPARSITY_PANEL = 300, 200
 
 
-def worker_threads() -> int:
-    """PyTorch threads for training: every core but one, which stays with the GUI.
-
-    Measured on 2 cores (benchmarks/bench_gui.py): a second thread made the window's epoch four
-    times slower, OpenMP's spinning workers and the GUI thread taking turns at the cores, while
-    headless it gained under 5% for one model at batch 64."""
-    import os
-
-    return max(1, (os.cpu_count() or 2) - 1)
-
-
 class MainWindow(QMainWindow):
     torchReady = Signal()  # PyTorch and MNIST are loaded: Start is enabled
     fatalError = Signal(str)  # the app cannot work (no PyTorch, damaged data): say so and exit
@@ -233,9 +222,6 @@ class MainWindow(QMainWindow):
         self.controller.load(self._loaded, self._load_failed)
 
     def _loaded(self, devices: list, auto_label: str) -> None:
-        import torch
-
-        torch.set_num_threads(worker_threads())  # set here, it holds in the job threads too
         self.gallery.images = self.controller.data.test_x
         wanted = self.controls.device.currentData()
         if not self.controls.set_devices(devices, auto_label):

@@ -156,11 +156,14 @@ def test_unusable_model_files_are_one_line_and_exit_1(run, tmp_path, command):
     assert not (tmp_path / "out.safetensors").exists()
 
 
-def test_sweep_prints_the_trade_off_and_writes_csv(run, tmp_path):
+def test_sweep_prints_the_trade_off_and_writes_csv(run, tmp_path, monkeypatch):
+    asked = []
+    monkeypatch.setattr("l1_trainer.core.threads.default_threads", lambda *a: asked.append(a) or 1)
     path = tmp_path / "sweep.csv"
     code, out, err = run("sweep", "--l1-weights", "0,1e-3", "--epochs", "1", "--train-subset", "3200",
                          "--lr", "1e-3", "--csv", path)
     assert code == 0, err
+    assert asked == [(64, 2)]  # the measured default for this step, as the window's
     rows = re.findall(r"^\s+([\d.e-]+)\s+([\d.e-]+)\s+([\d.]+)%\s+([\d.]+)%\s+([\d,]+)$", out, re.M)
     assert [(float(r[0]), float(r[1])) for r in rows] == [(0.0, 0.0), (1e-3, 0.0)]
     assert float(rows[1][3]) > float(rows[0][3])  # more L1, more sparsity
@@ -168,6 +171,16 @@ def test_sweep_prints_the_trade_off_and_writes_csv(run, tmp_path):
     assert [r["status"] for r in table] == ["finished", "finished"]
     assert list(table[0]) == list(SUMMARY_FIELDS)
     assert [r["schedule"] for r in table] == ["L1 0, lr 1e-3", "L1 1e-3, lr 1e-3"]
+
+
+def test_threads_given_are_used_by_train_and_sweep(run, monkeypatch):
+    used = []
+    monkeypatch.setattr("torch.set_num_threads", used.append)
+    monkeypatch.setattr("l1_trainer.core.threads.default_threads", lambda *a: 99)
+    assert run("train", *SMALL, "--threads", "1")[0] == 0
+    assert run("sweep", "--l1-weights", "0,1e-3", *SMALL, "--threads", "1")[0] == 0
+    assert run("train", *SMALL, "--batch-size", "100")[0] == 0
+    assert used == [1, 1, 99]
 
 
 def test_sweep_that_diverges_says_so_and_exits_1(run, tmp_path):

@@ -79,3 +79,13 @@ def test_negative_zero_weights_are_zero():
     assert [str(w) for w in parse_weights("-0, 1e-4")] == ["0.0", "0.0001"]
     with pytest.raises(ValueError, match="l1_weight must be"):
         TrainConfig(l1_weight=False)
+
+
+@pytest.mark.parametrize(("batch", "models", "cores", "threads"), [
+    (64, 1, 2, 1), (64, 1, 64, 1), (1024, 1, 16, 1), (1024, 8, 2, 1), (1024, 8, 16, 8), (8192, 1, 3, 1),
+    (8192, 1, 4, 2),
+])
+def test_default_threads_leave_the_machine_room(batch, models, cores, threads):
+    from l1_trainer.core.threads import default_threads
+
+    assert default_threads(batch, models, cores) == threads

@@ -437,7 +437,9 @@ def test_export_curves_summaries_and_plots(qtbot, window, tmp_path):
     assert stat.S_ISFIFO(os.stat(tmp_path / "fifo-l1.png").st_mode)
 
 
-def test_sweep_tab_fills_the_frontier_and_opens_a_model(qtbot, window, tmp_path):
+def test_sweep_tab_fills_the_frontier_and_opens_a_model(qtbot, window, tmp_path, monkeypatch):
+    asked = []
+    monkeypatch.setattr("l1_trainer.core.threads.default_threads", lambda *a: asked.append(a) or 1)
     set_inputs(window, train_images=3200, epochs=2, batch_size=64)
     view = window.sweep_view
     view.weights_input.setText("0, 1e-3, 1e-2")
@@ -446,6 +448,7 @@ def test_sweep_tab_fills_the_frontier_and_opens_a_model(qtbot, window, tmp_path)
     assert named(window, "pauseButton").isEnabled() and not window.controls.l1_weight.isEnabled()
     record = run_to_end(qtbot, window, start=lambda: None)
     assert record.sweep and record.ended.status.value == "finished"
+    assert asked == [(64, 3)]  # the thread count the CLI's sweep would take
     x, y = view.frontier_line.getData()
     assert len(x) == 3 and list(x) == sorted(x)  # more L1, more sparsity
     assert all(len(c.getData()[0]) == 100 for c in view.loss_curves)  # 2 epochs of 50 steps
