@@ -3,7 +3,8 @@
     python benchmarks/bench_epoch.py [--repeats 2] [--skip-cli]
 
 Both use the notebook's settings (batch 64, AdamW lr 1e-4, L1 weight 1.0 over all parameters)
-on the CPU with PyTorch's default thread count. The seed loop is the notebook's code unchanged:
+on the CPU, each with its own thread count: the notebook with PyTorch's default (every core),
+the engine with the app's (core/threads.py). The seed loop is the notebook's code unchanged:
 DataLoader with ToTensor and num_workers=6, a torch.cat of all parameters, loss.item() every step.
 The two alternate, epoch by epoch, and each keeps its fastest.
 Then the CLI's seed run is timed in a subprocess for its wall time and its own peak memory (max RSS).
@@ -12,7 +13,6 @@ Then the CLI's seed run is timed in a subprocess for its wall time and its own p
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -31,6 +31,7 @@ from l1_trainer.core.config import SEED_PRESET  # noqa: E402
 from l1_trainer.core.data import load_mnist  # noqa: E402
 from l1_trainer.core.engine import Trainer  # noqa: E402
 from l1_trainer.core.events import EpochMetrics  # noqa: E402
+from l1_trainer.core.threads import default_threads  # noqa: E402
 
 from seed_notebook import notebook_loop, torchvision_root  # noqa: E402
 
@@ -47,29 +48,44 @@ def seed_epoch(root: Path) -> float:
 
 
 def engine_epoch(data) -> tuple[float, float]:
-    """One epoch of the engine at the same settings; returns (train seconds, eval seconds)."""
-    trainer = Trainer(SEED_PRESET.replace(epochs=1, device="cpu"), data)
-    start = time.perf_counter()
-    metrics = next(e for e in trainer.run() if isinstance(e, EpochMetrics))
+    """One epoch of the engine at the same settings, with the app's thread count (the CLI's and
+    the window's default); returns (train seconds, eval seconds)."""
+    notebook_threads = torch.get_num_threads()
+    torch.set_num_threads(default_threads(SEED_PRESET.batch_size))
+    try:
+        trainer = Trainer(SEED_PRESET.replace(epochs=1, device="cpu"), data)
+        start = time.perf_counter()
+        metrics = next(e for e in trainer.run() if isinstance(e, EpochMetrics))
+    finally:
+        torch.set_num_threads(notebook_threads)
     wall = time.perf_counter() - start - metrics.eval_seconds
     return wall, metrics.eval_seconds
 
 
+# The CLI, reporting at exit its own peak RSS: VmHWM belongs to the process image, so it starts
+# afresh at exec. (wait4's ru_maxrss would not do: Linux carries the forking parent's peak,
+# this benchmark's gigabyte, across the exec into the child's.)
+_CLI_WITH_PEAK = """
+import atexit, sys
+from l1_trainer.main import main
+def peak():
+    with open("/proc/self/status") as fh:
+        hwm = next(line.split()[1] for line in fh if line.startswith("VmHWM:"))
+    with open(sys.argv[1], "w") as out:
+        out.write(hwm)
+atexit.register(peak)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 def cli_run() -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of `main.py train --preset seed` (5 epochs): the CLI's own,
-    from wait4 on its process (RUSAGE_CHILDREN would take the notebook's DataLoader workers'
-    peak too, which ran before it in this process)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "l1_trainer.main", "train", "--preset", "seed", "--device", "cpu"],
-        stdout=subprocess.DEVNULL, cwd=REPO,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    if proc.returncode != 0:
-        raise subprocess.CalledProcessError(proc.returncode, proc.args)
-    return wall, usage.ru_maxrss / 1024
+    """Wall seconds and the CLI's own peak RSS (MiB) for `train --preset seed` (5 epochs)."""
+    with tempfile.NamedTemporaryFile("r") as report:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", _CLI_WITH_PEAK, report.name, "train", "--preset", "seed",
+                        "--device", "cpu"], check=True, stdout=subprocess.DEVNULL, cwd=REPO)
+        wall = time.perf_counter() - start
+        return wall, int(report.read()) / 1024
 
 
 def main() -> None:
@@ -80,7 +96,8 @@ def main() -> None:
 
     root = torchvision_root(Path(tempfile.mkdtemp(prefix="l1-trainer-bench-")))
     data = load_mnist("cpu")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    print(f"torch {torch.__version__}, CPU; the notebook at PyTorch's default {torch.get_num_threads()} "
+          f"thread(s), the engine at the app's {default_threads(SEED_PRESET.batch_size)}")
     seed_times, engine_runs = [], []
     for _ in range(args.repeats):  # alternating: a burst of load elsewhere hits both sides
         seed_times.append(seed_epoch(root))

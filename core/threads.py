@@ -2,9 +2,10 @@
 and on the command line.
 
 Measured on 2 cores (benchmarks/bench_threads.py, README "Threads"): idle, a second thread saved
-at most 14% of a step for one model and 40% for a sweep of 8 at batch 1024; with one other busy
-process on the machine, the same second thread made every step 1.7 to 4.6 times slower (its
-OpenMP workers wait for a core the other process holds). A desktop app shares its machine, so
+at most a fifth of a step for one model (and cost half as much again in one round at batch 64)
+and 27-45% for a sweep of 8; with one other busy process on the machine, the same second thread
+made every step 1.7 to 4.6 times slower (its OpenMP workers wait for a core the other process
+holds). A desktop app shares its machine, so
 small steps train on one thread, and only steps of at least LARGE_STEP images times models take
 more: half the cores, leaving the other half to the rest of the machine (one here)."""
 

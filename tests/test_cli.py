@@ -177,9 +177,10 @@ def test_threads_given_are_used_by_train_and_sweep(run, monkeypatch):
     used = []
     monkeypatch.setattr("torch.set_num_threads", used.append)
     monkeypatch.setattr("l1_trainer.core.threads.default_threads", lambda *a: 99)
-    assert run("train", *SMALL, "--threads", "1")[0] == 0
-    assert run("sweep", "--l1-weights", "0,1e-3", *SMALL, "--threads", "1")[0] == 0
-    assert run("train", *SMALL, "--batch-size", "100")[0] == 0
+    tiny = ["--epochs", "1", "--train-subset", "320"]
+    assert run("train", *tiny, "--threads", "1")[0] == 0
+    assert run("sweep", "--l1-weights", "0,1e-3", *tiny, "--threads", "1")[0] == 0
+    assert run("train", *tiny, "--batch-size", "100")[0] == 0
     assert used == [1, 1, 99]
 
 

@@ -68,7 +68,7 @@ def trained(balanced):
 def test_drawn_test_digits_score_like_the_originals(mnist, trained):
     """MNIST test digits upscaled 10x onto a 400x400 canvas at random places, as if drawn."""
     model, _ = trained
-    n = 2000
+    n = 1000
     images, labels = mnist.test_x[:n].reshape(n, 1, 28, 28), mnist.test_y[:n]
     original = evaluate(model, images, labels).accuracy
     big = F.interpolate(images, size=(280, 280), mode="bilinear", align_corners=False)[:, 0]

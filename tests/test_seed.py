@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from l1_trainer.core import cli
 
-from seed_notebook import notebook_loop
+from seed_notebook import notebook_loop, shuffled_batches
 
 # The notebook's printed table (seed/l1_regularization_mlp_notebook.txt): total, L1 part.
 NOTEBOOK_TABLE = [
@@ -33,16 +33,24 @@ def _losses(text):
     return [(float(total), float(l1)) for total, l1 in LINE.findall(text)]
 
 
+@pytest.fixture()
+def threads_put_back():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 # The notebook formats a tensor that requires grad, which PyTorch now warns about.
 @pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True")
-def test_seed_preset_reproduces_the_notebooks_own_loop_and_table(capsys, mnist):
+def test_seed_preset_reproduces_the_notebooks_own_loop_and_table(capsys, mnist, threads_put_back):
     assert cli.main(["train", "--preset", "seed", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    printed = _losses(out)
+    printed = _losses(out)  # the reference below runs at the thread count the CLI set and used
 
-    # The notebook's cell 6 on the same images (the values ToTensor gives, tests/test_data.py).
-    images = TensorDataset(mnist.train_x.reshape(-1, 1, 28, 28), mnist.train_y)
-    reference = _losses("\n".join(notebook_loop(lambda: DataLoader(images, batch_size=64, shuffle=True))))
+    # The notebook's cell 6 on the same images (the values ToTensor gives, tests/test_data.py),
+    # in its DataLoader's order (the next test).
+    images = mnist.train_x.reshape(-1, 1, 28, 28)
+    reference = _losses("\n".join(notebook_loop(lambda: shuffled_batches(images, mnist.train_y))))
 
     threads = torch.get_num_threads()
     assert len(printed) == len(reference) == len(NOTEBOOK_TABLE) == 5
@@ -55,3 +63,17 @@ def test_seed_preset_reproduces_the_notebooks_own_loop_and_table(capsys, mnist):
     assert len(summaries) == 5
     # Weight 1.0 collapses the net to chance: about one digit in ten.
     assert 5.0 < float(summaries[-1]) < 15.0
+
+
+def test_the_reference_gets_the_notebooks_dataloader_batches(mnist):
+    x, y = mnist.train_x[:1000].reshape(-1, 1, 28, 28), mnist.train_y[:1000]
+    torch.manual_seed(42)
+    theirs = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)
+    expected = [batch for _ in range(2) for batch in theirs]
+    after_theirs = torch.rand(1)  # the global generator left where they leave it
+    torch.manual_seed(42)
+    ours = shuffled_batches(x, y)
+    got = [batch for _ in range(2) for batch in ours]
+    assert len(got) == len(expected) == 32 and torch.equal(torch.rand(1), after_theirs)
+    for (a, b), (c, d) in zip(got, expected):
+        assert torch.equal(a, c) and torch.equal(b, d)
