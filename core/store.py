@@ -25,6 +25,7 @@ import os
 import sqlite3
 import stat
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -108,7 +109,8 @@ def _failing_as(what: str, advice: str = "") -> Iterator[None]:
         yield
     except (sqlite3.Error, OSError) as exc:
         reason = getattr(exc, "strerror", None) or exc
-        raise StoreError(f"{what} ({reason})" + (f"; {advice}" if advice else "")) from exc
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""  # the file it was
+        raise StoreError(f"{what} ({reason}{where})" + (f"; {advice}" if advice else "")) from exc
 
 
 def default_folder() -> Path:
@@ -132,10 +134,7 @@ class RunStore:
         self.notice = ""  # what happened to a damaged database, for the user
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            stranger = self._stranger()
-            if stranger:
-                self._set_aside(stranger)
-            self.weights_folder.mkdir(exist_ok=True)
+            self._own_folder()
             try:
                 self._open()
             except sqlite3.OperationalError as exc:
@@ -143,12 +142,27 @@ class RunStore:
                 raise StoreError(f"the run history {self.path} cannot be opened ({exc}): another "
                                  "L1 Trainer may be writing it, or its permissions keep us out; "
                                  f"try again, or set {DATA_ENV} to another folder") from exc
-            except sqlite3.DatabaseError as exc:  # not a database, damaged, or another table
+            except sqlite3.DatabaseError as exc:  # not a database, damaged, or another's tables
                 self._set_aside(f"could not be read ({exc})")
                 self._open()
-        except OSError as exc:
-            raise StoreError(f"cannot keep the run history in {self.folder}: {exc.strerror or exc}; "
-                             f"set {DATA_ENV} to a writable folder") from exc
+        except (OSError, sqlite3.Error) as exc:  # the folder, or a new database on a full disk
+            raise StoreError(f"cannot keep the run history in {self.folder}: "
+                             f"{getattr(exc, 'strerror', None) or exc}; free some space, or set "
+                             f"{DATA_ENV} to a writable folder") from exc
+
+    def _own_folder(self) -> bool:
+        """Set aside whatever stranger holds one of the history's names, and make the weights
+        folder; True if something was set aside (a new database is then to be made)."""
+        stranger = self._stranger()
+        if stranger:
+            self._set_aside(stranger)
+        self.weights_folder.mkdir(exist_ok=True)
+        return bool(stranger)
+
+    def _checked(self) -> None:
+        """Before every use: a link may be planted while the app runs."""
+        if self._own_folder():
+            self._open()
 
     def _own_names(self) -> list[Path]:
         """Everything of the history's in its folder: the database, SQLite's files beside it,
@@ -189,6 +203,10 @@ class RunStore:
 
     def _open(self) -> None:
         with self._connect() as db:
+            tables = {row[0] for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+            if tables and "runs" not in tables:  # another program's database: not ours to change
+                raise sqlite3.DatabaseError(f"another program's database, with the tables {sorted(tables)}")
             db.execute(_SCHEMA)
             # A damaged page anywhere, not only where the next query looks.
             problems = [row[0] for row in db.execute("PRAGMA quick_check")]
@@ -211,6 +229,8 @@ class RunStore:
         """A connection in a transaction: committed if the block ends well, else rolled back;
         closed in either case."""
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+        # Text written outside the app may not be UTF-8: shown with a replacement mark, never an error.
+        db.text_factory = lambda raw: raw.decode("utf-8", "replace")
         try:
             with db:
                 yield db
@@ -224,6 +244,7 @@ class RunStore:
         it was opened is set aside and the record kept in a new one."""
         with _failing_as(f"cannot write the run history {self.path}",
                          f"check its permissions and free space, or set {DATA_ENV} to a writable folder"):
+            self._checked()
             try:
                 ids = [self._add_one(record.model(m), record.sweep) for m in range(record.k)]
             except sqlite3.DatabaseError as exc:
@@ -252,12 +273,24 @@ class RunStore:
                      _json(_thinned(one.epochs, MAX_EPOCHS_KEPT)),
                      _json(one.ended) if one.ended else None, _pack(one.curves()))).lastrowid
                 if weights is not None:
+                    self._clear_name(self._weights(run_id))
                     write_private(self._weights(run_id), weights)
         except BaseException:
             if run_id is not None:  # the row was not committed: its id will be given again
                 self._weights(run_id).unlink(missing_ok=True)
             raise
         return run_id
+
+    def _clear_name(self, path: Path) -> None:
+        """A folder, FIFO or device where a run's weights go is moved aside (a link or a file
+        is replaced by the rename that writes them, never followed)."""
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            return
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            os.replace(path, f"{path}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+            self.notice = f"Something else than a file was at {path}; it was moved aside."
 
     def delete(self, run_id: int) -> None:
         with _failing_as(f"cannot delete run #{run_id} from {self.path}"), self._connect() as db:
@@ -281,15 +314,19 @@ class RunStore:
     def runs(self) -> list[StoredRun]:
         """Every kept run, newest first."""
         with (_failing_as(f"cannot read the run history {self.path}",
-                          f"try again, or set {DATA_ENV} to another folder"), self._connect() as db):
-            rows = db.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM runs ORDER BY id DESC").fetchall()
+                          f"try again, or set {DATA_ENV} to another folder")):
+            self._checked()
+            with self._connect() as db:
+                rows = db.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM runs ORDER BY id DESC").fetchall()
         return [StoredRun(*row) for row in rows]
 
     def record(self, run_id: int) -> RunRecord:
         """The run as a record, to draw its curves again."""
-        with _failing_as(f"cannot read run #{run_id} from {self.path}"), self._connect() as db:
-            row = db.execute("SELECT config, changes, epoch_metrics, ended, curves, schedule FROM runs "
-                             "WHERE id = ?", (run_id,)).fetchone()
+        with _failing_as(f"cannot read run #{run_id} from {self.path}"):
+            self._checked()
+            with self._connect() as db:
+                row = db.execute("SELECT config, changes, epoch_metrics, ended, curves, schedule FROM runs "
+                                 "WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise StoreError(f"run #{run_id} is no longer in the history")
         try:
@@ -303,13 +340,13 @@ class RunStore:
                                frozen(ce[:, None]), frozen(l1[:, None]), frozen(l2[:, None]),
                                samples_per_s=0.0))
             for change in json.loads(row[1]):
-                record.apply(HyperparamsChanged(**{k: tuple(v) if isinstance(v, list) else v
-                                                   for k, v in change.items()}))
+                record.apply(_change(change))
             for metrics in json.loads(row[2]):
                 record.apply(_epoch_metrics(metrics))
             if row[3] is not None:
                 record.apply(_run_ended(json.loads(row[3])))
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError, EOFError,
+                OSError, zipfile.BadZipFile) as exc:
             # A row changed outside the app (or by a bug): that run is unreadable, not the app.
             raise StoreError(f"run #{run_id} cannot be read back ({type(exc).__name__}: {exc}); "
                              "delete it from the Runs tab") from exc
@@ -343,12 +380,12 @@ def _weights_bytes(one: RunRecord) -> bytes | None:
                        {"step": snapshot.step, "epoch": snapshot.epoch, "schedule": one.schedule()})
 
 
-def _thinned(items: list, most: int) -> list:
+def _thinned(items: list | np.ndarray, most: int) -> list | np.ndarray:
     """At most `most` of `items`, evenly spaced, the last always among them."""
     if len(items) <= most:
         return items
     picks = np.linspace(0, len(items) - 1, most).round().astype(int)
-    return [items[i] for i in picks]
+    return items[picks] if isinstance(items, np.ndarray) else [items[i] for i in picks]
 
 
 def _json(value: object) -> str:
@@ -362,10 +399,9 @@ def _json(value: object) -> str:
 
 def _pack(curves: tuple[np.ndarray, ...]) -> bytes:
     epochs, ce, l1, l2 = curves
-    stride = max(1, -(-len(epochs) // MAX_POINTS))  # thin evenly beyond MAX_POINTS
+    kept = _thinned(np.arange(len(epochs)), MAX_POINTS)  # evenly, the last point among them
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, epochs=epochs[::stride], ce=ce[::stride, 0], l1=l1[::stride, 0],
-                        l2=l2[::stride, 0])
+    np.savez_compressed(buffer, epochs=epochs[kept], ce=ce[kept, 0], l1=l1[kept, 0], l2=l2[kept, 0])
     return buffer.getvalue()
 
 
@@ -374,18 +410,38 @@ def _unpack(blob: bytes) -> tuple[np.ndarray, ...]:
         return tuple(arrays[name].astype(np.float64) for name in ("epochs", "ce", "l1", "l2"))
 
 
+# A kept row is read as untrusted: every value the views will format must be a number of the
+# right kind, checked here, not found out by a traceback in the window.
+
+def _numbers(*values: object, whole: bool = False) -> list:
+    for value in values:
+        kinds = int if whole else (int, float)
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            raise TypeError(f"{value!r} is not a {'whole ' if whole else ''}number")
+    return list(values)
+
+
+def _change(fields: dict) -> HyperparamsChanged:
+    l1, l2 = tuple(_numbers(*fields["l1_weights"])), tuple(_numbers(*fields["l2_weights"]))
+    return HyperparamsChanged(*_numbers(fields["step"], whole=True), l1, l2, *_numbers(fields["lr"]))
+
+
 def _report(fields: dict) -> SparsityReport:
-    layers = tuple(LayerSparsity(**{**layer, "shape": tuple(layer["shape"])}) for layer in fields["layers"])
-    return SparsityReport(fields["threshold"], layers)
+    layers = tuple(LayerSparsity(str(layer["name"]), tuple(_numbers(*layer["shape"], whole=True)),
+                                 *_numbers(layer["size"], layer["near_zero"], layer["exact_zeros"], whole=True))
+                   for layer in fields["layers"])
+    return SparsityReport(*_numbers(fields["threshold"]), layers)
 
 
 def _epoch_metrics(fields: dict) -> EpochMetrics:
-    return EpochMetrics(**{**fields, "train_accuracy": tuple(fields["train_accuracy"]),
-                           "test_accuracy": tuple(fields["test_accuracy"]),
-                           "sparsity": tuple(_report(r) for r in fields["sparsity"])})
+    return EpochMetrics(*_numbers(fields["epoch"], fields["step"], whole=True),
+                        tuple(_numbers(*fields["train_accuracy"])), tuple(_numbers(*fields["test_accuracy"])),
+                        tuple(_report(r) for r in fields["sparsity"]),
+                        *_numbers(fields["seconds"], fields["eval_seconds"], fields["samples_per_s"]))
 
 
 def _run_ended(fields: dict) -> RunEnded:
-    return RunEnded(RunStatus(fields["status"]), fields["reason"], fields["step"], fields["epochs_done"],
-                    tuple(fields["test_accuracy"]), tuple(_report(r) for r in fields["sparsity"]),
-                    tuple(fields["diverged"]))
+    return RunEnded(RunStatus(fields["status"]), str(fields["reason"]),
+                    *_numbers(fields["step"], fields["epochs_done"], whole=True),
+                    tuple(_numbers(*fields["test_accuracy"])), tuple(_report(r) for r in fields["sparsity"]),
+                    tuple(bool(d) for d in fields["diverged"]))

@@ -86,9 +86,13 @@ def test_a_history_folder_that_cannot_be_made_is_one_clear_error(tmp_path):
 @pytest.mark.parametrize("column, value", [
     ("config", '{"augment": "yes", "hidden_sizes": [64, 32]}'),  # a setting no run can have
     ("config", "not json"),
+    ("config", '{"lr": 1' + "0" * 400 + ', "hidden_sizes": [64, 32]}'),  # beyond a float
     ("changes", '[{"step": "x"}]'),
+    ("changes", '[{"step": 3, "l1_weights": ["x"], "l2_weights": [0], "lr": "y"}]'),  # formatted later
     ("epoch_metrics", '[{"epoch": 1}]'),
     ("curves", b"\x00\x01"),
+    ("curves", None),
+    ("curves", b"PK\x03\x04garbage"),
 ])
 def test_a_row_changed_outside_the_app_is_one_clear_error(tmp_path, mnist, column, value):
     store = RunStore(tmp_path)
@@ -246,7 +250,8 @@ def test_every_part_of_a_row_is_bounded(tmp_path, mnist):
         changes, epochs = (json.loads(v) for v in db.execute("SELECT changes, epoch_metrics FROM runs").fetchone())
     assert len(changes) == MAX_CHANGES_KEPT and changes[-1]["step"] == 6000
     assert len(epochs) == MAX_EPOCHS_KEPT and epochs[-1]["epoch"] == 3000
-    assert len(store.record(run_id).curves()[0]) <= MAX_POINTS
+    epochs = store.record(run_id).curves()[0]
+    assert len(epochs) <= MAX_POINTS and epochs[-1] == pytest.approx(record.curves()[0][-1])  # the last kept
     assert "more changes" in store.runs()[0].schedule
     assert sum(sizes) < 500_000, sizes  # README: a row is under 0.5 MB, whatever the run did
     model, _, summary = load_model(store.weights_file(run_id))  # the file it wrote opens
@@ -266,3 +271,62 @@ def test_the_history_stays_within_its_bytes(tmp_path, mnist, monkeypatch):
     monkeypatch.setattr("l1_trainer.core.store.MAX_BYTES", 1)
     store.add(record)
     assert [r.id for r in store.runs()] == [10]  # the newest is always kept
+
+
+def test_a_link_planted_while_the_history_is_open_is_not_followed(tmp_path, mnist):
+    history = tmp_path / "history"
+    store = RunStore(history)
+    store.add(trained(mnist))
+    victim = tmp_path / "victim.db"
+    sqlite3.connect(victim).execute("CREATE TABLE secrets (x)").connection.commit()
+    before = victim.read_bytes()
+    (history / "runs.db").rename(tmp_path / "moved.db")
+    (history / "runs.db").symlink_to(victim)
+    (run_id,) = store.add(trained(mnist))  # the same store, opened before the link was planted
+    assert victim.read_bytes() == before and "symbolic link" in store.notice
+    assert [r.id for r in store.runs()] == [run_id]
+
+
+def test_a_folder_where_the_weights_go_is_moved_aside_and_the_run_kept(tmp_path, mnist):
+    store = RunStore(tmp_path)
+    (tmp_path / "weights" / "1.safetensors").mkdir()
+    (run_id,) = store.add(trained(mnist))
+    assert store.weights_file(run_id).is_file() and list((tmp_path / "weights").glob("1.safetensors.damaged-*"))
+
+
+def test_a_damaged_history_on_a_full_disk_is_one_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "runs.db").write_bytes(b"garbage" * 100)
+    opened = []
+
+    def full(self):
+        opened.append(1)
+        if len(opened) == 1:
+            raise sqlite3.DatabaseError("file is not a database")
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(RunStore, "_open", full)
+    with pytest.raises(StoreError, match="cannot keep the run history in .*database or disk is full; free some"):
+        RunStore(tmp_path)
+
+
+def test_another_programs_database_is_set_aside_not_changed(tmp_path, mnist):
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        db.execute("CREATE TABLE people (name TEXT)")
+    before = (tmp_path / "runs.db").read_bytes()
+    store = RunStore(tmp_path)
+    assert "another program's database" in store.notice
+    (aside,) = tmp_path.glob("runs.db.damaged-*")
+    assert aside.read_bytes() == before
+    store.add(trained(mnist))
+    assert len(store.runs()) == 1
+
+
+def test_text_that_is_not_utf8_lists_with_a_mark_and_the_history_still_takes_runs(tmp_path, mnist):
+    store = RunStore(tmp_path)
+    store.add(trained(mnist))
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        db.execute("UPDATE runs SET schedule = CAST(x'41ff42c0' AS TEXT)")
+    again = RunStore(tmp_path)
+    assert again.runs()[0].schedule == "A\ufffdB\ufffd" and not again.notice
+    again.add(trained(mnist))
+    assert len(again.runs()) == 2
