@@ -110,12 +110,21 @@ def _check_real(
     high: float = MAX_VALUE,
     low_open: bool = False,
 ) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value)
     if ok:
         ok = (value > low if low_open else value >= low) and value <= high
     if not ok:
         bracket = "(" if low_open else "["
         raise ValueError(f"{name} must be a finite number in {bracket}{low:g}, {high:g}], got {value!r}")
+
+
+def _finite(value: float) -> bool:
+    """Finite, and within a float's range: an integer of 400 digits is neither (math.isfinite
+    would raise OverflowError on it)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> None:

@@ -166,7 +166,12 @@ def _fraction(value: object) -> bool:
 
 
 def _real(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer of 400 digits
+        return False
 
 
 # The summary's fields that are read back, with what each must be (json.loads takes NaN,

@@ -145,7 +145,10 @@ def test_half_precision_file_loads_as_float32(saved):
        f"unreadable metadata .*summary's {field} is") for field, value in [
         ("step", "y"), ("step", [1]), ("step", -1), ("step", 1.5), ("step", True), ("step", "raw"),
         ("epoch", "abc"), ("epoch", float("nan")), ("epoch", 1e9),
-        ("test_accuracy", 2.0), ("sparsity", "most"), ("schedule", {"L1": 1}), ("status", 3)]],
+        ("test_accuracy", 2.0), ("sparsity", "most"), ("schedule", {"L1": 1}), ("status", 3),
+        ("epoch", 10**400), ("test_accuracy", 10**400)]],
+    (lambda h: h["__metadata__"].update(config='{"lr": 1' + "0" * 400 + ', "hidden_sizes": [64, 32]}'),
+     "unreadable metadata .*lr must be a finite number"),
 ])
 def test_crafted_headers_get_one_clear_message(saved, change, message):
     path = saved[0]
