@@ -6,7 +6,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from l1_trainer.core import interrupts
+
 DESKTOP_OPTIONS = ("--install-desktop-entry", "--uninstall-desktop-entry")
+TORCH_COMMANDS = ("train", "sweep", "prune")  # they import PyTorch; `runs` and --help do not
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -15,26 +18,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         from l1_trainer.gui.app import run  # Qt only when there is a window to show
 
         return run()
-    previous = signal.signal(signal.SIGINT, _interrupt_once)
+    for number in interrupts.SIGNALS:
+        signal.signal(number, interrupts.interrupt_once)
     try:
-        if args[0] in DESKTOP_OPTIONS:
-            return desktop_entry(args)
-        from l1_trainer.core.cli import main as cli_main
-
-        return cli_main(args)
-    except KeyboardInterrupt:  # Ctrl-C before a command's own handler is in place
+        try:
+            return _command(args)
+        finally:
+            interrupts.ignore_all()  # the work is over: nothing interrupts the last words or the exit
+    except KeyboardInterrupt:  # before a command's own handler was in place, or just after it
         print("l1-trainer: interrupted", file=sys.stderr)
         return 130
-    finally:
-        if signal.getsignal(signal.SIGINT) is _interrupt_once:  # not once stopping: ignored to the exit
-            signal.signal(signal.SIGINT, previous)
 
 
-def _interrupt_once(signum: int, frame: object) -> None:
-    """Ctrl-C before a command's own handler: one KeyboardInterrupt, then the rest are ignored
-    until the exit (a held-down key must not interrupt the message or the exit)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
+def _command(args: list[str]) -> int:
+    if args[0] in DESKTOP_OPTIONS:
+        return desktop_entry(args)
+    with interrupts.deferred():  # numpy's and torch's imports must not be torn by a Ctrl-C
+        from l1_trainer.core.cli import main as cli_main
+
+        if args[0] in TORCH_COMMANDS and not {"-h", "--help"} & set(args):
+            import torch  # noqa: F401
+    return cli_main(args)
 
 
 def main_gui() -> int:

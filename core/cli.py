@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from l1_trainer.core import interrupts
 from l1_trainer.core.config import (
     DEVICE_NAMES,
     MAX_SWEEP_MODELS,
@@ -421,6 +422,7 @@ def _written_or_rescued(path: Path, what: str, write: Callable[[Path], None]) ->
         return
     except OSError as exc:
         reason = exc.strerror or str(exc)
+    rescue = None
     try:
         # A new file of our own (O_EXCL, O_NOFOLLOW): never a name another user could plant first.
         fd, name = tempfile.mkstemp(prefix="l1-trainer-rescued-", suffix=path.suffix)
@@ -428,6 +430,8 @@ def _written_or_rescued(path: Path, what: str, write: Callable[[Path], None]) ->
         rescue = Path(name)
         write(rescue)
     except OSError as exc:
+        if rescue is not None:
+            rescue.unlink(missing_ok=True)  # not an empty file left behind
         raise CliError(f"could not write {what} to {path} ({reason}), nor to a new file in "
                        f"{tempfile.gettempdir()} ({exc.strerror or exc})") from exc
     raise CliError(f"could not write {what} to {path} ({reason}); it was saved to {rescue} instead")
@@ -440,8 +444,6 @@ class _CtrlC:
     the exit. The handler only sets flags: no lock and no printing, which the code it
     interrupts may be holding."""
 
-    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-
     def __init__(self, stop: Callable[[], None]) -> None:
         self._stop = stop
         self._saving = False
@@ -449,7 +451,7 @@ class _CtrlC:
         self._during_save = False
 
     def __enter__(self) -> _CtrlC:
-        self._previous = {number: signal.signal(number, self._interrupted) for number in self.SIGNALS}
+        self._previous = {number: signal.signal(number, self._interrupted) for number in interrupts.SIGNALS}
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -469,15 +471,10 @@ class _CtrlC:
                 say("l1-trainer: interrupted while writing: the files were finished first", err=True)
 
     def _interrupted(self, signum: int, frame: object) -> None:
-        ignore_all(self.SIGNALS)
+        interrupts.ignore_all()
         self.stopping = True
         self._during_save = self._saving
         self._stop()
-
-
-def ignore_all(signals: Sequence[int]) -> None:
-    for number in signals:
-        signal.signal(number, signal.SIG_IGN)
 
 
 def say(text: str, err: bool = False) -> None:
@@ -502,8 +499,11 @@ def say(text: str, err: bool = False) -> None:
         os.close(devnull)
 
 
-# C0 and C1 controls, DEL, and the marks that reorder text (U+202E makes "exe.txt" of "txt.exe").
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls, DEL, line and paragraph separators, the marks that reorder text (U+202E
+# makes "exe.txt" of "txt.exe"), and the surrogates a path's undecodable bytes become (printed
+# back as the raw bytes: 0x9b is CSI).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                       "\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

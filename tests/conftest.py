@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -48,3 +49,15 @@ def small_config():
         l1_weight=1e-4, lr=1e-3, epochs=2, batch_size=64, train_subset=2048, device="cpu",
         log_every=4,
     )
+
+
+@pytest.fixture(autouse=True)
+def signals_put_back():
+    """The CLI leaves Ctrl-C and SIGTERM ignored once its work is over (until the process
+    exits): in this process, each test gets them back as they were."""
+    from l1_trainer.core.interrupts import SIGNALS
+
+    handlers = {number: signal.getsignal(number) for number in SIGNALS}
+    yield
+    for number, handler in handlers.items():
+        signal.signal(number, handler)

@@ -1,6 +1,7 @@
 """`l1-trainer train|sweep|prune`: error paths in-process (fast), signals and pipes for real."""
 
 import csv
+import itertools
 import os
 import re
 import signal
@@ -27,7 +28,6 @@ SMALL = ["--epochs", "1", "--train-subset", "2000", "--lr", "1e-3"]
 def run(capsys, monkeypatch):
     """The CLI in this process: (exit code, stdout, stderr). Thread settings are put back."""
     threads = torch.get_num_threads()
-    handlers = {number: signal.getsignal(number) for number in cli._CtrlC.SIGNALS}
 
     def call(*args):
         code = entry.main([str(a) for a in args])
@@ -36,8 +36,6 @@ def run(capsys, monkeypatch):
 
     yield call
     torch.set_num_threads(threads)
-    for number, handler in handlers.items():  # a stopped command leaves signals ignored until exit
-        signal.signal(number, handler)
 
 
 def _spawn(*args, **kwargs):
@@ -267,6 +265,8 @@ def test_a_save_that_fails_after_all_is_rescued_not_lost(run, tmp_path, monkeypa
 
 def test_a_table_that_cannot_be_written_still_keeps_the_sweep(run, tmp_path, monkeypatch):
     monkeypatch.setenv("L1_TRAINER_DATA", str(tmp_path / "history"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
 
     def disk_full(*args):
         raise OSError(28, "No space left on device")
@@ -274,6 +274,7 @@ def test_a_table_that_cannot_be_written_still_keeps_the_sweep(run, tmp_path, mon
     monkeypatch.setattr("l1_trainer.core.export.write_csv", disk_full)
     code, out, err = run("sweep", "--l1-weights", "0,1e-3", *SMALL, "--csv", tmp_path / "t.csv")
     assert code == 1 and "nor to a new file in" in err and "Kept as run #1 to #2" in out
+    assert not list(tmp_path.glob("l1-trainer-rescued-*"))  # the rescue failed too: no empty file left
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -306,8 +307,9 @@ def test_ctrl_c_held_down_stops_cleanly_and_keeps_the_model_and_the_run(tmp_path
     for line in proc.stdout:
         if line.startswith("Loss after mini-batch"):
             break
+    storm = itertools.cycle([signal.SIGINT] * 8 + [signal.SIGTERM, signal.SIGHUP])
     while proc.poll() is None:  # a signal a millisecond until it exits, as a held key and more
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(next(storm))
         time.sleep(0.001)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
@@ -335,6 +337,26 @@ def test_output_that_cannot_be_written_does_not_stop_the_work(run, tmp_path, mon
         code, _, err = run("train", *SMALL, "--save", path)
     assert code == 0 and not err
     assert load_model(path)[2]["status"] == "finished"
+
+
+def test_a_signal_during_an_import_waits_for_its_end():
+    from l1_trainer.core import interrupts
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts.deferred():  # as numpy's and torch's imports are guarded
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+            done.append(True)  # not torn off in the middle
+    assert done == [True]
+
+
+def test_undecodable_bytes_of_a_path_are_escaped_not_printed_raw(capsys):
+    path = os.fsdecode(b"m\x9b2J\x85\xe2\x80\xa8x.safetensors")  # CSI, NEL, then U+2028
+    cli.say(f"Saved the model to {path}")
+    out = capsys.readouterr().out
+    assert "\\udc9b2J\\udc85" in out and "\\u2028" in out
+    assert not re.search("[\udc80-\udcff\u2028\x85\x9b]", out)
 
 
 def test_what_the_terminal_cannot_encode_is_escaped(monkeypatch, tmp_path):
