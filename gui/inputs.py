@@ -237,12 +237,22 @@ class MessageBar(QWidget):
 
     def show_message(self, text: str, kind: str = "error") -> None:
         self.setStyleSheet(f"MessageBar {{{self.STYLES[kind]} border-radius:4px;}}")
-        self.label.setText(text)
+        self.label.setText(breakable(text))
         self.kind = kind
         self.show()
 
     def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
+        return self.label.text().replace(ZERO_WIDTH_SPACE, "") if self.isVisible() else ""
+
+
+ZERO_WIDTH_SPACE = "\u200b"
+_UNBROKEN = re.compile(r"\S{40}")
+
+
+def breakable(text: str) -> str:
+    """`text` with a place to break in every 40 characters without a space: a long path or a
+    file's schedule must wrap, not make the window wider than any screen."""
+    return _UNBROKEN.sub(lambda m: m[0] + ZERO_WIDTH_SPACE, text)
 
 
 def plain_label(text: str = "") -> QLabel:
