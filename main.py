@@ -26,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             interrupts.ignore_all()  # the work is over: nothing interrupts the last words or the exit
     except KeyboardInterrupt:  # before a command's own handler was in place, or just after it
+        interrupts.ignore_all()
         print("l1-trainer: interrupted", file=sys.stderr)
         return 130
 

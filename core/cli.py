@@ -471,7 +471,7 @@ class _CtrlC:
                 say("l1-trainer: interrupted while writing: the files were finished first", err=True)
 
     def _interrupted(self, signum: int, frame: object) -> None:
-        interrupts.ignore_all()
+        interrupts.quiet()
         self.stopping = True
         self._during_save = self._saving
         self._stop()

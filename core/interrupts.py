@@ -1,10 +1,12 @@
 """Ctrl-C, SIGTERM and a closed terminal's SIGHUP on the command line: the first one decides, the
 rest are ignored until the process exits, and none can tear a C extension's import apart.
 
-"Ignored" is SIG_IGN, which also holds while Python shuts down (Python puts its own handlers
-back to the default action then, and a held-down Ctrl-C killed the process at its very end).
-The switch to it goes through a handler that does nothing, and a signal that raced the switch
-is let through harmlessly: else Python raises "Signal 2 ignored due to race condition".
+Inside a signal handler "ignored" is a Python handler that does nothing (`quiet`): Python runs
+the handlers of signals that arrived together one after another, and one whose handler had
+meanwhile become SIG_IGN raised "Signal 15 ignored due to race condition". Once the work is
+over, outside any handler, it becomes SIG_IGN (`ignore_all`), which also holds while Python
+shuts down, when Python puts its own handlers back to the default action (a held-down Ctrl-C
+killed the process at its very end).
 """
 
 from __future__ import annotations
@@ -16,10 +18,15 @@ from contextlib import contextmanager
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
-def ignore_all() -> None:
-    """From now on until the exit, these signals do nothing."""
+def quiet() -> None:
+    """In a signal handler: from now on these signals do nothing."""
     for number in SIGNALS:
-        signal.signal(number, _ignored)  # one already on its way finds a handler
+        signal.signal(number, _ignored)
+
+
+def ignore_all() -> None:
+    """Outside a handler: these signals are ignored until the exit."""
+    quiet()  # one already on its way finds a handler
     for number in SIGNALS:
         signal.signal(number, signal.SIG_IGN)
     try:  # a signal that arrived during the switch: each call first runs what is pending
@@ -31,7 +38,7 @@ def ignore_all() -> None:
 
 def interrupt_once(signum: int, frame: object) -> None:
     """Before a command's own handler: one KeyboardInterrupt, then nothing until the exit."""
-    ignore_all()
+    quiet()
     raise KeyboardInterrupt
 
 
