@@ -44,7 +44,7 @@ RUNS = {
     "runs": [("sparse", 1, {}), ("balanced", 1, {"augment": True})],
     "sweep": [],
 }
-TABS = {"draw": "Draw a digit", "gallery": "Test images", "weights": "Weights", "runs": "Runs",
+TABS = {"draw": "Draw", "gallery": "Test images", "weights": "Weights", "runs": "Runs",
         "sweep": "Sweep"}
 
 
