@@ -110,7 +110,7 @@ class History:
         except (StoreError, ModelFileError, KeyError) as exc:
             self.session.notify(f"Could not open the comparison: {exc}")
             return False
-        self._use(models[-1], tuple(models))
+        self.models.use(models[-1], tuple(models))
         self.session.notify(f"Opened comparison #{ids[0]}: " + ", ".join(m.trained_with for m in models)
                             + ", side by side", "info")
         return True

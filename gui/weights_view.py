@@ -67,6 +67,7 @@ class ModelColumn(QWidget):
         view = self.images.addViewBox(row=0, col=0, lockAspect=True, invertY=True)
         view.setMouseEnabled(False, False)
         self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(DIVERGING)  # red positive, blue negative, white zero
         view.addItem(self.image)
         self.dead = pg.ScatterPlotItem(symbol="x", size=22, pen=pg.mkPen("#222", width=2), brush=None)
         view.addItem(self.dead)
@@ -107,8 +108,10 @@ class ModelColumn(QWidget):
         ignored = dead_inputs(first, threshold).numpy()
         self.ignored_count = int(ignored.sum())
         self.mask.setPixmap(grey_pixmap((~ignored).reshape(TILE, TILE).astype(np.float32), MASK_PX))
+        gone = int(dead_inputs(first, 0.0).sum())
         self.mask_caption.setText(f"Pixels it still looks at: {ignored.size - self.ignored_count} of "
-                                  f"{ignored.size} (black: all their weights gone)")
+                                  f"{ignored.size} (black: every weight |w| ≤ {threshold:g}); "
+                                  f"{gone} with every weight exactly 0")
 
     def clear(self) -> None:
         self.title.setText("")
@@ -202,6 +205,8 @@ class WeightsView(QWidget):
             series = [(name, colour, np.concatenate([w.numpy().ravel() for w in weights.values()]))
                       for name, colour, weights in models]
         self._histograms(series, threshold)
+        item = self.histogram.plotItem
+        item.setTitle("|w| per layer" if len(models) == 1 else "|w| per model", size=item.titleLabel.opts["size"])
         # Exact zeros have no logarithm: they are counted here, not drawn.
         self.zeros_caption.setText("Exactly zero, not on the log axis: " + ", ".join(
             f"{name} {int((w == 0).sum()):,}" for name, _, w in series))
