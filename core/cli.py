@@ -24,14 +24,18 @@ import numpy as np
 
 from l1_trainer.core import interrupts
 from l1_trainer.core.config import (
+    COMPARED_PRESETS,
     DEVICE_NAMES,
+    IMAGE_PIXELS,
     MAX_SWEEP_MODELS,
+    NUM_CLASSES,
     PRESETS,
     TrainConfig,
+    compared_weights,
     parse_weights,
     sweep_grid,
 )
-from l1_trainer.core.records import SUMMARY_FIELDS, RunRecord
+from l1_trainer.core.records import SUMMARY_FIELDS, Kind, RunRecord
 
 if TYPE_CHECKING:  # the engine pulls in torch, which --help and bad arguments should not wait for
     from l1_trainer.core.data import MnistTensors
@@ -149,18 +153,20 @@ def train_command(args: argparse.Namespace) -> int:
         raise CliError("--download needs --data-dir (the bundled copy is already here)", EXIT_USAGE)
     _check_threads(args)
     config = config_from_args(args)
+    if args.preset in COMPARED_PRESETS:
+        return _compare(args, config)
     save = _checked_target(args.save, "--save", _model_bytes(config))
     initial = None
     if args.load is not None:
         from l1_trainer.core.modelfile import ModelFileError, load_model
 
         try:
-            model, saved, _ = load_model(args.load)
+            model, saved, summary = load_model(args.load)
         except ModelFileError as exc:
             raise CliError(str(exc)) from exc
         config = config.replace(hidden_sizes=saved.hidden_sizes)
         initial = model.state_dict()
-        say(f"Starting from {args.load} (trained with L1 weight {saved.l1_weight:g}, lr {saved.lr:g})")
+        say(f"Starting from {args.load} (trained with {_trained_with(saved, summary)})")
     _set_threads(args.threads, config, 1)
     data = _load_data(config.device, args.data_dir, args.download)
     return train(config, data, save, initial)
@@ -256,15 +262,28 @@ def sweep_command(args: argparse.Namespace) -> int:
     return sweep(config, l1, l2, data, csv)
 
 
+def _compare(args: argparse.Namespace, config: TrainConfig) -> int:
+    """`train --preset l1-vs-l2`: no penalty, L2 alone and L1 alone, side by side."""
+    if args.save is not None or args.load is not None:
+        raise CliError(f"--preset {args.preset} trains three models side by side: --save and --load "
+                       "take one (save from the window, or train each with --l1-weight/--l2-weight)",
+                       EXIT_USAGE)
+    l1, l2 = compared_weights(config)
+    _set_threads(args.threads, config, len(l1))
+    return sweep(config, l1, l2, _load_data(config.device, args.data_dir), None, Kind.COMPARISON)
+
+
 def sweep(config: TrainConfig, l1: list[float], l2: list[float], data: MnistTensors,
-          csv: Path | None) -> int:
+          csv: Path | None, kind: Kind = Kind.SWEEP) -> int:
     from l1_trainer.core.engine import Trainer
     from l1_trainer.core.events import EpochMetrics, RunEnded
     from l1_trainer.core.export import summary_rows, write_csv
 
     trainer = Trainer(config, data, l1_weights=l1, l2_weights=l2)
-    record = RunRecord(1, config, tuple(l1), tuple(l2), sweep=True)
-    say(f"Sweeping {len(l1)} models at once: {_describe(config, l1_weight=False)}")
+    record = RunRecord(1, config, tuple(l1), tuple(l2), kind)
+    what = "Comparing side by side: " + ", ".join(record.model_name(m) for m in range(record.k)) \
+        if record.comparison else f"Sweeping {len(l1)} models at once"
+    say(f"{what}: {_describe(config, l1_weight=False)}")
     with _CtrlC(trainer.control.stop_from_signal) as ctrl_c:
         for event in trainer.run():
             record.apply(event)
@@ -293,11 +312,11 @@ def prune_command(args: argparse.Namespace) -> int:
     from l1_trainer.core.pruning import pruning_curve
 
     try:
-        model, config, _ = load_model(args.model)
+        model, config, summary = load_model(args.model)
     except ModelFileError as exc:
         raise CliError(str(exc)) from exc
     data = _load_data("cpu", args.data_dir)
-    say(f"{args.model}: L1 weight {config.l1_weight:g} ({config.l1_method}), lr {config.lr:g}")
+    say(f"{args.model}: trained with {_trained_with(config, summary)}, {config.l1_method}")
     say("weights at zero  test accuracy")
     for point in pruning_curve(model, data.test_x, data.test_y):
         say(f"{point.removed:14.1%}  {point.accuracy:13.2%}")
@@ -408,9 +427,14 @@ def _checked_target(path: str | None, option: str, size: int) -> Path | None:
     return Path(path)
 
 
+def _trained_with(config: TrainConfig, summary: dict[str, object]) -> str:
+    """The schedule a model file records (with its live changes), or its settings at start."""
+    return str(summary.get("schedule") or f"L1 weight {config.l1_weight:g}, lr {config.lr:g}")
+
+
 def _model_bytes(config: TrainConfig) -> int:
     """About the size of a saved model: its float32 weights and a header."""
-    sizes = [784, *config.hidden_sizes, 10]
+    sizes = [IMAGE_PIXELS, *config.hidden_sizes, NUM_CLASSES]
     return 4 * sum((a + 1) * b for a, b in zip(sizes, sizes[1:])) + 16_384
 
 

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 MNIST_TRAIN_SIZE = 60_000
+IMAGE_PIXELS, NUM_CLASSES = 28 * 28, 10
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 OPTIMIZERS = ("adamw", "sgd")
 L1_METHODS = ("penalty", "proximal")
@@ -92,6 +93,12 @@ class TrainConfig:
         return self.train_subset or MNIST_TRAIN_SIZE
 
     @property
+    def weight_count(self) -> int:
+        """Entries of the weight matrices (biases not counted), the base of every sparsity share."""
+        sizes = (IMAGE_PIXELS, *self.hidden_sizes, NUM_CLASSES)
+        return sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+    @property
     def steps_per_epoch(self) -> int:
         return -(-self.train_size // self.batch_size)
 
@@ -148,7 +155,18 @@ PRESETS: dict[str, TrainConfig] = {
     "none": _TUNED.replace(l1_weight=0.0),  # 97.2%, 1% sparse
     "balanced": _TUNED.replace(l1_weight=1e-4),  # 97.0%, 51% sparse
     "sparse": _TUNED.replace(l1_weight=1e-3),  # 93.7%, 85% sparse
+    # Measured (README, "L1 vs L2"): after 5 epochs no penalty 96.7%, L2 96.0% with no exact
+    # zero, L1 94.3% with 19,000 of 52,544 weights exactly zero; 1.6 s an epoch on 2 cores.
+    "l1-vs-l2": _TUNED.replace(l1_weight=0.1, l2_weight=1e-3, epochs=5, l1_method="proximal"),
 }
+# Presets that train their models side by side (compared_weights), not one model.
+COMPARED_PRESETS = frozenset({"l1-vs-l2"})
+
+
+def compared_weights(config: TrainConfig) -> tuple[list[float], list[float]]:
+    """A comparison's models, as (L1 weights, L2 weights): no penalty, the config's L2 weight
+    alone, its L1 weight alone."""
+    return [0.0, 0.0, config.l1_weight], [0.0, config.l2_weight, 0.0]
 
 
 def parse_weights(text: str, field: str = "l1_weight") -> list[float]:

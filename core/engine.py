@@ -40,7 +40,9 @@ from l1_trainer.core.model import build_model
 from l1_trainer.core.sparsity import SparsityReport, sparsity
 from l1_trainer.core.steps import Step
 
-SNAPSHOT_INTERVAL_S = 0.25  # a single run's weights for live views, four times a second
+STEP_VALUES = ("ce", "l1", "l2", "abs_sum", "square_sum")  # what a training step returns, (K,) each
+SNAPSHOT_INTERVAL_S = 0.25  # a run's or a comparison's weights for live views, four times a second
+LIVE_MODELS = 3  # models whose weights are copied out that often (a sweep's, at each epoch's end)
 
 
 class Control:
@@ -220,8 +222,8 @@ class Trainer:
     def run(self) -> Iterator[Event]:
         """Train for `config.epochs` epochs, yielding events; ends with exactly one RunEnded."""
         cfg = self.config
-        # Each step's CE, L1 and L2 terms, kept on the device until the window is read back.
-        self._buf = torch.zeros(cfg.log_every, 3, self.k, device=self.device)
+        # Each step's CE, L1 and L2 terms and unweighted sums, on the device until read back.
+        self._buf = torch.zeros(cfg.log_every, len(STEP_VALUES), self.k, device=self.device)
         self._batches = Batches(self.data, cfg, self._rng)
         for epoch in range(1, cfg.epochs + 1):
             yield EpochStarted(epoch, cfg.epochs)
@@ -276,10 +278,13 @@ class Trainer:
         Returns an ending when every model has diverged."""
         if not window:
             return None
-        n = len(window)
+        n, rows = len(window), len(STEP_VALUES)
         weights_ok = self.stack.finite().to(self._buf.dtype).unsqueeze(0)
-        readout = torch.cat((self._buf[:n].transpose(0, 1).reshape(3 * n, self.k), weights_ok)).cpu().numpy()
-        ce, l1, l2, finite_weights = readout[:n], readout[n : 2 * n], readout[2 * n : 3 * n], readout[3 * n] == 1
+        zeros = self.stack.zero_counts(self.config.l1_threshold).to(self._buf.dtype)
+        readout = torch.cat((self._buf[:n].transpose(0, 1).reshape(rows * n, self.k), weights_ok,
+                             zeros)).cpu().numpy()  # one host read for the whole window
+        ce, l1, l2, abs_sum, square_sum = (readout[i * n : (i + 1) * n] for i in range(rows))
+        finite_weights, (near, exact) = readout[rows * n] == 1, readout[rows * n + 1 :].astype(np.int64)
         finite_steps = np.isfinite(ce + l1 + l2)
         for m in range(self.k):
             if not self.diverged[m] and not (finite_steps[:, m].all() and finite_weights[m]):
@@ -287,7 +292,7 @@ class Trainer:
                 self._last_divergence = self._divergence(window, ce[:, m], l1[:, m] + l2[:, m],
                                                          finite_steps[:, m])
                 self._diverged_at = self._first_bad(window, finite_steps[:, m])
-                yield Diverged(self._diverged_at, m, self._last_divergence)
+                yield Diverged(self._diverged_at, m, self._last_divergence, window[0][0] - 1)
         alive = torch.tensor([not d for d in self.diverged], device=self.device)
         self.stack.copy_models(self._good, self.stack.param.detach(), alive)
         # Every step, unless all models diverged: then those before the last finite value.
@@ -296,13 +301,15 @@ class Trainer:
         if shown:
             steps, batches = (np.array(v[:shown]) for v in zip(*window))
             yield Steps(frozen(steps), frozen(epoch - 1 + batches / self.config.steps_per_epoch),
-                        frozen(batches), frozen(ce[:shown]), frozen(l1[:shown]), frozen(l2[:shown]),
+                        frozen(batches), *(frozen(v[:shown]) for v in (ce, l1, l2, abs_sum, square_sum)),
+                        counted_at=frozen(steps[-1:]), near_zero=frozen(near[None]),
+                        exact_zeros=frozen(exact[None]),
                         samples_per_s=n * self.config.batch_size / max(clock.lap(), 1e-9))
         window.clear()
         if all(self.diverged):
             self.step = self._diverged_at  # the run ends where its last model diverged
             return RunStatus.FAILED, self._failure_reason()
-        if self.k == 1 and clock.since_snapshot() >= SNAPSHOT_INTERVAL_S:
+        if self.k <= LIVE_MODELS and clock.since_snapshot() >= SNAPSHOT_INTERVAL_S:
             yield from self._snapshot_events()
             clock.snapshot_taken()
         return None
@@ -319,13 +326,19 @@ class Trainer:
         return (f"diverged at step {step}: loss is {ce[row] + penalty[row]} (CE {ce[row]}, "
                 f"penalties {penalty[row]}); "
                 f"kept the last weights checked finite (step {last_good}); try a smaller "
-                "learning rate or L1 weight (with mild settings, check the training data)")
+                f"{self._what_to_lower()} (with mild settings, check the training data)")
+
+    def _what_to_lower(self) -> str:
+        """`learning rate or L2 weight`: the settings that could have made a model diverge."""
+        penalties = [f"{name} weight" for name, weights in (("L1", self.l1_weights), ("L2", self.l2_weights))
+                     if any(weights)]
+        return " or ".join(["learning rate", *penalties]).replace(" or ", ", ", len(penalties) - 1)
 
     def _failure_reason(self) -> str:
         if self.k == 1:
             return self._last_divergence
         return ("every model diverged (its loss or weights stopped being finite): try a smaller "
-                "learning rate or L1 weight")
+                f"{self._what_to_lower()}")
 
     def _apply(self, changes: dict[str, float]) -> HyperparamsChanged:
         if "l1_weight" in changes or "l2_weight" in changes:

@@ -32,6 +32,13 @@ class Steps:
     ce: np.ndarray  # (n, K)
     l1: np.ndarray  # (n, K): l1_weight * sum(|p|), a part added to the loss
     l2: np.ndarray  # (n, K): l2_weight * sum(p^2), the other part
+    abs_sum: np.ndarray  # (n, K): sum(|p|) over the penalized parameters, unweighted
+    square_sum: np.ndarray  # (n, K): sum(p^2), unweighted
+    # Weight-matrix entries near zero (|w| <= the config's threshold) and exactly zero, counted
+    # at the last step of each readout window: (w,) steps, (w, K) counts.
+    counted_at: np.ndarray
+    near_zero: np.ndarray
+    exact_zeros: np.ndarray
     samples_per_s: float  # over these steps
 
     @property
@@ -47,14 +54,17 @@ def frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
+_ARRAYS = ("step", "epoch", "batch", "ce", "l1", "l2", "abs_sum", "square_sum", "counted_at",
+           "near_zero", "exact_zeros")
+
+
 def merge_steps(parts: Sequence[Steps]) -> Steps:
     """Several windows of steps as one (the GUI takes them a few times a second)."""
     if len(parts) == 1:
         return parts[0]
     n = sum(len(p) for p in parts)
     seconds = sum(len(p) / max(p.samples_per_s, 1e-9) for p in parts)
-    return Steps(*(frozen(np.concatenate([getattr(p, f) for p in parts]))
-                   for f in ("step", "epoch", "batch", "ce", "l1", "l2")),
+    return Steps(**{f: frozen(np.concatenate([getattr(p, f) for p in parts])) for f in _ARRAYS},
                  samples_per_s=n / max(seconds, 1e-12) if seconds else 0.0)
 
 
@@ -112,6 +122,7 @@ class Diverged:
     step: int
     model: int
     reason: str
+    kept_step: int  # the step of the weights it keeps (0: none trained: its starting weights)
 
 
 @dataclass(frozen=True, slots=True)

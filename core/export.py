@@ -11,7 +11,7 @@ from pathlib import Path
 from l1_trainer.core.files import write_atomic
 from l1_trainer.core.records import SUMMARY_FIELDS, RunRecord
 
-CURVE_FIELDS = ("run", "epoch", "ce", "l1", "l2", "test_accuracy")
+CURVE_FIELDS = ("run", "epoch", "ce", "l1", "l2", "abs_sum", "square_sum", "test_accuracy")
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
@@ -27,9 +27,9 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
     return count
 
 
-def write_curves(path: Path, labels: dict[RunRecord, str]) -> int:
-    """These runs' curves as CSV, each under its label; returns the number of rows."""
-    return write_csv(path, CURVE_FIELDS, curve_rows(labels))
+def write_curves(path: Path, lines: dict[tuple[RunRecord, int], str]) -> int:
+    """These models' curves as CSV, each under its label; returns the number of rows."""
+    return write_csv(path, CURVE_FIELDS, curve_rows(lines))
 
 
 def write_summaries(path: Path, records: Iterable[RunRecord]) -> int:
@@ -45,13 +45,15 @@ def write_runs(path: Path, runs: list) -> int:
     return write_csv(path, fields, [[getattr(run, f) for f in fields] for run in runs])
 
 
-def curve_rows(labels: dict[RunRecord, str]) -> list[tuple]:
-    """Every step's losses and every epoch's test accuracy of these runs, under CURVE_FIELDS."""
+def curve_rows(lines: dict[tuple[RunRecord, int], str]) -> list[tuple]:
+    """Every step's losses and sums and every epoch's test accuracy of these models (model m of
+    each record), so far, under CURVE_FIELDS."""
     rows: list[tuple] = []
-    for record, label in labels.items():
-        epochs, ce, l1, l2 = record.curves()
-        rows += [(label, f"{e:.6f}", c, a, b, "") for e, c, a, b in zip(epochs, ce[:, 0], l1[:, 0], l2[:, 0])]
-        rows += [(label, f"{m.epoch:g}", "", "", "", m.test_accuracy[0]) for m in record.epochs]
+    for (record, m), label in lines.items():
+        epochs, *losses = record.curves()
+        columns = [a[:, m] for a in (*losses, *record.sums())]
+        rows += [(label, f"{e:.6f}", *values, "") for e, *values in zip(epochs, *columns)]
+        rows += [(label, f"{e.epoch:g}", *[""] * len(columns), e.test_accuracy[m]) for e in record.epochs]
     return rows
 
 

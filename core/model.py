@@ -8,10 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from l1_trainer.core.config import IMAGE_PIXELS, NUM_CLASSES
 from l1_trainer.core.weights import weight_matrices
-
-IMAGE_PIXELS = 28 * 28
-NUM_CLASSES = 10
 
 
 class MLP(nn.Module):

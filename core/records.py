@@ -7,6 +7,7 @@ them. Qt-free: the CLI keeps a record of its sweep the same way.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 from dataclasses import dataclass, field
 
@@ -61,64 +62,106 @@ class Growing:
         return self._data[: self.n]
 
 
+class Kind(enum.Enum):
+    RUN = "run"  # one model
+    SWEEP = "sweep"  # one model per L1 (and L2) weight, compared on the Sweep tab
+    COMPARISON = "comparison"  # no penalty, L2 alone, L1 alone: side by side everywhere
+
+
 @dataclass(eq=False, repr=False)
 class RunRecord:
-    """One run (K = 1) or sweep (K models, one per L1 weight)."""
+    """One run (K = 1), or K models trained at once on the same batches: a sweep or a
+    comparison."""
 
-    number: int  # 1, 2, ... in this session; names the run and picks its colour
+    number: int  # the history id its (first) model will be kept under: "#12" everywhere
     config: TrainConfig  # the settings at start
     l1_weights: tuple[float, ...]  # each model's, at start
     l2_weights: tuple[float, ...] = ()  # each model's, at start (none given: the config's)
-    sweep: bool = False
+    kind: Kind = Kind.RUN
     changes: list[HyperparamsChanged] = field(default_factory=list)
     epochs: list[EpochMetrics] = field(default_factory=list)
     diverged_at: dict[int, int] = field(default_factory=dict)  # model -> step
+    kept_at: dict[int, int] = field(default_factory=dict)  # a diverged model -> its weights' step
     snapshots: dict[int, WeightSnapshot] = field(default_factory=dict)  # model -> latest weights
     ended: RunEnded | None = None
     samples_per_s: float = 0.0
-    title: str = ""  # how it is named: "run 3" by default, "saved run #12" from the history
+    title: str = ""  # how it is named: "run #3", "comparison #7"
     stored_ids: list[int] = field(default_factory=list)  # its models' ids in the kept history
+    colour: int = 0  # its first model's place in the palette; model m takes the m-th after it
 
     def __post_init__(self) -> None:
-        self.title = self.title or f"{'sweep' if self.sweep else 'run'} {self.number}"
+        self.title = self.title or f"{self.kind.value} #{self.number}"
         self.l2_weights = self.l2_weights or (self.config.l2_weight,) * self.k
         self._x = Growing(2)  # step, fractional epoch
         self._ce = Growing(self.k)
         self._l1 = Growing(self.k)
         self._l2 = Growing(self.k)
+        self._abs_sum = Growing(self.k)
+        self._square_sum = Growing(self.k)
+        self._counted_x = Growing(2)  # step, fractional epoch of each zero count
+        self._near_zero = Growing(self.k)
+        self._exact_zeros = Growing(self.k)
 
     @property
     def k(self) -> int:
         return len(self.l1_weights)
 
+    @property
+    def sweep(self) -> bool:
+        return self.kind is Kind.SWEEP
+
+    @property
+    def comparison(self) -> bool:
+        return self.kind is Kind.COMPARISON
+
+    def model_name(self, m: int = 0) -> str:
+        """What tells model m apart: `no penalty`, `L2 1e-3`, `L1 0.1` (a sweep's and a
+        comparison's models), or the run's schedule."""
+        if self.k == 1 and not self.comparison:
+            return self.schedule()
+        l1, l2 = self.l1_weights[m], self.l2_weights[m]
+        parts = [f"L1 {short(l1)}"] * bool(l1 or not l2) + [f"L2 {short(l2)}"] * bool(l2)
+        return "no penalty" if self.comparison and not (l1 or l2) else ", ".join(parts)
+
+    def line_name(self, m: int = 0) -> str:
+        """Model m in a legend: `#9 L1 0.1` for a comparison's, the title for a run's."""
+        return f"#{self.number + m} {self.model_name(m)}" if self.comparison else self.title
+
     def model(self, m: int) -> RunRecord:
-        """Model m of a sweep as a record of its own (a run's only model is itself)."""
+        """Model m of a sweep or comparison as a record of its own, numbered as it is kept (a
+        run's only model is itself)."""
         if self.k == 1:
             return self
         pick = _picker(m)
-        one = RunRecord(self.number, self.config.replace(l1_weight=self.l1_weights[m], l2_weight=self.l2_weights[m]),
-                        (self.l1_weights[m],), (self.l2_weights[m],), self.sweep,
+        one = RunRecord(self.number + m,
+                        self.config.replace(l1_weight=self.l1_weights[m], l2_weight=self.l2_weights[m]),
+                        (self.l1_weights[m],), (self.l2_weights[m],), self.kind,
                         [pick(c) for c in self.changes], [pick(e) for e in self.epochs],
-                        {0: self.diverged_at[m]} if m in self.diverged_at else {},
-                        {0: self.snapshots[m]} if m in self.snapshots else {},
-                        pick(self.ended) if self.ended else None, self.samples_per_s, self.title)
+                        diverged_at={0: self.diverged_at[m]} if m in self.diverged_at else {},
+                        kept_at={0: self.kept_at[m]} if m in self.kept_at else {},
+                        snapshots={0: self.snapshots[m]} if m in self.snapshots else {},
+                        ended=pick(self.ended) if self.ended else None, samples_per_s=self.samples_per_s,
+                        colour=self.colour + m)
         one._x.extend(self._x.view())
-        for mine, theirs in ((one._ce, self._ce), (one._l1, self._l1), (one._l2, self._l2)):
-            mine.extend(theirs.view()[:, m : m + 1])
+        one._counted_x.extend(self._counted_x.view())
+        for name in _PER_MODEL:
+            getattr(one, name).extend(getattr(self, name).view()[:, m : m + 1])
         return one
 
     def __repr__(self) -> str:
-        kind = "sweep" if self.sweep else "run"
-        return f"<RunRecord {kind} {self.number}: {self.schedule()}, step {self.step}, {self.status()}>"
+        return f"<RunRecord {self.title}: {self.schedule()}, step {self.step}, {self.status()}>"
 
     # ---- events in ---------------------------------------------------------------------------
 
     def apply(self, event: Event) -> None:
         if isinstance(event, Steps):
             self._x.extend(np.column_stack((event.step, event.epoch)))
-            self._ce.extend(event.ce)
-            self._l1.extend(event.l1)
-            self._l2.extend(event.l2)
+            for name in _PER_MODEL[:5]:
+                getattr(self, name).extend(getattr(event, name[1:]))
+            counted = event.counted_at
+            self._counted_x.extend(np.column_stack((counted, counted / self.config.steps_per_epoch)))
+            self._near_zero.extend(event.near_zero)
+            self._exact_zeros.extend(event.exact_zeros)
             self.samples_per_s = event.samples_per_s
         elif isinstance(event, EpochMetrics):
             self.epochs.append(event)
@@ -126,6 +169,7 @@ class RunRecord:
             self.changes.append(event)
         elif isinstance(event, Diverged):
             self.diverged_at.setdefault(event.model, event.step)
+            self.kept_at.setdefault(event.model, event.kept_step)
         elif isinstance(event, WeightSnapshot):
             self.snapshots[event.model] = event
         elif isinstance(event, RunEnded):
@@ -144,6 +188,18 @@ class RunRecord:
     def curves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Fractional epochs (n,), and cross-entropy, L1 and L2 terms (n, K) of every step."""
         return self._x.view()[:, 1], self._ce.view(), self._l1.view(), self._l2.view()
+
+    def sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """Unweighted sum(|p|) and sum(p^2) of every step, (n, K) each (NaN where not known:
+        a run kept before they were recorded)."""
+        return self._abs_sum.view(), self._square_sum.view()
+
+    def zero_curves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fractional epochs (w,), and the share of weights near zero and exactly zero (w, K),
+        counted every readout window during the run."""
+        size = self.config.weight_count
+        return (self._counted_x.view()[:, 1], self._near_zero.view() / size,
+                self._exact_zeros.view() / size)
 
     def uses_l2(self, model: int = 0) -> bool:
         """Whether the model had an L2 weight other than 0 at any time."""
@@ -213,6 +269,10 @@ class RunRecord:
         """Whether the model has collapsed to chance (see `collapsed`)."""
         accuracy = self.test_accuracy(model)
         return accuracy is not None and collapsed(self._ce.view()[:, model], accuracy)
+
+
+# The per-step and per-count arrays with one column per model, in the order Steps holds them.
+_PER_MODEL = ("_ce", "_l1", "_l2", "_abs_sum", "_square_sum", "_near_zero", "_exact_zeros")
 
 
 def differing(records: list[RunRecord]) -> tuple[str, ...]:

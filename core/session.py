@@ -20,7 +20,7 @@ from l1_trainer.core.events import (
     RunStatus,
     WeightSnapshot,
 )
-from l1_trainer.core.records import RunRecord, differing
+from l1_trainer.core.records import MIN_STEPS, Kind, RunRecord, differing
 from l1_trainer.core.sparsity import SparsityReport, sparsity
 from l1_trainer.core.weights import weight_matrices
 
@@ -28,6 +28,10 @@ if TYPE_CHECKING:  # the window imports this module before PyTorch has loaded
     import torch
 
     from l1_trainer.core.inference import Evaluation
+
+
+CHANCE_LIMIT = 0.2  # test accuracy below this after MIN_STEPS steps: the net only guesses
+LARGE_LR = 0.1  # a learning rate this large is named as a likely cause
 
 
 class AppState(enum.Enum):
@@ -56,8 +60,9 @@ class Enabled:
     live_lr: bool
 
 
-def enabled(state: AppState, has_model: bool, has_history: bool, sweeping: bool) -> Enabled:
-    """The one place that decides which controls are enabled."""
+def enabled(state: AppState, has_model: bool, has_history: bool, several: bool) -> Enabled:
+    """The one place that decides which controls are enabled. `several`: the active run trains
+    several models (a sweep or a comparison), whose penalty weights are fixed."""
     idle = state is AppState.IDLE
     active = state in (AppState.RUNNING, AppState.PAUSED)
     at_rest = idle or state is AppState.LOADING
@@ -65,7 +70,7 @@ def enabled(state: AppState, has_model: bool, has_history: bool, sweeping: bool)
         start=idle, pause=active, stop=active, reset=idle and (has_model or has_history),
         open_model=idle, save_model=has_model and state is not AppState.LOADING,
         prune=has_model and idle, step=idle or state is AppState.PAUSED, settings=at_rest,
-        live_l1=at_rest or (active and not sweeping), live_lr=at_rest or active,
+        live_l1=at_rest or (active and not several), live_lr=at_rest or active,
     )
 
 
@@ -80,6 +85,7 @@ class CurrentModel:
     step: int = 0
     epoch: float = 0.0
     evaluation: Evaluation | None = None  # on the test set, once measured
+    colour: int | None = None  # its line's place in the palette, when it is one of a comparison
 
     def weights(self) -> dict[str, torch.Tensor]:
         return weight_matrices(self.state)
@@ -122,11 +128,15 @@ class Session:
         self.history: list[RunRecord] = []
         self.active: RunRecord | None = None
         self.current: CurrentModel | None = None
+        # The models of a comparison, side by side (current is one of them); else empty.
+        self.compared: tuple[CurrentModel, ...] = ()
         self.threshold = threshold
         self.diagnosis = ""
         self.pruning: list[tuple[str, list]] = []  # (label, PrunePoints): one per click
         self.stored: list = []  # StoredRun: the runs kept across restarts, newest first
-        self._numbers = 0
+        self.next_number = 1  # the history id the next run will be kept under
+        self._before_run: tuple[CurrentModel, tuple[CurrentModel, ...]] | None = None
+        self._colours = 0  # lines drawn so far: each new one takes the next colour
 
     # ---- state -------------------------------------------------------------------------------
 
@@ -136,8 +146,8 @@ class Session:
             self.events.state.emit(state)
 
     def enabled(self) -> Enabled:
-        sweeping = self.active is not None and self.active.sweep
-        return enabled(self.state, self.current is not None, bool(self.history), sweeping)
+        several = self.active is not None and self.active.k > 1
+        return enabled(self.state, self.current is not None, bool(self.history), several)
 
     def notify(self, text: str, kind: str = "error") -> None:
         self.events.notice.emit(text, kind)
@@ -145,12 +155,18 @@ class Session:
     # ---- runs --------------------------------------------------------------------------------
 
     def begin(self, config: TrainConfig, l1_weights: list[float] | None = None,
-              l2_weights: list[float] | None = None) -> RunRecord:
-        """A run, or with `l1_weights` and `l2_weights` (one pair per model) a sweep, starts."""
-        self._numbers += 1
-        sweep = l1_weights is not None
-        record = RunRecord(self._numbers, config, tuple(l1_weights or [config.l1_weight]),
-                           tuple(l2_weights or [config.l2_weight] * len(l1_weights or [0])), sweep)
+              l2_weights: list[float] | None = None, kind: Kind = Kind.RUN) -> RunRecord:
+        """A run, or with `l1_weights` and `l2_weights` (one pair per model) a sweep or a
+        comparison, starts. It is numbered as it will be kept, its models one id each."""
+        l1 = tuple(l1_weights or [config.l1_weight])
+        if (len(l1) > 1) != (kind is not Kind.RUN):
+            raise ValueError(f"a {kind.value} trains {'one model' if kind is Kind.RUN else 'several'}, "
+                             f"got {len(l1)} L1 weights")
+        record = RunRecord(self.next_number, config, l1, tuple(l2_weights or [config.l2_weight] * len(l1)),
+                           kind, colour=self._colours)
+        self.next_number += record.k
+        self._colours += record.k
+        self._before_run = (self.current, self.compared) if self.current is not None else None
         self.active = record
         self.history.append(record)
         self._set_diagnosis("")
@@ -168,13 +184,15 @@ class Session:
             self.set_state(AppState.PAUSED if isinstance(event, Paused) else AppState.RUNNING)
         record.apply(event)
         if isinstance(event, WeightSnapshot):
-            if not record.sweep:
+            if record.kind is Kind.RUN:
                 self._show_snapshot(record, event)
+            elif record.comparison and event.model == record.k - 1:  # the last of one step's
+                self._show_comparison(record)
             return
         self.events.run_event.emit(record, event)
         if isinstance(event, HyperparamsChanged):
             self.events.history.emit()  # the labels now carry the change
-        if record.epochs and not record.sweep:
+        if record.epochs and record.kind is Kind.RUN:
             self._set_diagnosis(self._collapse_text(record))
 
     def end(self, ended: RunEnded) -> None:
@@ -184,17 +202,22 @@ class Session:
             return
         record.apply(ended)
         self.active = None
+        if record.kind is Kind.RUN and ended.status is not RunStatus.FAILED:
+            self._set_diagnosis(self._collapse_text(record) or _chance_text(record))
         self.set_state(AppState.IDLE)
         self.events.run_ended.emit(record)
         self.events.history.emit()
         if ended.status is RunStatus.FAILED:
             self.notify(f"Training failed: {ended.reason}")
 
-    def labels(self) -> dict[RunRecord, str]:
-        """Each run's legend name: its schedule and whatever else differs between runs."""
+    def lines(self) -> dict[tuple[RunRecord, int], str]:
+        """Every model drawn on the curves, (record, model) -> its legend name: a run by its
+        schedule and whatever else differs between runs, a comparison's models by their
+        penalty. Sweeps are drawn on their own tab."""
         runs = [r for r in self.history if not r.sweep]
         fields = differing(runs)
-        return {r: f"{r.title}: {r.label(fields)}" for r in runs}
+        return {(r, m): (r.line_name(m) if r.comparison else f"{r.title}: {r.label(fields)}")
+                for r in runs for m in range(r.k)}
 
     def reset(self) -> None:
         """Forget the model and every run (the curves, the summaries, the sweep)."""
@@ -205,22 +228,33 @@ class Session:
         self.events.stored.emit()
         self.events.model.emit(None)
 
+    def kept(self, record: RunRecord, ids: list[int]) -> None:
+        """The record was kept under `ids`: if another process kept runs meanwhile, they are not
+        the ones it was named for, so it takes its real number (and so do the runs after it)."""
+        self.next_number = max(self.next_number, ids[-1] + 1)
+        if ids[0] != record.number:
+            record.number = ids[0]
+            record.title = f"{record.kind.value} #{record.number}"
+            self.events.history.emit()
+
     def set_stored(self, runs: list) -> None:
         self.stored = runs
         self.events.stored.emit()
 
     def shown_ids(self) -> set[int]:
         """The kept runs whose curves are on the plots (a run of this session or one reloaded)."""
-        return {r.stored_ids[0] for r in self.history if not r.sweep and r.stored_ids}
+        return {i for r in self.history if not r.sweep for i in r.stored_ids}
 
     def show_record(self, record: RunRecord) -> None:
-        """Draw a kept run's curves again, beside this session's runs."""
+        """Draw a kept run's curves again, beside this session's runs, in a colour of its own."""
+        record.colour = self._colours
+        self._colours += record.k
         self.history.append(record)
         self.events.history.emit()
         self.events.stored.emit()
 
     def hide_stored(self, run_id: int) -> None:
-        self.history = [r for r in self.history if r.sweep or r.stored_ids[:1] != [run_id]
+        self.history = [r for r in self.history if r.sweep or run_id not in r.stored_ids
                         or r is self.active]
         self.events.history.emit()
         self.events.stored.emit()
@@ -240,8 +274,10 @@ class Session:
 
     # ---- the current model -------------------------------------------------------------------
 
-    def use_model(self, model: CurrentModel) -> None:
+    def use_model(self, model: CurrentModel, compared: tuple[CurrentModel, ...] = ()) -> None:
+        """`model` becomes the current one; with `compared`, the models shown beside it."""
         self.current = model
+        self.compared = compared
         if self.active is None:
             self._set_diagnosis("")
         self.events.model.emit(model)
@@ -260,9 +296,29 @@ class Session:
         """The current model's sparsity at the threshold now chosen."""
         return None if self.current is None else sparsity(self.current.weights(), self.threshold)
 
+    def shown_models(self) -> tuple[CurrentModel, ...]:
+        """What the sparsity readout and the Weights tab show: a comparison's models side by
+        side, else the current model alone (none before there is one)."""
+        return self.compared or ((self.current,) if self.current is not None else ())
+
     def _show_snapshot(self, record: RunRecord, snapshot: WeightSnapshot) -> None:
-        self.use_model(CurrentModel(snapshot.state, record.config, f"run {record.number}",
+        if record.kept_at.get(0) == 0:
+            # It diverged before its weights were ever checked finite: what it keeps are its
+            # starting weights, no model of its own. The model before it stays the current one.
+            if self._before_run is not None:
+                self.use_model(*self._before_run)
+            return
+        self.use_model(CurrentModel(snapshot.state, record.config, record.title,
                                     record.schedule(), snapshot.step, snapshot.epoch))
+
+    def _show_comparison(self, record: RunRecord) -> None:
+        """The comparison's latest weights, side by side; its L1 model (the last) is current."""
+        models = tuple(CurrentModel(s.state, record.config.replace(l1_weight=record.l1_weights[m],
+                                                                   l2_weight=record.l2_weights[m]),
+                                    record.line_name(m), record.model_name(m), s.step, s.epoch,
+                                    colour=record.colour + m)
+                       for m, s in sorted(record.snapshots.items()))
+        self.use_model(models[-1], models)
 
     def _collapse_text(self, record: RunRecord) -> str:
         if not record.collapsed():
@@ -276,3 +332,20 @@ class Session:
         if text != self.diagnosis:
             self.diagnosis = text
             self.events.diagnosis.emit(text)
+
+
+def _chance_text(record: RunRecord) -> str:
+    """What to say of a run that ended no better than guessing, whatever its loss did (a noisy
+    cross-entropy escapes the collapse rule: L1 10 at lr 1 ended at 10%)."""
+    accuracy = record.test_accuracy()
+    if accuracy is None or accuracy >= CHANCE_LIMIT or record.step < MIN_STEPS:
+        return ""
+    causes = []
+    if any(record.l1_weights) or record.uses_l2():
+        causes.append(f"the penalty ({record.schedule().rsplit(', lr', 1)[0]}) outweighs what the data "
+                      "can hold up: try an L1 weight of 1e-4")
+    if record.config.lr >= LARGE_LR:
+        causes.append(f"the learning rate ({record.config.lr:g}) is very large: try 1e-3")
+    said = "; ".join(causes) or "try a smaller learning rate"
+    return (f"The network ended at chance: test accuracy {accuracy:.1%} after {record.step:,} steps, "
+            f"as good as guessing. {said[0].upper()}{said[1:]}.")

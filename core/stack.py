@@ -44,6 +44,13 @@ class ParamStack:
         self.penalized_names = penalized
         self.num_penalized = sum(self.blocks[name].numel() for name in penalized)  # prefix length
 
+    def zero_counts(self, threshold: float) -> torch.Tensor:
+        """(2, K): each model's weight-matrix entries with |w| <= threshold, and exactly 0."""
+        weights = [block.reshape(self.k, -1) for block in self.blocks.values() if block.dim() > 2]
+        near = sum((w.abs() <= threshold).sum(1) for w in weights)
+        exact = sum((w == 0).sum(1) for w in weights)
+        return torch.stack((near, exact))
+
     def zero_grad(self) -> None:
         self.param.grad.zero_()
 
@@ -114,14 +121,15 @@ class Penalties:
                 setattr(self, name, value)
         self.uses_l2 = any(w != 0 for w in l2)  # without it, no L2 work at all in the step
 
-    def values(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(K,) each model's L1 and L2 terms, leaving sign(p) in a buffer for the gradient."""
+    def values(self) -> tuple[torch.Tensor, ...]:
+        """(K,) each model's L1 and L2 terms, and the unweighted sum(|p|) and sum(p^2) (which
+        compare models of any weights, 0 included), leaving sign(p) in a buffer for the
+        gradient."""
         with torch.no_grad():
             torch.sign(self.penalized, out=self._sign)
-            l1 = self._sum(lambda block: block.abs(), self._sign) * self.l1
-            l2 = (self._sum(torch.square, self.penalized) * self.l2 if self.uses_l2
-                  else torch.zeros_like(l1))
-            return l1, l2
+            abs_sum = self._sum(lambda block: block.abs(), self._sign)
+            square_sum = self._sum(torch.square, self.penalized)
+            return abs_sum * self.l1, square_sum * self.l2, abs_sum, square_sum
 
     def add_gradients(self, l1: bool = True) -> None:
         """Add the terms' gradients: l1 * sign(p), as autograd gives it for abs (sign(0) = 0),

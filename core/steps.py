@@ -11,8 +11,9 @@ matches the notebook's loop to the last bit or close to it (tests/test_seed.py c
 K models that differ only in their penalty weights train on the same batches at once: the
 first layer of all K is one matrix product over the shared batch, the others are batched
 products, and the penalties and the optimizer are elementwise passes over one flat buffer,
-which makes it exactly K independent runs. Each step's cross-entropy, L1 and L2 terms come
-back as (K,) tensors left on the device, read back once per logging window.
+which makes it exactly K independent runs. Each step's cross-entropy, L1 and L2 terms, and the
+unweighted sum(|p|) and sum(p^2), come back as (K,) tensors left on the device, read back once
+per logging window.
 """
 
 from __future__ import annotations
@@ -70,13 +71,13 @@ class Step:
         n = len(x)
         plan = self._plans.get(n) or self._plans.setdefault(n, _Plan(self, n, x.device))
         ce = plan.run(x, y)
-        l1, l2 = self.penalties.values()
+        l1, l2, abs_sum, square_sum = self.penalties.values()
         # Their gradients are added directly: loss = CE + l1 * sum(|p|) + l2 * sum(p^2) as a whole.
         self.penalties.add_gradients(l1=not self.proximal)
         self.optimizer.step()
         if self.proximal:
             self.penalties.shrink(self.lr)
-        return ce, l1, l2
+        return ce, l1, l2, abs_sum, square_sum
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:

@@ -36,7 +36,7 @@ import numpy as np
 from l1_trainer.core.config import TrainConfig
 from l1_trainer.core.events import EpochMetrics, HyperparamsChanged, RunEnded, RunStatus, Steps, frozen
 from l1_trainer.core.files import write_private
-from l1_trainer.core.records import RunRecord
+from l1_trainer.core.records import Kind, RunRecord
 from l1_trainer.core.sparsity import LayerSparsity, SparsityReport
 
 MAX_RUNS = 200
@@ -48,7 +48,8 @@ BUSY_TIMEOUT_S = 10  # seconds a call waits while another process writes the his
 DATA_ENV = "L1_TRAINER_DATA"  # another folder for the history (the tests use one of their own)
 _COLUMNS = ("created", "kind", "schedule", "status", "steps", "epochs_done", "test_accuracy",
             "sparsity", "exact_zeros", "l1_weight", "l2_weight", "lr", "weight_decay",
-            "l1_method", "epochs", "batch_size", "train_images", "seed")
+            "l1_method", "epochs", "batch_size", "train_images", "seed",
+            "grp")  # a comparison's models share the id of its first: added in 0.2, see _open
 _BLOBS = ("config", "changes", "epoch_metrics", "ended", "curves")
 _SCHEMA = (f"CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY AUTOINCREMENT, "
            f"{', '.join(_COLUMNS)}, config TEXT, changes TEXT, epoch_metrics TEXT, ended TEXT, "
@@ -65,7 +66,7 @@ class StoredRun:
 
     id: int
     created: str  # local time, "2026-11-26 23:50"
-    kind: str  # "run" or "sweep"
+    kind: str  # "run", "sweep" or "comparison"
     schedule: str
     status: str
     steps: int
@@ -82,6 +83,7 @@ class StoredRun:
     batch_size: int
     train_images: int
     seed: int
+    group: int | None  # a comparison's: the id of its first model
 
     def line(self) -> str:
         """One line for the terminal (a value changed outside the app shows as '?')."""
@@ -208,6 +210,9 @@ class RunStore:
             if tables and "runs" not in tables:  # another program's database: not ours to change
                 raise sqlite3.DatabaseError(f"another program's database, with the tables {sorted(tables)}")
             db.execute(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            if "grp" not in columns and set(_COLUMNS[:-1]) <= columns:  # a history from before 0.2
+                db.execute("ALTER TABLE runs ADD COLUMN grp")
             # A damaged page anywhere, not only where the next query looks.
             problems = [row[0] for row in db.execute("PRAGMA quick_check")]
             if problems != ["ok"]:
@@ -246,17 +251,27 @@ class RunStore:
                          f"check its permissions and free space, or set {DATA_ENV} to a writable folder"):
             self._checked()
             try:
-                ids = [self._add_one(record.model(m), record.sweep) for m in range(record.k)]
+                ids = self._add_models(record)
             except sqlite3.DatabaseError as exc:
                 if type(exc) is not sqlite3.DatabaseError:  # busy, full, read-only: not damage
                     raise
                 self._set_aside(f"was found damaged ({exc})")
                 self._open()
-                ids = [self._add_one(record.model(m), record.sweep) for m in range(record.k)]
+                ids = self._add_models(record)
             self._prune()
         return ids
 
-    def _add_one(self, one: RunRecord, sweep: bool) -> int:
+    def _add_models(self, record: RunRecord) -> list[int]:
+        ids: list[int] = []
+        for m in range(record.k):
+            group = (ids[0] if ids else None) if record.comparison else None
+            ids.append(self._add_one(record.model(m), group))
+            if record.comparison and m == 0:  # the first names the group, itself included
+                with self._connect() as db:
+                    db.execute("UPDATE runs SET grp = id WHERE id = ?", (ids[0],))
+        return ids
+
+    def _add_one(self, one: RunRecord, group: int | None) -> int:
         """One model as one row; its weights are written inside the row's transaction, so the
         row is committed only once they are on disk, and a failure leaves neither."""
         summary = one.summary()
@@ -267,11 +282,11 @@ class RunStore:
                 run_id = db.execute(
                     f"INSERT INTO runs ({', '.join(_COLUMNS)}, {', '.join(_BLOBS)}) "
                     f"VALUES ({', '.join('?' * (len(_COLUMNS) + len(_BLOBS)))})",
-                    (time.strftime("%Y-%m-%d %H:%M"), "sweep" if sweep else "run",
-                     *(summary[c] if summary[c] != "" else None for c in _COLUMNS[2:]),
+                    (time.strftime("%Y-%m-%d %H:%M"), one.kind.value,
+                     *(summary[c] if summary[c] != "" else None for c in _COLUMNS[2:-1]), group,
                      _json(one.config), _json(_thinned(one.changes, MAX_CHANGES_KEPT)),
                      _json(_thinned(one.epochs, MAX_EPOCHS_KEPT)),
-                     _json(one.ended) if one.ended else None, _pack(one.curves()))).lastrowid
+                     _json(one.ended) if one.ended else None, _pack(one))).lastrowid
                 if weights is not None:
                     self._clear_name(self._weights(run_id))
                     write_private(self._weights(run_id), weights)
@@ -325,20 +340,19 @@ class RunStore:
         with _failing_as(f"cannot read run #{run_id} from {self.path}"):
             self._checked()
             with self._connect() as db:
-                row = db.execute("SELECT config, changes, epoch_metrics, ended, curves, schedule FROM runs "
+                row = db.execute("SELECT config, changes, epoch_metrics, ended, curves, kind FROM runs "
                                  "WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise StoreError(f"run #{run_id} is no longer in the history")
         try:
             fields = json.loads(row[0])
             config = TrainConfig(**{**fields, "hidden_sizes": tuple(fields["hidden_sizes"])})
-            record = RunRecord(run_id, config, (config.l1_weight,), (config.l2_weight,),
-                               title=f"saved run #{run_id}", stored_ids=[run_id])
-            epochs, ce, l1, l2 = _unpack(row[4])
-            steps = np.rint(epochs * config.steps_per_epoch).astype(np.int64)
-            record.apply(Steps(frozen(steps), frozen(epochs), frozen(steps % config.steps_per_epoch + 1),
-                               frozen(ce[:, None]), frozen(l1[:, None]), frozen(l2[:, None]),
-                               samples_per_s=0.0))
+            kind = Kind.COMPARISON if row[5] == Kind.COMPARISON.value else Kind.RUN
+            # Named as it was in the run's session ("sweep #5" too); nothing else from the row.
+            named = row[5] if row[5] in {k.value for k in Kind} else Kind.RUN.value
+            record = RunRecord(run_id, config, (config.l1_weight,), (config.l2_weight,), kind,
+                               title=f"{named} #{run_id}", stored_ids=[run_id])
+            record.apply(_steps(_unpack(row[4]), config))
             for change in json.loads(row[1]):
                 record.apply(_change(change))
             for metrics in json.loads(row[2]):
@@ -351,6 +365,19 @@ class RunStore:
             raise StoreError(f"run #{run_id} cannot be read back ({type(exc).__name__}: {exc}); "
                              "delete it from the Runs tab") from exc
         return record
+
+    def next_id(self) -> int:
+        """The id the next run kept will get (unless another process keeps one first)."""
+        with _failing_as(f"cannot read the run history {self.path}"), self._connect() as db:
+            row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'runs'").fetchone()
+        return (row[0] if row and isinstance(row[0], int) else 0) + 1
+
+    def group(self, run_id: int) -> list[int]:
+        """The ids of the comparison run #run_id belongs to, in order (just it, for others)."""
+        with _failing_as(f"cannot read the run history {self.path}"), self._connect() as db:
+            ids = [row[0] for row in db.execute(
+                "SELECT id FROM runs WHERE grp = (SELECT grp FROM runs WHERE id = ?) ORDER BY id", (run_id,))]
+        return ids or [run_id]
 
     def weights_file(self, run_id: int) -> Path:
         """The run's final weights, a model file like any other (never a link)."""
@@ -397,17 +424,45 @@ def _json(value: object) -> str:
     return json.dumps(value, default=lambda o: o.value)
 
 
-def _pack(curves: tuple[np.ndarray, ...]) -> bytes:
-    epochs, ce, l1, l2 = curves
-    kept = _thinned(np.arange(len(epochs)), MAX_POINTS)  # evenly, the last point among them
+def _pack(one: RunRecord) -> bytes:
+    """The curves of a one-model record, each thinned evenly to at most MAX_POINTS points, the
+    last among them."""
+    epochs, ce, l1, l2 = one.curves()
+    abs_sum, square_sum = one.sums()
+    counted, near, exact = one.zero_curves()
+    kept = _thinned(np.arange(len(epochs)), MAX_POINTS)
+    arrays = {name: a[kept].reshape(-1) for name, a in
+              {"epochs": epochs, "ce": ce, "l1": l1, "l2": l2, "abs_sum": abs_sum, "square_sum": square_sum}.items()}
+    kept = _thinned(np.arange(len(counted)), MAX_POINTS)
+    arrays.update(counted=counted[kept], near_zero=near[kept, 0], exact_zeros=exact[kept, 0])
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, epochs=epochs[kept], ce=ce[kept, 0], l1=l1[kept, 0], l2=l2[kept, 0])
+    # float32: curves are drawn, not computed with, and half the bytes on disk.
+    np.savez_compressed(buffer, **{name: a.astype(np.float32) for name, a in arrays.items()})
     return buffer.getvalue()
 
 
-def _unpack(blob: bytes) -> tuple[np.ndarray, ...]:
+def _unpack(blob: bytes) -> dict[str, np.ndarray]:
+    """The arrays _pack wrote; those a run kept by an older version lacks are NaN or empty."""
     with np.load(io.BytesIO(blob)) as arrays:
-        return tuple(arrays[name].astype(np.float64) for name in ("epochs", "ce", "l1", "l2"))
+        found = {name: arrays[name].astype(np.float64) for name in arrays.files}
+    n = len(found["epochs"])
+    for name in ("abs_sum", "square_sum"):
+        found.setdefault(name, np.full(n, np.nan))
+    for name in ("counted", "near_zero", "exact_zeros"):
+        found.setdefault(name, np.empty(0))
+    return found
+
+
+def _steps(arrays: dict[str, np.ndarray], config: TrainConfig) -> Steps:
+    """A kept run's curves as one Steps event, to apply to a new record."""
+    epochs, per_step = arrays["epochs"], config.steps_per_epoch
+    steps = np.rint(epochs * per_step).astype(np.int64)
+    size = config.weight_count
+    column = {name: frozen(arrays[name][:, None]) for name in ("ce", "l1", "l2", "abs_sum", "square_sum")}
+    return Steps(frozen(steps), frozen(epochs), frozen(steps % per_step + 1), **column,
+                 counted_at=frozen(np.rint(arrays["counted"] * per_step).astype(np.int64)),
+                 near_zero=frozen(np.rint(arrays["near_zero"] * size)[:, None]),
+                 exact_zeros=frozen(np.rint(arrays["exact_zeros"] * size)[:, None]), samples_per_s=0.0)
 
 
 # A kept row is read as untrusted: every value the views will format must be a number of the

@@ -14,6 +14,9 @@ VIEW is one of:
   Weights tab: dead units, the input mask, the histograms (docs/weights.png).
 - runs: trains two short runs and grabs the Runs tab (docs/runs.png).
 - sweep: trains 8 L1 weights at once for 3 epochs and grabs the Sweep tab (docs/sweep.png).
+- compare, compare-weights, compare-presenting: the "L1 vs L2" preset at 1280 x 720, grabbed in
+  its third epoch: the Curves tab, the Weights tab, and the Curves tab in presentation mode
+  (run those on a 1280x720 screen: `-s "-screen 0 1280x720x24"`) (docs/compare*.png).
 The run history goes to a temporary folder, not the user's.
 """
 
@@ -34,7 +37,9 @@ from l1_trainer.gui.window import MainWindow  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = {"curves": "screenshot.png", "draw": "draw.png", "gallery": "gallery.png",
-       "weights": "weights.png", "runs": "runs.png", "sweep": "sweep.png"}
+       "weights": "weights.png", "runs": "runs.png", "sweep": "sweep.png", "compare": "compare.png",
+       "compare-weights": "compare-weights.png", "compare-presenting": "compare-presenting.png"}
+COMPARE = [("l1-vs-l2", 5, {})]
 # Each view's runs: (preset, epochs, other settings).
 RUNS = {
     "curves": [("sparse", 3, {}), ("balanced", 10, {})],
@@ -43,8 +48,9 @@ RUNS = {
     "weights": [("sparse", 3, {"l1_method": "proximal", "l1_weight": 0.3})],
     "runs": [("sparse", 1, {}), ("balanced", 1, {"augment": True})],
     "sweep": [],
+    "compare": COMPARE, "compare-weights": COMPARE, "compare-presenting": COMPARE,
 }
-TABS = {"draw": "Draw a digit", "gallery": "Test images", "weights": "Weights", "runs": "Runs",
+TABS = {"draw": "Draw", "gallery": "Test images", "weights": "Weights", "runs": "Runs",
         "sweep": "Sweep"}
 
 
@@ -55,8 +61,13 @@ def main() -> None:
     app = QApplication([])
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "shot.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings)
-    window.resize(1400, 860)
+    window.resize(*((1280, 720) if view.startswith("compare") else (1400, 860)))
     window.show()
+    if view.startswith("compare"):
+        window.guide.hide()
+        window.tabs.setCurrentIndex(1 if view == "compare-weights" else 0)
+        if view == "compare-presenting":
+            window.presentation.trigger()
     out = REPO / "docs" / OUT[view]
     stages = iter(RUNS[view])
 
@@ -79,7 +90,7 @@ def main() -> None:
         if "l1_weight" in changes:
             controls.l1_weight.setValue(changes["l1_weight"])
         window.start()
-        if view == "curves" and preset == "balanced":
+        if (view == "curves" and preset == "balanced") or view.startswith("compare"):
             poll.start(50)
 
     def finish() -> None:
@@ -122,6 +133,11 @@ def main() -> None:
         if record is None:
             return
         epoch = record.step / record.config.steps_per_epoch
+        if view.startswith("compare"):
+            if epoch > 2.4:
+                poll.stop()
+                QTimer.singleShot(300, grab)  # the Weights tab redraws once a second
+            return
         if epoch > 1.5 and window.controls.l1_weight.value() != 1e-3:
             window.controls.l1_weight.setValue(1e-3)
         if epoch > 3.6:

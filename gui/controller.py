@@ -5,13 +5,14 @@ and the MNIST tensors, loaded once at start and handed to every job.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from l1_trainer.core.config import TrainConfig
 from l1_trainer.core.labels import short
+from l1_trainer.core.records import Kind
 from l1_trainer.core.session import AppState, CurrentModel, Session
+from l1_trainer.gui.history import History
 from l1_trainer.gui.jobs import JobRunner
 
 STEPS_INTERVAL_S = 0.2  # steps reach the window at most five times a second, as often as it redraws
@@ -25,7 +26,7 @@ class Controller:
         self.data_dir = data_dir
         self.data = data  # MnistTensors on the CPU
         self.control = None  # the active run's core.engine.Control
-        self.store = None  # core.store.RunStore: the runs kept across restarts
+        self.history = History(session, runner, self)
 
     # ---- start-up ----------------------------------------------------------------------------
 
@@ -64,9 +65,10 @@ class Controller:
     # ---- runs and sweeps ---------------------------------------------------------------------
 
     def start(self, config: TrainConfig, l1_weights: list[float] | None = None,
-              l2_weights: list[float] | None = None, steps: int | None = None) -> bool:
-        """A run, or with `l1_weights` and `l2_weights` a sweep: one model per pair, at once.
-        `steps`: train that many mini-batches, then pause (Step)."""
+              l2_weights: list[float] | None = None, steps: int | None = None,
+              kind: Kind = Kind.RUN) -> bool:
+        """A run, or with `l1_weights` and `l2_weights` a sweep or a comparison (`kind`): one
+        model per pair, at once. `steps`: train that many mini-batches, then pause (Step)."""
         import torch
 
         from l1_trainer.core.engine import Control
@@ -80,7 +82,8 @@ class Controller:
         control = Control(models)
         if steps is not None:
             control.step(steps)
-        record = self.session.begin(config, l1_weights, l2_weights)
+        record = self.session.begin(config, l1_weights, l2_weights,
+                                    kind if l1_weights else Kind.RUN)
         work = _training(config, self.data, control, l1_weights, l2_weights)
         self.control = control
         self.runner.start(JobRunner.EXCLUSIVE, work, progress=self.session.apply, done=self._ended,
@@ -127,88 +130,10 @@ class Controller:
         record = self.session.active
         self.session.end(ended)
         if self.runner.closed:  # the window is closing: keep the run now, in this thread
-            self._keep_now(record)
+            self.history.keep_now(record)
             return
         self.evaluate()
-        self._keep(record)
-
-    # ---- the kept history -------------------------------------------------------------------
-
-    def open_history(self) -> None:
-        """The runs kept across restarts (a damaged history is set aside and said so)."""
-        from l1_trainer.core.store import RunStore, StoreError
-
-        try:
-            self.store = RunStore()
-        except StoreError as exc:
-            self.session.notify(f"Runs will not be kept: {exc}")
-            return
-        if self.store.notice:
-            self.session.notify(self.store.notice, "info")
-        self._refresh_stored()
-
-    def _refresh_stored(self) -> None:
-        from l1_trainer.core.store import StoreError
-
-        try:
-            self.session.set_stored(self.store.runs())
-        except StoreError as exc:
-            self.session.notify(str(exc))
-
-    def _keep(self, record: object) -> None:
-        store = self.store
-        if store is None:
-            return
-
-        def kept(ids: list[int]) -> None:
-            record.stored_ids.extend(ids)
-            self._refresh_stored()
-
-        # A kind per run: a second run ending meanwhile must not replace this one's outcome.
-        self.runner.start(f"keep {record.number}", lambda emit: store.add(record), done=kept,
-                          fail=lambda message: self.session.notify(f"The run was not kept: {message}"))
-
-    def _keep_now(self, record: object) -> None:
-        from l1_trainer.core.store import StoreError
-
-        if self.store is None:
-            return
-        try:
-            self.store.add(record)
-        except StoreError as exc:  # the window is gone: the terminal is the one place left to say it
-            print(f"l1-trainer: the run was not kept in the history: {exc}", file=sys.stderr)
-
-    def show_stored(self, run_id: int, shown: bool) -> None:
-        """Draw a kept run's curves beside this session's runs, or take them away."""
-        from l1_trainer.core.store import StoreError
-
-        if not shown:
-            self.session.hide_stored(run_id)
-        elif run_id not in self.session.shown_ids():
-            try:
-                self.session.show_record(self.store.record(run_id))
-            except StoreError as exc:
-                self.session.notify(str(exc))
-
-    def open_stored(self, run_id: int) -> bool:
-        from l1_trainer.core.store import StoreError
-
-        try:
-            path = self.store.weights_file(run_id)
-        except StoreError as exc:
-            self.session.notify(f"Could not open the model: {exc}")
-            return False
-        return self.open_model(path, origin=f"saved run #{run_id}")
-
-    def delete_stored(self, run_id: int) -> None:
-        from l1_trainer.core.store import StoreError
-
-        self.session.hide_stored(run_id)
-        try:
-            self.store.delete(run_id)
-        except StoreError as exc:
-            self.session.notify(str(exc))
-        self._refresh_stored()
+        self.history.keep(record)
 
     def _crashed(self, record: object, message: str) -> None:
         from l1_trainer.core.events import RunEnded, RunStatus
@@ -217,8 +142,9 @@ class Controller:
 
     # ---- the current model -------------------------------------------------------------------
 
-    def evaluate(self) -> None:
-        """Predict the whole test set with the current model, for the gallery and the status."""
+    def evaluate(self, then: Callable[[object], None] | None = None) -> None:
+        """Predict the whole test set with the current model, for the gallery and the status;
+        then `then(evaluation)`."""
         model = self.session.current
         if model is None:
             return
@@ -229,7 +155,12 @@ class Controller:
 
             return evaluate(model_from_state(model.state), data.test_x, data.test_y)
 
-        self.runner.start("evaluate", work, done=lambda ev: self.session.evaluated(model, ev),
+        def done(evaluation: object) -> None:
+            self.session.evaluated(model, evaluation)
+            if then is not None:
+                then(evaluation)
+
+        self.runner.start("evaluate", work, done=done,
                           fail=lambda message: self.session.notify(f"Evaluating the model failed: {message}"))
 
     def prune(self) -> None:
@@ -261,10 +192,11 @@ class Controller:
         trained_with = str(summary.get("schedule") or f"L1 {short(config.l1_weight)}, lr {short(config.lr)}")
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         origin = origin or path.name
-        self._use(CurrentModel(state, config, origin, trained_with,
-                               int(summary.get("step") or 0), float(summary.get("epoch") or 0.0)))
-        self.session.notify(f"Opened {origin}: trained with {trained_with}, "
-                            f"{config.epochs} epoch(s); measuring its test accuracy…", "info")
+        opened = f"Opened {origin}: trained with {trained_with}, {config.epochs} epoch(s)"
+        self.session.notify(f"{opened}; measuring its test accuracy…", "info")
+        self.use(CurrentModel(state, config, origin, trained_with,
+                               int(summary.get("step") or 0), float(summary.get("epoch") or 0.0)),
+                  then=lambda ev: self.session.notify(f"{opened}; test accuracy {ev.accuracy:.2%}", "info"))
         return True
 
     def open_sweep_model(self, record: object, model: int) -> bool:
@@ -274,14 +206,15 @@ class Controller:
                                 "its loss stopped being finite, so there is no model to open.")
             return False
         snapshot = record.snapshots[model]
-        config = record.config.replace(l1_weight=record.l1_weights[model])
-        self._use(CurrentModel(snapshot.state, config, f"sweep {record.number}",
+        config = record.config.replace(l1_weight=record.l1_weights[model], l2_weight=record.l2_weights[model])
+        self.use(CurrentModel(snapshot.state, config, f"{record.title}: {record.model_name(model)}",
                                record.schedule(model), snapshot.step, snapshot.epoch))
         return True
 
-    def _use(self, model: CurrentModel) -> None:
-        self.session.use_model(model)
-        self.evaluate()
+    def use(self, model: CurrentModel, compared: tuple[CurrentModel, ...] = (),
+             then: Callable[[object], None] | None = None) -> None:
+        self.session.use_model(model, compared)
+        self.evaluate(then)
 
     def save_model(self, path: Path) -> bool:
         """Write the current model with what it was trained with and its results."""

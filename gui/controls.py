@@ -11,13 +11,15 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
-from l1_trainer.core.config import MNIST_TRAIN_SIZE, PRESETS, TrainConfig
+from l1_trainer.core.config import COMPARED_PRESETS, MNIST_TRAIN_SIZE, PRESETS, TrainConfig
+from l1_trainer.core.labels import short
 from l1_trainer.core.session import Enabled
-from l1_trainer.gui.inputs import IntSpinBox, LogInput, plain_label
+from l1_trainer.gui.inputs import Expander, IntSpinBox, LogInput, plain_label
 
 PRESET_ITEMS = [
     ("Custom", None, "Your own settings."),
@@ -29,7 +31,12 @@ PRESET_ITEMS = [
      "L1 weight 1e-4, lr 1e-3, 10 epochs: about 97.0% with half the weights near zero."),
     ("Sparse (L1 1e-3)", "sparse",
      "L1 weight 1e-3, lr 1e-3, 10 epochs: about 93.7% with 85% of the weights near zero."),
+    ("L1 vs L2 (side by side)", "l1-vs-l2",
+     "Three models on the same batches: no penalty, L2 1e-3 alone, L1 0.1 alone (proximal). In "
+     "a few seconds L1 has thousands of weights at exactly zero and L2 none: L2 only shrinks "
+     "them. 5 epochs, about 95-97% each."),
 ]
+METHODS = [("Penalty (notebook)", "penalty"), ("Proximal (exact zeros)", "proximal")]
 BUTTONS = [  # objectName, text, shortcut, tooltip
     ("startButton", "Start", "F5", "Train a new model with these settings"),
     ("pauseButton", "Pause", "F6", "Pause or resume the run"),
@@ -39,6 +46,10 @@ BUTTONS = [  # objectName, text, shortcut, tooltip
 ]
 
 
+METHOD_TIP = ("Penalty adds the L1 term's gradient, as the notebook does: every step pushes each "
+              "weight by lr × L1 weight towards zero, and a weight at zero is pushed past it, so "
+              "weights jitter around zero and are never exactly 0. Proximal shrinks each weight by "
+              "lr × L1 weight after every step and stops at zero, so weights become exactly 0.")
 # Each input: (attribute, object name, accessible name, tooltip).
 DESCRIPTIONS = (
     ("preset", "presetSelect", "Preset", "Fill every setting from a tested preset."),
@@ -67,15 +78,51 @@ DESCRIPTIONS = (
      "The notebook penalizes biases as well as weights."),
     ("augment", "augmentCheck", "Augment the training digits",
      "Randomly rotate, slant, shift and thicken or thin the training digits, so that the "
-     "network also reads digits written unlike MNIST's (in the Draw a digit tab). "
+     "network also reads digits written unlike MNIST's (in the Draw tab). "
      "Off in the notebook."),
     ("l1_method", "l1MethodSelect", "L1 method",
-     "Penalty adds the L1 term's gradient, as the notebook does: weights shrink towards "
-     "zero but jitter around it. Proximal shrinks each weight by lr × L1 weight after "
-     "every step and stops at zero, so weights become exactly 0."),
+     METHOD_TIP),
+    ("compare", "compareCheck", "Side by side",
+     "Train three models at once on the same batches: no penalty, the L2 weight alone and the "
+     "L1 weight alone, shown side by side in every view."),
     ("threshold", "thresholdInput", "Sparsity threshold",
      "Weights with |w| at or below this count as zero in the sparsity readout."),
 )
+
+
+class RunButtons(QWidget):
+    """Start, Pause, Stop, Reset and Step, each with the action (the Run menu, a shortcut)
+    that triggers it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.buttons = {name: QPushButton(text) for name, text, _, _ in BUTTONS}
+        # The shortcuts live on actions (the window's Run menu), which trigger the buttons.
+        self.actions = {name: QAction(text, self) for name, text, _, _ in BUTTONS}
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        for i, (name, text, key, tip) in enumerate(BUTTONS):
+            button, action = self.buttons[name], self.actions[name]
+            button.setObjectName(name)
+            button.setAccessibleName(text)
+            button.setToolTip(f"{tip} ({key})")
+            action.setShortcut(QKeySequence(key))
+            action.setToolTip(tip)
+            action.triggered.connect(button.click)
+            grid.addWidget(button, i // 2, i % 2)
+        self.step_many = QAction("Step 50 mini-batches", self)
+        self.step_many.setShortcut(QKeySequence("Shift+F7"))
+        self.actions["stepManyAction"] = self.step_many
+
+    def render(self, can: Enabled, paused: bool) -> None:
+        for name, on in (("startButton", can.start), ("pauseButton", can.pause),
+                         ("stopButton", can.stop), ("resetButton", can.reset), ("stepButton", can.step)):
+            self.buttons[name].setEnabled(on)
+            self.actions[name].setEnabled(on)
+        pause_text = "Resume" if paused else "Pause"
+        self.buttons["pauseButton"].setText(pause_text)
+        self.actions["pauseButton"].setText(pause_text)
+        self.step_many.setEnabled(can.step)
 
 
 class ControlsPanel(QWidget):
@@ -85,6 +132,7 @@ class ControlsPanel(QWidget):
     l2WeightChanged = Signal(float)
     learningRateChanged = Signal(float)
     thresholdChanged = Signal(float)
+    l1MethodChanged = Signal(str)
     inputRejected = Signal(str)  # typed text a field did not take, and why
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -109,8 +157,9 @@ class ControlsPanel(QWidget):
         self.penalize_biases = QCheckBox("Penalize biases too")
         self.augment = QCheckBox("Augment (other hands)")
         self.l1_method = QComboBox()
-        self.l1_method.addItem("Penalty (as in the notebook)", "penalty")
-        self.l1_method.addItem("Proximal (exact zeros)", "proximal")
+        for text, key in METHODS:
+            self.l1_method.addItem(text, key)
+        self.compare = QCheckBox("none, L2, L1")
         for combo in (self.preset, self.optimizer, self.device, self.l1_method):
             # Long item texts must not widen the panel: the box shows what fits, the list all.
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -121,9 +170,13 @@ class ControlsPanel(QWidget):
         self.field_problem.setWordWrap(True)
         self.field_problem.setStyleSheet("color:#a3231b;")
         self.field_problem.hide()
-        self.buttons = {name: QPushButton(text) for name, text, _, _ in BUTTONS}
-        # The shortcuts live on actions (the window's Run menu), which trigger the buttons.
-        self.actions = {name: QAction(text, self) for name, text, _, _ in BUTTONS}
+        self.run_buttons = RunButtons()
+        self.buttons, self.actions = self.run_buttons.buttons, self.run_buttons.actions
+        self.step_many = self.run_buttons.step_many
+        self.more = Expander("More settings", "moreSettingsButton")  # what a demo seldom needs
+        self.summary = plain_label()  # the settings in short, in place of the form on a projector
+        self.summary.setObjectName("settingsSummary")
+        self.summary.setWordWrap(True)
         self._applying = False
         self._describe_inputs()
         self._lay_out()
@@ -135,7 +188,8 @@ class ControlsPanel(QWidget):
         self.l2_weight.valueChanged.connect(self.l2WeightChanged)
         self.lr.valueChanged.connect(self.learningRateChanged)
         self.threshold.valueChanged.connect(self.thresholdChanged)
-        for signal in self._edit_signals():
+        self.l1_method.currentIndexChanged.connect(lambda: self.l1MethodChanged.emit(self.l1_method.currentData()))
+        for signal in self.edit_signals():
             signal.connect(self._edited)
         for field in (self.epochs, self.batch_size, self.train_images, self.seed):
             field.rejected.connect(self.inputRejected)
@@ -143,6 +197,9 @@ class ControlsPanel(QWidget):
             field.spin_box.rejected.connect(self.inputRejected)
         self.batch_size.valueChanged.connect(self._check_batch)
         self.train_images.valueChanged.connect(self._check_batch)
+        for signal in [*self.edit_signals(), self.preset.currentIndexChanged, self.compare.toggled]:
+            signal.connect(self._summarize)
+        self._summarize()
 
     def _describe_inputs(self) -> None:
         for attribute, name, label, tip in DESCRIPTIONS:
@@ -153,52 +210,68 @@ class ControlsPanel(QWidget):
             else:
                 widget.setAccessibleName(label)
                 widget.setToolTip(tip)
-        for name, text, key, tip in BUTTONS:
-            button = self.buttons[name]
-            button.setObjectName(name)
-            button.setAccessibleName(text)
-            button.setToolTip(f"{tip} ({key})")
-            action = self.actions[name]
-            action.setShortcut(QKeySequence(key))
-            action.setToolTip(tip)
-            action.triggered.connect(button.click)
 
     def _lay_out(self) -> None:
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        for label, widget in [
-            ("Preset", self.preset), ("L1 weight", self.l1_weight), ("L2 weight", self.l2_weight),
-            ("Learning rate", self.lr), ("Weight decay", self.weight_decay),
-            ("Epochs", self.epochs), ("Batch size", self.batch_size),
-            ("Training images", self.train_images), ("Optimizer", self.optimizer),
-            ("Device", self.device), ("Seed", self.seed), ("", self.penalize_biases),
-            ("", self.augment),
-            ("L1 method", self.l1_method),
-            ("Sparsity threshold", self.threshold),
-        ]:
-            form.addRow(plain_label(label), widget)
-        form.addRow(self.field_problem)
+        """The settings a lesson turns in view, the rest behind "More settings", the buttons
+        below them outside the scrolling part: never cut off, never a sideways scrollbar."""
+        main = _form([("Preset", self.preset), ("Side by side", self.compare), ("L1 weight", self.l1_weight),
+                      ("L1 method", self.l1_method), ("L2 weight", self.l2_weight),
+                      ("Learning rate", self.lr), ("Epochs", self.epochs),
+                      ("Images", self.train_images)])
+        main.addRow(self.field_problem)
+        extra = QWidget()
+        extra.setLayout(_form([("Batch size", self.batch_size), ("Weight decay", self.weight_decay),
+                               ("Optimizer", self.optimizer), ("Device", self.device), ("Seed", self.seed),
+                               ("", self.penalize_biases), ("", self.augment),
+                               ("Sparsity threshold", self.threshold)]))
+        extra.layout().setContentsMargins(0, 0, 0, 0)
+        extra.hide()
+        self.more.setToolTip("Batch size, weight decay, optimizer, device, seed, biases, augmentation "
+                             "and the sparsity threshold")
+        self.more.toggled.connect(extra.setVisible)
+        box = QVBoxLayout()
+        box.addLayout(main)
+        box.addWidget(self.more)
+        box.addWidget(extra)
+        box.addStretch(1)
         settings = QGroupBox("Settings")
-        settings.setLayout(form)
-        grid = QGridLayout()
-        for i, (name, *_rest) in enumerate(BUTTONS):
-            grid.addWidget(self.buttons[name], i // 2, i % 2)
-        self.step_many = QAction("Step 50 mini-batches", self)
-        self.step_many.setShortcut(QKeySequence("Shift+F7"))
-        self.actions["stepManyAction"] = self.step_many
+        settings.setLayout(box)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(settings)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.summary.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(settings)
-        layout.addLayout(grid)
-        layout.addStretch(1)
+        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.summary, 1, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.run_buttons)
 
-    def _edit_signals(self) -> list:
+    def set_presenting(self, on: bool) -> None:
+        """On a projector the form gives way to the settings in short, large enough to read."""
+        self.scroll.setVisible(not on)
+        self.summary.setVisible(on)
+
+    @Slot()
+    def _summarize(self) -> None:
+        lines = [f"Preset: {self.preset.currentText()}"]
+        if self.compare.isChecked():
+            lines.append("Side by side: none, L2, L1")
+        lines += [f"L1 weight {short(self.l1_weight.value())}, {self.l1_method.currentData()}",
+                  f"L2 weight {short(self.l2_weight.value())}",
+                  f"Learning rate {short(self.lr.value())}",
+                  f"{self.epochs.value()} epoch(s), {self.train_images.value():,} images"]
+        self.summary.setText("\n".join(lines))
+
+    def edit_signals(self) -> list:
         return [
             self.l1_weight.valueChanged, self.l2_weight.valueChanged, self.lr.valueChanged,
             self.weight_decay.valueChanged, self.epochs.valueChanged,
             self.batch_size.valueChanged, self.train_images.valueChanged,
             self.optimizer.currentIndexChanged, self.seed.valueChanged,
             self.penalize_biases.toggled, self.augment.toggled, self.l1_method.currentIndexChanged,
+            self.compare.toggled,
         ]
 
     # ---- config in and out ----------------------------------------------------------------
@@ -225,10 +298,18 @@ class ControlsPanel(QWidget):
             l1_threshold=self.threshold.value(),
         )
 
-    def apply_config(self, config: TrainConfig) -> None:
+    @Slot(str)
+    def set_l1_method(self, method: str) -> None:
+        self.l1_method.setCurrentIndex(self.l1_method.findData(method))
+
+    def comparing(self) -> bool:
+        """Whether Start trains the three models side by side."""
+        return self.compare.isChecked()
+
+    def apply_config(self, config: TrainConfig, compare: bool = False) -> None:
         """Fill the inputs (the device is kept: presets do not choose hardware)."""
-        values = {key: getattr(config, key) for key in self._fields() if key != "train_images"}
-        self._set_values({**values, "train_images": config.train_size})
+        values = {key: getattr(config, key) for key in self._fields() if key not in ("train_images", "compare")}
+        self._set_values({**values, "train_images": config.train_size, "compare": compare})
 
     def _fields(self) -> dict[str, tuple]:
         """Each persisted input: key (a TrainConfig field where there is one), getter, setter."""
@@ -249,6 +330,7 @@ class ControlsPanel(QWidget):
             "augment": (self.augment.isChecked, self.augment.setChecked),
             "l1_method": box(self.l1_method),
             "l1_threshold": (self.threshold.value, self.threshold.setValue),
+            "compare": (self.compare.isChecked, self.compare.setChecked),
         }
 
     def _set_values(self, values: dict[str, object]) -> None:
@@ -280,7 +362,7 @@ class ControlsPanel(QWidget):
     def _preset_chosen(self, index: int) -> None:
         key = self.preset.itemData(index)
         if key is not None:
-            self.apply_config(PRESETS[key])
+            self.apply_config(PRESETS[key], compare=key in COMPARED_PRESETS)
 
     @Slot()
     def _edited(self) -> None:
@@ -306,18 +388,11 @@ class ControlsPanel(QWidget):
 
     def render(self, can: Enabled, paused: bool) -> None:
         """Enable what the session allows now (core.session.enabled decides)."""
-        for name, on in (("startButton", can.start), ("pauseButton", can.pause),
-                         ("stopButton", can.stop), ("resetButton", can.reset), ("stepButton", can.step)):
-            self.buttons[name].setEnabled(on)
-            self.actions[name].setEnabled(on)
-        pause_text = "Resume" if paused else "Pause"
-        self.buttons["pauseButton"].setText(pause_text)
-        self.actions["pauseButton"].setText(pause_text)
+        self.run_buttons.render(can, paused)
         for widget in (self.preset, self.epochs, self.batch_size, self.train_images,
                        self.optimizer, self.device, self.seed, self.penalize_biases, self.augment,
-                       self.l1_method, self.weight_decay):
+                       self.l1_method, self.weight_decay, self.compare):
             widget.setEnabled(can.settings)
-        self.step_many.setEnabled(can.step)
         self.l1_weight.setEnabled(can.live_l1)
         self.l2_weight.setEnabled(can.live_l1)
         self.lr.setEnabled(can.live_lr)
@@ -349,6 +424,14 @@ class ControlsPanel(QWidget):
             self.preset.blockSignals(True)
             self.preset.setCurrentIndex(int(preset))
             self.preset.blockSignals(False)
+
+
+def _form(rows: list[tuple[str, QWidget]]) -> QFormLayout:
+    form = QFormLayout()
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    for label, widget in rows:
+        form.addRow(plain_label(label), widget)
+    return form
 
 
 def _typed(value: object, kind: type) -> object:

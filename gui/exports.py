@@ -17,11 +17,15 @@ class Exports:
         self.parent, self.session, self.plots, self.sweep_view = parent, session, plots, sweep_view
 
     def curves(self, path: Path) -> int:
-        """Every finished run's per-step losses and per-epoch accuracy, one row per point."""
+        """Every run's per-step losses and per-epoch accuracy so far (a paused or running one's
+        too), one row per point."""
         from l1_trainer.core.export import write_curves
 
-        finished = {r: label for r, label in self.session.labels().items() if r.ended}
-        return self._export(path, lambda: write_curves(path, finished))
+        lines = {key: label for key, label in self.session.lines().items() if key[0].step}
+        if not lines:
+            self.session.notify("There are no curves to export yet: train a model first.")
+            return 0
+        return self._export(path, lambda: write_curves(path, lines))
 
     def summaries(self, path: Path) -> int:
         """One row per run (and per model of a sweep) in the history."""

@@ -81,7 +81,8 @@ class Gallery(QWidget):
         self.errors.setToolTip("Click one to see it large, with its ten probabilities")
         self.errors.setViewMode(QListWidget.ViewMode.IconMode)
         self.errors.setIconSize(QSize(48, 48))
-        self.errors.setGridSize(QSize(88, 84))
+        self.errors.setGridSize(QSize(64, 84))
+        self.errors.setWordWrap(True)  # "pred 6" over "true 5": never cut to "pred 6, tru…"
         self.errors.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.errors.setMovement(QListWidget.Movement.Static)
         self.errors.currentItemChanged.connect(self._image_chosen)
@@ -142,6 +143,8 @@ class Gallery(QWidget):
         self._list(self.cell)
         if self.shown is not None:
             self.show_index(self.shown)
+        else:  # not "no evaluation yet" beside a full matrix
+            self.caption.setText("Click an image in the list, or Random test image.")
         self._enable()
 
     def clear(self) -> None:
@@ -209,5 +212,5 @@ class Gallery(QWidget):
         return QIcon(grey_pixmap(self._image(index), 48))
 
     def _label(self, index: int) -> str:
-        return (f"pred {int(self.evaluation.predictions[index])}, "
+        return (f"pred {int(self.evaluation.predictions[index])}\n"
                 f"true {int(self.evaluation.labels[index])}")

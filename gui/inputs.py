@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-_NUMBER_CHARS = re.compile(r"^[0-9eE.+\-]*$")
 _WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
 STEPS_PER_DECADE = 4
 
@@ -116,11 +115,12 @@ class SciSpinBox(_SaysWhy, QDoubleSpinBox):
             return self.value()
 
     def validate(self, text: str, pos: int) -> object:
+        # Never Invalid: QDoubleSpinBox drops such keystrokes without a word ("abc", "nan" left
+        # nothing). Text it cannot take stays as typed, and _SaysWhy says why when editing ends.
         try:
             value = float(text)
         except ValueError:
-            state = QValidator.State.Intermediate if _NUMBER_CHARS.match(text) else QValidator.State.Invalid
-            return state, text, pos
+            return QValidator.State.Intermediate, text, pos
         ok = math.isfinite(value) and self.allowed(value)
         return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
 
@@ -148,8 +148,9 @@ class LogInput(QWidget):
         self.slider.setRange(0, self.TICKS)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.slider, 3)
-        layout.addWidget(self.spin_box, 2)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.spin_box)
+        self.spin_box.setFixedWidth(72)  # "0.0001" and the arrows; the slider takes what is left
         self.spin_box.valueChanged.connect(self._spin_changed)
         self.slider.valueChanged.connect(self._slider_moved)
         self._sync_slider(self.spin_box.value())
@@ -233,13 +234,25 @@ class MessageBar(QWidget):
         layout.addWidget(close)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
         self.kind = "info"
+        self._rejection = False
         self.hide()
 
     def show_message(self, text: str, kind: str = "error") -> None:
         self.setStyleSheet(f"MessageBar {{{self.STYLES[kind]} border-radius:4px;}}")
         self.label.setText(breakable(text))
         self.kind = kind
+        self._rejection = False
         self.show()
+
+    def show_rejection(self, text: str) -> None:
+        """Typed text a field did not take: said until the next value a field takes."""
+        self.show_message(text)
+        self._rejection = True
+
+    def value_taken(self) -> None:
+        if self._rejection:
+            self.hide()
+            self._rejection = False
 
     def text(self) -> str:
         return self.label.text().replace(ZERO_WIDTH_SPACE, "") if self.isVisible() else ""
@@ -253,6 +266,21 @@ def breakable(text: str) -> str:
     """`text` with a place to break in every 40 characters without a space: a long path or a
     file's schedule must wrap, not make the window wider than any screen."""
     return _UNBROKEN.sub(lambda m: m[0] + ZERO_WIDTH_SPACE, text)
+
+
+class Expander(QToolButton):
+    """A checkable arrow button with a title that shows (pointing down) or hides what it
+    is connected to (its `toggled` signal)."""
+
+    def __init__(self, text: str, name: str) -> None:
+        super().__init__()
+        self.setObjectName(name)
+        self.setText(text)
+        self.setCheckable(True)
+        self.setAutoRaise(True)
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.setArrowType(Qt.ArrowType.RightArrow)
+        self.toggled.connect(lambda on: self.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow))
 
 
 def plain_label(text: str = "") -> QLabel:

@@ -1,12 +1,14 @@
-"""Live loss and accuracy curves (pyqtgraph), drawn from the session's run records.
+"""Live loss, penalty, accuracy and sparsity curves (pyqtgraph), drawn from the session's run
+records: one line per model (a run has one, a comparison one per model).
 
-The live run's raw values are the record's own arrays; the view keeps only what it derives (the
-smoothed line). Finished runs stay as faded overlays named by the session's labels. A 5 Hz
-timer redraws whatever changed, so the plots cost the same however fast steps arrive.
+A live model's raw values are the record's own arrays; the view keeps only what it derives (the
+smoothed line). Finished models stay, lighter, named by the session. A 5 Hz timer redraws
+whatever changed, so the plots cost the same however fast steps arrive.
 """
 
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 
@@ -17,7 +19,9 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
     QGraphicsItem,
+    QGridLayout,
     QHBoxLayout,
+    QLabel,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -35,21 +39,32 @@ from l1_trainer.gui.smoothing import EmaState, smooth
 # thread waits for it between kernels; 10 Hz cost training 3-13 points more (bench_gui.py).
 REDRAW_MS = 200
 LINE_WIDTH = 1.5  # the live run's smoothed lines; presentation mode scales it
-RUN_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+PRESENTING_LINE_SCALE = 2.5
+FINISHED_ALPHA = 150  # a finished model's lines: lighter than the live ones, still clear
+# Matplotlib's tab10: ten colours no two of which are easily confused.
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22"]
+PENALTY_TITLES = {False: "Penalty terms (L2 dashed)", True: "Σ|w| and Σw² (dashed), unweighted"}
 
 
 TITLE_PT = 10
+LEGEND_PT = 8  # pyqtgraph legends inside plots (the curves' legend is a label above them)
 
 
-def scale_text(widget: pg.PlotWidget, factor: float) -> None:
-    """The plot's title and tick labels at `factor` times their normal size (presentation mode)."""
+def scale_text(widget: pg.PlotWidget, factor: float, normal_pt: float) -> None:
+    """The plot's tick labels, axis labels and legend at `factor` times their normal size
+    (`normal_pt`: the application's text before presentation mode scaled it), its title less
+    (a longer title would widen the plot past the screen)."""
     item = widget.plotItem
-    item.setTitle(item.titleLabel.text, size=f"{TITLE_PT * factor:g}pt")
+    item.setTitle(item.titleLabel.text, size=f"{TITLE_PT * (1 + (factor - 1) / 2):g}pt")
     font = QFont()
-    font.setPointSizeF(font.pointSizeF() * factor)
+    font.setPointSizeF(normal_pt * factor)
     for axis in ("left", "bottom"):
         item.getAxis(axis).setStyle(tickFont=font)
         item.getAxis(axis).label.setFont(font)
+    if item.legend is not None:
+        for _, label in item.legend.items:
+            label.setText(label.text, size=f"{LEGEND_PT * factor:g}pt")
 
 
 def titled_plot(name: str, title: str, bottom: str, left: str) -> pg.PlotWidget:
@@ -87,8 +102,9 @@ def probability_chart(name: str, accessible: str) -> tuple[pg.PlotWidget, pg.Bar
     return chart, bars
 
 
-def run_colour(number: int) -> str:
-    return RUN_COLOURS[(number - 1) % len(RUN_COLOURS)]
+def line_colour(index: int) -> str:
+    """The index-th line's colour: each model drawn in a session takes the next one."""
+    return PALETTE[index % len(PALETTE)]
 
 
 class Series:
@@ -114,25 +130,29 @@ class Series:
 
 
 class LiveCurve:
-    """One metric of the live run: the record's raw values faint, the smoothed line on top."""
+    """One metric of one model: its raw values faint (while it trains), the smoothed line on top."""
 
-    def __init__(self, plot: pg.PlotItem, colour: str, weight: float, width: float = 1.5,
+    def __init__(self, plot: pg.PlotItem, colour: str, weight: float, width: float = LINE_WIDTH,
                  dashed: bool = False) -> None:
+        self.plot = plot
         self.smoothed, self.weight, self.state = Series(), weight, EmaState()
         self.raw_x = self.raw_y = np.empty(0)
         self.peak = 0.0  # the largest value so far, for a y range that moves only now and then
         self.colour, self.style = colour, Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
         faint = pg.mkColor(colour)
         faint.setAlpha(35)  # thousands of overlapping steps add up; the smoothed line must win
-        self.raw_item = plot.plot(pen=pg.mkPen(faint, width=1, style=self.style), skipFiniteCheck=True)
+        self.raw_item: pg.PlotDataItem | None = plot.plot(pen=pg.mkPen(faint, width=1, style=self.style),
+                                                          skipFiniteCheck=True)
         self.line_item = plot.plot(skipFiniteCheck=True)
-        self.set_width(width)
+        self.set_pen(width, 255)
         for item in (self.raw_item, self.line_item):
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
 
-    def set_width(self, width: float) -> None:
-        self.line_item.setPen(pg.mkPen(self.colour, width=width, style=self.style))
+    def set_pen(self, width: float, alpha: int) -> None:
+        colour = pg.mkColor(self.colour)
+        colour.setAlpha(alpha)
+        self.line_item.setPen(pg.mkPen(colour, width=width, style=self.style))
 
     def follow(self, x: np.ndarray, y: np.ndarray) -> None:
         """The record's arrays so far; only the values not seen yet are smoothed."""
@@ -140,58 +160,180 @@ class LiveCurve:
         values, self.state = smooth(y[new], self.weight, self.state)
         self.smoothed.extend(x[new], values)
         self.raw_x, self.raw_y = x, y
-        if len(values):
-            self.peak = max(self.peak, float(np.max(y[new])))
+        finite = y[new][np.isfinite(y[new])]
+        if len(finite):
+            self.peak = max(self.peak, float(finite.max()))
 
     def set_weight(self, weight: float) -> None:
         self.weight, self.state, self.smoothed = weight, EmaState(), Series(max(len(self.raw_y), 16))
         self.follow(self.raw_x, self.raw_y)
 
+    def finish(self) -> None:
+        """A finished model keeps its smoothed line only (each frame draws every line)."""
+        if self.raw_item is not None:
+            self.plot.removeItem(self.raw_item)
+            self.raw_item = None
+
     def redraw(self) -> None:
-        self.raw_item.setData(self.raw_x, self.raw_y)
+        if self.raw_item is not None:
+            self.raw_item.setData(self.raw_x, self.raw_y)
         self.line_item.setData(*self.smoothed.data())
 
-    def remove(self, plot: pg.PlotItem) -> None:
-        plot.removeItem(self.raw_item)
-        plot.removeItem(self.line_item)
+    def remove(self) -> None:
+        self.finish()
+        self.plot.removeItem(self.line_item)
+
+
+class Line:
+    """One model's curves on the four plots, live while it trains, faded once it has finished."""
+
+    def __init__(self, plots: LossPlots, record: RunRecord, model: int) -> None:
+        self.plots, self.record, self.m = plots, record, model
+        self.colour = line_colour(record.colour + model)
+        self.finished = False
+        self.dirty = False
+        self.curves: dict[str, LiveCurve] = {}  # "ce", and each penalty curve shown
+        self.accuracy = plots.acc_widget.plotItem.plot(symbol="o", symbolSize=5)
+        self.near = plots.zeros_widget.plotItem.plot()
+        self.exact = plots.zeros_widget.plotItem.plot()
+        self.curves["ce"] = self._curve(plots.ce_widget, False)
+        self.restyle()
+
+    def _curve(self, widget: pg.PlotWidget, dashed: bool) -> LiveCurve:
+        curve = LiveCurve(widget.plotItem, self.colour, self.plots.smoothing, self.plots.line_width, dashed)
+        if self.finished:
+            curve.finish()
+        return curve
+
+    def penalty_keys(self) -> list[str]:
+        """The penalty curves this model has: both sums unweighted, else the terms it used."""
+        if self.plots.unweighted:
+            return ["abs_sum", "square_sum"]
+        r, m = self.record, self.m
+        used = {"l1": any(w for w in [r.l1_weights[m], *(c.l1_weights[m] for c in r.changes)]),
+                "l2": r.uses_l2(m)}
+        return [key for key in ("l1", "l2") if used[key]]
+
+    def follow(self) -> None:
+        """The record's values so far onto the curves."""
+        r, m = self.record, self.m
+        epochs, ce, l1, l2 = r.curves()
+        abs_sum, square_sum = r.sums()
+        values = {"ce": ce, "l1": l1, "l2": l2, "abs_sum": abs_sum, "square_sum": square_sum}
+        for key in self.penalty_keys():
+            if key not in self.curves:
+                self.curves[key] = self._curve(self.plots.penalty_widget, key in ("l2", "square_sum"))
+        for key, curve in self.curves.items():
+            curve.follow(epochs, values[key][:, m])
+        metrics = r.epochs
+        self.accuracy.setData([e.epoch for e in metrics], [100 * e.test_accuracy[m] for e in metrics])
+        counted, near, exact = r.zero_curves()
+        self.near.setData(counted, 100 * near[:, m])
+        self.exact.setData(counted, 100 * exact[:, m])
+        self.dirty = True
+
+    def drop_penalties(self) -> None:
+        for key in [k for k in self.curves if k != "ce"]:
+            self.curves.pop(key).remove()
+
+    def finish(self) -> None:
+        self.finished = True
+        for curve in self.curves.values():
+            curve.finish()
+        self.restyle()
+
+    def restyle(self) -> None:
+        """Live lines full strength; finished ones lighter, and thicker in presentation mode."""
+        plots = self.plots
+        alpha = 255 if not self.finished else plots.finished_alpha
+        width = plots.line_width if not self.finished else plots.line_width / LINE_WIDTH
+        for curve in self.curves.values():
+            curve.set_pen(width, alpha)
+        colour = pg.mkColor(self.colour)
+        colour.setAlpha(alpha)
+        self.accuracy.setPen(pg.mkPen(colour, width=width))
+        self.accuracy.setSymbolBrush(colour)
+        self.accuracy.setSymbolPen(colour)
+        self.near.setPen(pg.mkPen(colour, width=width))
+        self.exact.setPen(pg.mkPen(colour, width=width, style=Qt.PenStyle.DashLine))
+
+    def redraw(self) -> None:
+        self.dirty = False
+        for curve in self.curves.values():
+            curve.redraw()
+
+    def remove(self) -> None:
+        for curve in self.curves.values():
+            curve.remove()
+        for item, widget in ((self.accuracy, self.plots.acc_widget), (self.near, self.plots.zeros_widget),
+                             (self.exact, self.plots.zeros_widget)):
+            widget.plotItem.removeItem(item)
+
+    @property
+    def diverged(self) -> bool:
+        return self.m in self.record.diverged_at
+
+
+class Legend(QLabel):
+    """Every model on the plots, one coloured mark and name each, in lines that wrap: outside
+    the plots, so it never covers a curve or a chance line. The names are escaped (a kept
+    run's are made from its settings, but nothing is rendered as markup that came in)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("curvesLegend")
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setWordWrap(True)
+        self.entries: list[str] = []
+
+    def show_entries(self, entries: list[tuple[str, str, bool]]) -> None:
+        """(colour, name, live) for each model, in order."""
+        self.entries = [name for _, name, _ in entries]
+        self.setText("&nbsp;&nbsp; ".join(
+            f"<span style='color:{colour}'>&#9632;</span>&nbsp;"
+            + (f"<b>{html.escape(name)}</b>" if live else html.escape(name)).replace(" ", "&nbsp;", 2)
+            for colour, name, live in entries))
 
 
 class LossPlots(QWidget):
-    """Cross-entropy, the penalty terms and test accuracy against epochs, x axes linked.
+    """Cross-entropy, the penalties, test accuracy and the weights at zero against epochs, x
+    axes linked, one line per model (a run's one, a comparison's each), a shared legend above.
 
-    The penalty plot draws L1 solid and L2 dashed, in the run's colour; the CE and accuracy
-    plots mark chance (ln 10, 10%), and the accuracy axis zooms to the data."""
+    The penalty plot draws L1 solid and L2 dashed in the model's colour, as the terms added to
+    the loss or (unweighted) as sum|w| and sum w^2, which compare models of any weights; the CE
+    and accuracy plots mark chance (ln 10, 10%), the accuracy axis zooms to the data."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.smoothing = 0.9  # per-step values are noisy: TensorBoard's 0.6 leaves too much
-        self.ce_widget = titled_plot("ceLossPlot", "Cross-entropy loss", "epoch", "CE")
-        self.l1_widget = titled_plot("l1LossPlot", "Penalties: L1 (solid), L2 (dashed)",
-                                     "epoch", "weight × Σ|w| or Σw²")
+        self.unweighted = False
+        self.line_width = LINE_WIDTH
+        self.finished_alpha = FINISHED_ALPHA
+        self.log_penalties = False
+        self.ce_widget = titled_plot("ceLossPlot", "Cross-entropy", "epoch", "CE")
+        self.penalty_widget = titled_plot("penaltyPlot", PENALTY_TITLES[False], "epoch", "")
         self.acc_widget = titled_plot("accuracyPlot", "Test accuracy", "epoch", "%")
-        self.acc_widget.setMinimumHeight(140)  # room for its tick labels at 1024 x 700
-        self.legend = self.ce_widget.plotItem.addLegend(offset=(-10, 10), labelTextSize="8pt")
-        for widget in (self.l1_widget, self.acc_widget):
+        self.zeros_widget = titled_plot("zerosPlot", "Sparsity (exact zeros dashed)", "epoch", "% of weights")
+        self.legend = Legend()
+        for widget in (self.penalty_widget, self.acc_widget, self.zeros_widget):
             widget.setXLink(self.ce_widget)
         for widget, level, text in ((self.ce_widget, CHANCE_CE, "chance: ln 10"),
                                     (self.acc_widget, 10.0, "chance: 10%")):
             widget.plotItem.addItem(pg.InfiniteLine(
                 pos=level, angle=0, pen=pg.mkPen("#999", width=1, style=Qt.PenStyle.DotLine),
                 label=text, labelOpts={"position": 0.97, "color": "#777", "anchors": [(1, 1), (1, 1)]}))
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        for i, widget in enumerate((self.ce_widget, self.penalty_widget, self.acc_widget, self.zeros_widget)):
+            grid.addWidget(widget, i // 2, i % 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.ce_widget, 3)
-        layout.addWidget(self.l1_widget, 3)
-        layout.addWidget(self.acc_widget, 2)
-        self.line_width = LINE_WIDTH
-        self.log_penalties = False
+        layout.addWidget(self.legend)
+        layout.addLayout(grid, 1)
+        self.lines: dict[tuple[RunRecord, int], Line] = {}
         self.live: RunRecord | None = None
-        self.live_curves: dict[str, LiveCurve] = {}  # "ce", "l1", and "l2" once L2 is used
-        self._accuracy: pg.PlotDataItem | None = None
-        self.markers: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
-        self.overlays: dict[RunRecord, list[tuple[pg.PlotItem, pg.PlotDataItem]]] = {}
-        self._overlay_peaks = {"ce": 0.0, "penalty": 0.0}
+        self.markers: dict[RunRecord, list[tuple[pg.PlotItem, pg.InfiniteLine]]] = {}
         self._ranges: dict[str, tuple[float, float]] = {}
         self._dirty = False
         self._timer = QTimer(self)
@@ -205,156 +347,121 @@ class LossPlots(QWidget):
         # The empty plots' ranges, as the first data will have them (not a cramped band round
         # the chance lines).
         self._set_range("ce", self.ce_widget, (0.0, nice_ceiling(CHANCE_CE)))
-        self._set_range("penalty", self.l1_widget, (0.0, 1.0))
+        self._set_range("penalty", self.penalty_widget, (0.0, 1.0))
         self._set_range("accuracy", self.acc_widget, accuracy_range([]))
+        self._set_range("zeros", self.zeros_widget, (0.0, 100.0))
 
-    # ---- the live run ------------------------------------------------------------------------
+    # ---- runs in, lines out --------------------------------------------------------------
 
     def _run_started(self, record: RunRecord) -> None:
         if record.sweep:
             return
-        self._drop_live()
         self.live = record
-        self.live_curves = {"ce": self._live_curve(self.ce_widget, record),
-                            "l1": self._live_curve(self.l1_widget, record)}
-        colour = run_colour(record.number)
-        self._accuracy = self.acc_widget.plotItem.plot(
-            pen=pg.mkPen(colour, width=1), symbol="o", symbolSize=6, symbolBrush=colour)
         # A fixed x range for the whole run also spares the axes a redraw on every frame.
         self.ce_widget.setXRange(0, record.config.epochs, padding=0.02)
-
-    def _live_curve(self, widget: pg.PlotWidget, record: RunRecord, dashed: bool = False) -> LiveCurve:
-        return LiveCurve(widget.plotItem, run_colour(record.number), self.smoothing, self.line_width, dashed)
 
     def _run_event(self, record: RunRecord, event: object) -> None:
         if record is not self.live:
             return
-        if isinstance(event, Steps):
-            epochs, ce, l1, l2 = record.curves()
-            if "l2" not in self.live_curves and record.uses_l2():
-                self.live_curves["l2"] = self._live_curve(self.l1_widget, record, dashed=True)
-            for key, values in (("ce", ce), ("l1", l1), ("l2", l2)):
-                if key in self.live_curves:
-                    self.live_curves[key].follow(epochs, values[:, 0])
-        elif isinstance(event, EpochMetrics):
-            self._accuracy.setData([m.epoch for m in record.epochs],
-                                   [100 * m.test_accuracy[0] for m in record.epochs])
-        elif isinstance(event, HyperparamsChanged):
+        if isinstance(event, HyperparamsChanged):
             self._mark(record, event)
+        if isinstance(event, (Steps, EpochMetrics)):
+            for m in range(record.k):
+                line = self.lines.get((record, m))
+                if line is not None:
+                    line.follow()
         self._dirty = True
 
+    def _history_changed(self) -> None:
+        """One line per model the session names (a new run may rename the older ones, by what
+        differs between them); a model that has finished is drawn faded from then on."""
+        names = self.session.lines()
+        for key in [key for key in self.lines if key not in names]:
+            self.lines.pop(key).remove()
+        for record in [r for r in self.markers if (r, 0) not in names]:
+            for plot, line in self.markers.pop(record):
+                plot.removeItem(line)
+        for key in names:
+            if key not in self.lines:
+                self.lines[key] = line = Line(self, *key)
+                line.follow()
+            line = self.lines[key]
+            if key[0].ended is not None and not line.finished:
+                line.follow()
+                line.finish()
+        if self.live is not None and self.live.ended is not None:
+            self.live = None
+        self.legend.show_entries([(line.colour, names[key], not line.finished)
+                                  for key, line in self.lines.items()])
+        self._dirty = True
+        self._redraw()  # now: a finished line is drawn whole at once (this happens once a run)
+
     def _mark(self, record: RunRecord, change: HyperparamsChanged) -> None:
-        """A dashed vertical line where a penalty weight or the learning rate changed mid-run."""
+        """A dashed vertical line where a penalty weight or the learning rate changed mid-run,
+        on the CE and penalty plots, labelled with what changed; labels of nearby changes step
+        down the plot so that they never overlap. Kept as long as the run's lines are."""
+        before = record.changes[-2] if len(record.changes) > 1 else None
+        start = (record.l1_weights[0], record.l2_weights[0], record.config.lr)
+        old = (before.l1_weights[0], before.l2_weights[0], before.lr) if before else start
+        new = (change.l1_weights[0], change.l2_weights[0], change.lr)
+        text = ", ".join(f"{name} {short(b)}" for name, a, b in zip(("L1", "L2", "lr"), old, new) if a != b)
         epoch = (change.step - 1) / record.config.steps_per_epoch
-        text = (f"L1 {short(change.l1_weights[0])}, "
-                + (f"L2 {short(change.l2_weights[0])}, " if record.uses_l2() else "")
-                + f"lr {short(change.lr)}")
-        for widget in (self.ce_widget, self.l1_widget):
+        marks = self.markers.setdefault(record, [])
+        position = 0.92 - 0.14 * ((len(marks) // 2) % 5)
+        for widget in (self.ce_widget, self.penalty_widget):
             line = pg.InfiniteLine(
                 pos=epoch, angle=90, pen=pg.mkPen("#555", width=1, style=Qt.PenStyle.DashLine),
-                label=text,
-                labelOpts={"position": 0.93, "color": "#333", "fill": (255, 255, 255, 200),
+                label=text if widget is self.ce_widget else None,
+                labelOpts={"position": position, "color": "#333", "fill": (255, 255, 255, 200),
                            "anchors": [(0, 0.5), (0, 0.5)]},
             )
             widget.plotItem.addItem(line)
-            self.markers.append((widget.plotItem, line))
+            marks.append((widget.plotItem, line))
 
-    def _drop_live(self) -> None:
-        for plot, line in self.markers:
-            plot.removeItem(line)
-        self.markers.clear()
-        if self.live_curves:
-            self.legend.removeItem(self.live_curves["ce"].line_item)
-            for key, curve in self.live_curves.items():
-                curve.remove((self.ce_widget if key == "ce" else self.l1_widget).plotItem)
-            self.acc_widget.plotItem.removeItem(self._accuracy)
-        self.live, self.live_curves, self._accuracy = None, {}, None
-
-    # ---- finished runs -----------------------------------------------------------------------
-
-    def _history_changed(self) -> None:
-        """Overlays for the finished runs, legends from the session's labels (they name what
-        differs between runs, so a new run may change the older ones' names)."""
-        labels = self.session.labels()
-        if self.live is not None and self.live.ended is not None:
-            self._drop_live()  # it is drawn as an overlay from now on
-        for record in [r for r in self.overlays if r not in labels or r is self.live]:
-            self._remove_overlay(record)
-        for record in labels:
-            if record.ended is not None and record not in self.overlays:
-                self._add_overlay(record)
-        self.legend.clear()
-        for record, items in self.overlays.items():
-            self.legend.addItem(items[0][1], labels[record])
-        if self.live_curves:
-            self.legend.addItem(self.live_curves["ce"].line_item, f"now: {labels[self.live]}")
-        peaks = [(float(np.nanmax(ce)), float(np.nanmax(l1 + l2)))
-                 for ce, l1, l2 in (r.curves()[1:] for r in self.overlays) if len(ce)]
-        self._overlay_peaks = {"ce": max((p[0] for p in peaks), default=0.0),
-                               "penalty": max((p[1] for p in peaks), default=0.0)}
-        self._dirty = True
-
-    def _add_overlay(self, record: RunRecord) -> None:
-        colour = pg.mkColor(run_colour(record.number))
-        colour.setAlpha(110)
-        epochs, ce, l1, l2 = record.curves()
-        curves = [(self.ce_widget, ce, False), (self.l1_widget, l1, False)]
-        if record.uses_l2():
-            curves.append((self.l1_widget, l2, True))
-        items = []
-        for widget, values, dashed in curves:
-            pen = pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-            item = widget.plotItem.plot(epochs, smooth(values[:, 0], self.smoothing)[0], pen=pen,
-                                        skipFiniteCheck=True)
-            item.setDownsampling(auto=True, method="peak")
-            item.setClipToView(True)
-            items.append((widget.plotItem, item))
-        accuracy = self.acc_widget.plotItem.plot(
-            [m.epoch for m in record.epochs], [100 * m.test_accuracy[0] for m in record.epochs],
-            pen=pg.mkPen(colour, width=1), symbol="o", symbolSize=4, symbolBrush=colour)
-        items.append((self.acc_widget.plotItem, accuracy))
-        self.overlays[record] = items
-
-    def _remove_overlay(self, record: RunRecord) -> None:
-        for plot, item in self.overlays.pop(record):
-            plot.removeItem(item)
-
-    # ---- shared ------------------------------------------------------------------------------
+    # ---- settings --------------------------------------------------------------------------
 
     def set_smoothing(self, weight: float) -> None:
         self.smoothing = weight
-        for curve in self.live_curves.values():
-            curve.set_weight(weight)
-        self._rebuild_overlays()
+        for line in self.lines.values():
+            for curve in line.curves.values():
+                curve.set_weight(weight)
+        self._dirty = True
+
+    def set_unweighted(self, on: bool) -> None:
+        """The penalty plot as sum|w| and sum w^2 (on) or as the weighted terms (off)."""
+        self.unweighted = on
+        item = self.penalty_widget.plotItem
+        item.setTitle(PENALTY_TITLES[on], size=item.titleLabel.opts["size"])
+        for line in self.lines.values():
+            line.drop_penalties()
+            line.follow()
+        self._ranges.pop("penalty", None)
+        self._dirty = True
 
     def set_log_penalties(self, on: bool) -> None:
         """A log y axis for the penalties: the notebook's 0.64 plateau next to its 65 at start."""
         self.log_penalties = on
-        self.l1_widget.setLogMode(y=on)
+        self.penalty_widget.setLogMode(y=on)
         self._ranges.pop("penalty", None)
         self._dirty = True
 
-    def set_line_width(self, width: float) -> None:
-        """Thicker lines for a projector (presentation mode)."""
-        self.line_width = width
-        for curve in self.live_curves.values():
-            curve.set_width(width)
-        self._rebuild_overlays()
-
-    def _rebuild_overlays(self) -> None:
-        for record in list(self.overlays):
-            self._remove_overlay(record)
-        self._history_changed()
+    def set_presenting(self, on: bool) -> None:
+        """Thicker lines and finished runs as clear as live ones, for a projector."""
+        self.line_width = LINE_WIDTH * (PRESENTING_LINE_SCALE if on else 1.0)
+        self.finished_alpha = 230 if on else FINISHED_ALPHA
+        for line in self.lines.values():
+            line.restyle()
+        self._dirty = True
 
     def export_png(self, stem: Path) -> list[Path]:
-        """Each plot as `<stem>-ce.png`, `-l1.png`, `-accuracy.png`, via pyqtgraph's exporter.
-
-        All three targets are checked before any is written, and each is written atomically."""
+        """Each plot as `<stem>-ce.png`, `-penalties.png`, `-accuracy.png`, `-zeros.png`, via
+        pyqtgraph's exporter. All targets are checked before any is written, each atomically."""
         from pyqtgraph.exporters import ImageExporter
 
         from l1_trainer.core.files import check_target, write_atomic
 
-        plots = (("ce", self.ce_widget), ("l1", self.l1_widget), ("accuracy", self.acc_widget))
+        plots = (("ce", self.ce_widget), ("penalties", self.penalty_widget), ("accuracy", self.acc_widget),
+                 ("zeros", self.zeros_widget))
         paths = [stem.with_name(f"{stem.name}-{suffix}.png") for suffix, _ in plots]
         for path in paths:
             check_target(path)
@@ -367,27 +474,29 @@ class LossPlots(QWidget):
             write_atomic(path, bytes(buffer.data()))
         return paths
 
+    # ---- drawing ---------------------------------------------------------------------------
+
     @Slot()
     def _redraw(self) -> None:
         if not self._dirty:
             return
         self._dirty = False
-        for curve in self.live_curves.values():
-            curve.redraw()
-        live = self.live_curves
-        ce_peak = max(self._overlay_peaks["ce"], live["ce"].peak if live else 0.0)
-        penalty_peak = max(self._overlay_peaks["penalty"],
-                           sum(live[k].peak for k in ("l1", "l2") if k in live))
+        for line in self.lines.values():
+            if line.dirty:
+                line.redraw()
+        # Ranges from the models that did not diverge: one that ran off to 1e32 must not
+        # flatten every other curve (unless every model diverged).
+        lines = [line for line in self.lines.values() if not line.diverged] or list(self.lines.values())
+        ce_peak = max((line.curves["ce"].peak for line in lines), default=0.0)
+        penalty_peak = max((sum(c.peak for k, c in line.curves.items() if k != "ce") for line in lines),
+                           default=0.0)
         self._set_range("ce", self.ce_widget, (0.0, nice_ceiling(max(ce_peak, CHANCE_CE))))
         if not self.log_penalties:  # in log mode pyqtgraph's auto range fits the decades
-            self._set_range("penalty", self.l1_widget, (0.0, nice_ceiling(penalty_peak)))
+            self._set_range("penalty", self.penalty_widget, (0.0, nice_ceiling(penalty_peak)))
         else:
-            self.l1_widget.enableAutoRange(axis="y")
-        self._set_range("accuracy", self.acc_widget, accuracy_range(self._accuracies()))
-
-    def _accuracies(self) -> list[float]:
-        records = [*self.overlays, *([self.live] if self.live is not None else [])]
-        return [100 * m.test_accuracy[0] for r in records for m in r.epochs]
+            self.penalty_widget.enableAutoRange(axis="y")
+        accuracies = [100 * e.test_accuracy[line.m] for line in lines for e in line.record.epochs]
+        self._set_range("accuracy", self.acc_widget, accuracy_range(accuracies))
 
     def _set_range(self, key: str, widget: pg.PlotWidget, span: tuple[float, float]) -> None:
         # Only when it changes: a new range repaints the axis, which costs the training thread.
@@ -424,17 +533,23 @@ class CurvesTab(QWidget):
         self.clear_runs.setObjectName("clearRunsButton")
         self.clear_runs.setAccessibleName("Clear old runs")
         self.clear_runs.setToolTip("Remove the faded curves and the summaries of earlier runs")
-        self.log_scale = QCheckBox("Log penalties")
+        self.log_scale = QCheckBox("Log scale")
         self.log_scale.setObjectName("penaltyLogScaleCheck")
-        self.log_scale.setToolTip("Show the penalty terms on a logarithmic axis: a large start and "
-                                  "a small plateau (the Seed notebook's 65 and 0.64) both stay visible")
+        self.log_scale.setToolTip("Penalties on a logarithmic axis: a large start and a small plateau "
+                                  "(the Seed notebook's 65 and 0.64) both stay visible")
+        self.unweighted = QCheckBox("Unweighted")
+        self.unweighted.setObjectName("unweightedCheck")
+        self.unweighted.setToolTip("Penalties as Σ|w| and Σw² themselves, not the weighted terms added "
+                                   "to the loss: models trained with different weights (or none) compare")
         self.smoothing.valueChanged.connect(lambda value: self.plots.set_smoothing(value / 100))
         self.log_scale.toggled.connect(self.plots.set_log_penalties)
+        self.unweighted.toggled.connect(self.plots.set_unweighted)
         self.clear_runs.clicked.connect(session.clear_old_runs)
         bar = QHBoxLayout()
         bar.addWidget(plain_label("Smoothing"))
         bar.addWidget(self.smoothing)
         bar.addWidget(self.log_scale)
+        bar.addWidget(self.unweighted)
         bar.addStretch(1)
         bar.addWidget(self.clear_runs)
         layout = QVBoxLayout(self)

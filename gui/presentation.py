@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QFont
-from PySide6.QtWidgets import QApplication, QMainWindow
+from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget, QWidget
 
-from l1_trainer.gui.plots import LINE_WIDTH, LossPlots, scale_text
+from l1_trainer.gui.plots import LossPlots, scale_text
 
 TEXT_SCALE = 1.5
-LINE_SCALE = 2.5
 
 
 class Presentation:
     """The View menu's checkable action (F11) and what it switches."""
 
-    def __init__(self, window: QMainWindow, plots: LossPlots) -> None:
-        self.window, self.plots = window, plots
+    def __init__(self, window: QMainWindow, plots: LossPlots, panels: list[QWidget], tabs: QTabWidget) -> None:
+        """`panels`: the side panels, each with set_presenting(on) (the settings give way to
+        their summary, the sparsity readout widens)."""
+        self.window, self.plots, self.panels, self.tabs = window, plots, panels, tabs
         self._normal_font: QFont | None = None  # the application's font before the first switch
         self.action = QAction("&Presentation mode", window)
         self.action.setShortcut("F11")
@@ -34,9 +35,13 @@ class Presentation:
         font = QFont(self._normal_font)
         font.setPointSizeF(self._normal_font.pointSizeF() * factor)
         app.setFont(font)
+        # The tabs keep their size: the room reads the plots, and seven larger tabs would not fit.
+        self.tabs.setFont(self._normal_font)
         for plot in self.window.findChildren(pg.PlotWidget):
-            scale_text(plot, factor)
-        self.plots.set_line_width(LINE_WIDTH * (LINE_SCALE if on else 1.0))
+            scale_text(plot, factor, self._normal_font.pointSizeF())
+        self.plots.set_presenting(on)
+        for panel in self.panels:
+            panel.set_presenting(on)
         if on:
             self.window.showFullScreen()
         else:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from l1_trainer.core.session import Session
 from l1_trainer.gui.inputs import plain_label
-from l1_trainer.gui.plots import RUN_COLOURS, titled_plot
+from l1_trainer.gui.plots import line_colour, titled_plot
 
 
 class PruningView(QWidget):
@@ -59,7 +59,7 @@ class PruningView(QWidget):
             self.plot.plotItem.legend.removeItem(curve)
         self.curves.clear()
         for i, (label, points) in enumerate(self.session.pruning):
-            colour = RUN_COLOURS[i % len(RUN_COLOURS)]
+            colour = line_colour(i)
             x = np.array([100 * p.removed for p in points])
             y = np.array([100 * p.accuracy for p in points])
             self.curves.append(self.plot.plotItem.plot(

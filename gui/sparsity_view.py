@@ -1,29 +1,52 @@
-"""The live sparsity readout: one large figure, a bar per layer, the count of exact zeros."""
+"""The live sparsity readout: how many weights are near zero and exactly zero, for the current
+model or, side by side, for each model of a comparison; and why only one L1 method gives zeros.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QProgressBar,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from l1_trainer.core.session import Session
-from l1_trainer.core.sparsity import SparsityReport
+from l1_trainer.core.session import CurrentModel, Session
+from l1_trainer.core.sparsity import SparsityReport, sparsity
 from l1_trainer.gui.inputs import plain_label
+from l1_trainer.gui.plots import line_colour
 
 BAR_SCALE = 1000
+PRESENTING_SCALE = 1.5  # as presentation mode scales the application's text
+WIDTH = {False: 210, True: 300}  # the panel's width, in presentation mode or not
+EXACT_ZEROS = (
+    "Exactly zero needs the proximal method. Penalty (as in the notebook) pushes every weight by "
+    "the same small step towards zero and past it, so weights jitter around zero but are never "
+    "exactly 0. Proximal shrinks each weight after the step and stops at zero: it stays there "
+    "until the data pulls it back. L2 only shrinks weights in proportion to their size, so they "
+    "get small and never reach zero.")
 
 
 class SparsityReadout(QGroupBox):
-    """The current model's sparsity at the chosen threshold (the session computes it)."""
+    """What share of weights is near zero, and how many are exactly zero: one large figure for
+    one model, a row per model for a comparison. The session computes nothing here; this view
+    counts from the models it shows."""
+
+    methodChosen = Signal(str)  # "penalty" or "proximal", from the switch under the figures
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__("Sparsity", parent)
         self.session = session
         self.setObjectName("sparsityReadout")
         self.setAccessibleName("Sparsity readout")
-        self.setToolTip(
-            "Share of weights whose magnitude is at or below the threshold: the weights L1 has "
-            "pushed to (almost) zero. Biases are not counted."
-        )
+        self.setToolTip("Share of weights whose magnitude is at or below the threshold, and how many "
+                        "are exactly zero. Biases are not counted.")
+        self.setFixedWidth(WIDTH[False])
         self.figure = plain_label("—")
         self.figure.setObjectName("sparsityFigure")
         self.figure.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -35,63 +58,126 @@ class SparsityReadout(QGroupBox):
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setWordWrap(True)  # "of 52,544 weights with |w| ≤ 1e-05" outgrows the panel
         self.zeros = plain_label("")
+        self.zeros.setObjectName("exactZeros")
         self.zeros.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.hint = plain_label(
-            "L1 pulls every weight towards zero; the data holds up the ones it needs. Watch the "
-            "first layer (784 → 64): the pixels at the image borders carry no ink, so their "
-            "weights are the first to go. Too large an L1 weight takes them all, and the "
-            "network can only guess."
-        )
+        bold = self.zeros.font()
+        bold.setBold(True)
+        bold.setPointSizeF(bold.pointSizeF() * 1.25)
+        self.zeros.setFont(bold)
+        self._sizes = {self.figure: self.figure.font().pointSizeF(), self.zeros: self.zeros.font().pointSizeF()}
+        self._rows = QGridLayout()
+        self._bars: list[tuple[QLabel, QProgressBar, QLabel]] = []
+        self.hint = plain_label(EXACT_ZEROS)
+        self.hint.setObjectName("exactZerosHint")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #555;")
-        self._layers = QGridLayout()
-        self._bars: list[tuple[QLabel, QProgressBar]] = []
+        self.methods = QButtonGroup(self)
+        switch = QVBoxLayout()
+        switch.addWidget(plain_label("L1 method:"))
+        for key, text in (("penalty", "Penalty: jitters near 0"), ("proximal", "Proximal: exact zeros")):
+            button = QRadioButton(text)
+            button.setObjectName(f"{key}MethodRadio")
+            button.setProperty("method", key)
+            self.methods.addButton(button)
+            switch.addWidget(button)
+        self.methods.buttonClicked.connect(lambda button: self.methodChosen.emit(button.property("method")))
         layout = QVBoxLayout(self)
         layout.addWidget(self.figure)
         layout.addWidget(self.caption)
-        layout.addLayout(self._layers)
+        layout.addLayout(self._rows)
         layout.addWidget(self.zeros)
-        layout.addSpacing(16)
+        layout.addSpacing(12)
         layout.addWidget(self.hint)
+        layout.addLayout(switch)
         layout.addStretch(1)
         session.events.model.connect(self._refresh)
         session.events.threshold.connect(self._refresh)
 
+    def set_method(self, method: str) -> None:
+        """Show the L1 method the settings hold (the switch and the settings stay as one)."""
+        for button in self.methods.buttons():
+            button.setChecked(button.property("method") == method)
+
+    def set_enabled_method(self, on: bool) -> None:
+        for button in self.methods.buttons():
+            button.setEnabled(on)
+
+    def set_presenting(self, on: bool) -> None:
+        """Wider, and the figures (whose sizes are their own, not the application's) larger."""
+        self.setFixedWidth(WIDTH[on])
+        self.hint.setVisible(not on)  # a paragraph is for the teacher, not for the back row
+        for label, size in self._sizes.items():
+            font = label.font()
+            font.setPointSizeF(size * (PRESENTING_SCALE if on else 1.0))
+            label.setFont(font)
+        for _, _, count in self._bars:
+            count.setFont(self.zeros.font())
+
     def _refresh(self, *_: object) -> None:
-        report = self.session.sparsity()
-        if report is None:
+        models = self.session.shown_models()
+        threshold = self.session.threshold
+        if not models:
             self.clear()
+        elif len(models) == 1:
+            self.show_report(sparsity(models[0].weights(), threshold))
         else:
-            self.show_report(report)
+            self.show_models([(model, sparsity(model.weights(), threshold)) for model in models])
 
     def show_report(self, report: SparsityReport) -> None:
+        """One model: the share near zero large, a bar per layer, the exact zeros."""
+        self.figure.show()
+        self.caption.setText(f"of {report.size:,} weights with |w| ≤ {report.threshold:g}")
         self.figure.setText(f"{report.fraction:.1%}")
         self.figure.setAccessibleName(f"{report.fraction:.1%} of weights near zero")
-        self.caption.setText(f"of {report.size:,} weights with |w| ≤ {report.threshold:g}")
         self.zeros.setText(f"{report.exact_zeros:,} exactly zero")
         self._ensure_rows(len(report.layers))
-        for (label, bar), layer in zip(self._bars, report.layers):
+        for (label, bar, count), layer in zip(self._bars, report.layers):
             out_features, in_features = layer.shape
             label.setText(f"{in_features} → {out_features}")
-            bar.setValue(round(layer.fraction * BAR_SCALE))
-            bar.setFormat(f"{layer.fraction:.1%}")
-            bar.setAccessibleName(f"Layer {in_features} to {out_features}: {layer.fraction:.1%} near zero")
+            label.setStyleSheet("")
+            count.hide()
+            self._fill(bar, layer.fraction, f"Layer {in_features} to {out_features}")
+
+    def show_models(self, shown: list[tuple[CurrentModel, SparsityReport]]) -> None:
+        """A comparison: each model's exact zeros in bold and its share near zero as a bar."""
+        self.figure.hide()
+        threshold = shown[0][1].threshold
+        self.caption.setText(f"near zero: |w| ≤ {threshold:g}, of {shown[0][1].size:,} weights each")
+        self.zeros.setText("")
+        self._ensure_rows(len(shown))
+        for (label, bar, count), (model, report) in zip(self._bars, shown):
+            colour = line_colour(model.colour or 0)
+            label.setText(f"■ {model.trained_with}")
+            label.setStyleSheet(f"color: {colour}; font-weight: bold;")
+            count.setText(f"{report.exact_zeros:,} exactly zero")
+            count.setAccessibleName(f"{model.trained_with}: {report.exact_zeros:,} weights exactly zero")
+            count.show()
+            self._fill(bar, report.fraction, model.trained_with)
+
+    def _fill(self, bar: QProgressBar, fraction: float, what: str) -> None:
+        bar.setValue(round(fraction * BAR_SCALE))
+        bar.setFormat(f"{fraction:.1%} near 0")
+        bar.setAccessibleName(f"{what}: {fraction:.1%} near zero")
 
     def clear(self) -> None:
+        self.figure.show()
         self.figure.setText("—")
         self.zeros.setText("")
         self._ensure_rows(0)
 
     def _ensure_rows(self, count: int) -> None:
         while len(self._bars) > count:
-            label, bar = self._bars.pop()
-            label.deleteLater()
-            bar.deleteLater()
+            for widget in self._bars.pop():
+                widget.deleteLater()
         while len(self._bars) < count:
-            label, bar = plain_label(), QProgressBar()
+            label, bar, zeros = plain_label(), QProgressBar(), plain_label()
+            label.setWordWrap(True)
+            zeros.setFont(self.zeros.font())  # the lesson's number: bold, larger than the text
             bar.setRange(0, BAR_SCALE)
             bar.setTextVisible(True)
-            row = len(self._bars)
-            self._layers.addWidget(label, row, 0)
-            self._layers.addWidget(bar, row, 1)
-            self._bars.append((label, bar))
+            zeros.hide()
+            row = 3 * len(self._bars)
+            self._rows.addWidget(label, row, 0)
+            self._rows.addWidget(zeros, row + 1, 0)
+            self._rows.addWidget(bar, row + 2, 0)
+            self._bars.append((label, bar, zeros))

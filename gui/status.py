@@ -7,7 +7,7 @@ import time
 
 from PySide6.QtWidgets import QProgressBar, QSizePolicy, QStatusBar
 
-from l1_trainer.core.events import HyperparamsChanged, Steps
+from l1_trainer.core.events import HyperparamsChanged, Paused, Steps
 from l1_trainer.core.records import RunRecord
 from l1_trainer.core.session import AppState, CurrentModel, Session
 from l1_trainer.gui.inputs import plain_label
@@ -64,8 +64,10 @@ class StatusReadout:
 
     def _what(self, record: RunRecord) -> str:
         if record.sweep:
-            return f"Sweep {record.number}: {record.k} L1 weights at once"
-        return f"Run {record.number}: {record.schedule()}"
+            return f"{_named(record)}: {record.k} L1 weights at once"
+        if record.comparison:
+            return f"{_named(record)}: " + ", ".join(record.model_name(m) for m in range(record.k))
+        return f"{_named(record)}: {record.schedule()}"
 
     def _started(self, record: RunRecord) -> None:
         self.progress.setRange(0, record.total_steps)
@@ -77,6 +79,10 @@ class StatusReadout:
     def _event(self, record: RunRecord, event: object) -> None:
         if isinstance(event, HyperparamsChanged) and self.session.state is AppState.RUNNING:
             self.state.setText(self._what(record))  # the schedule, with the change
+        if isinstance(event, Paused):  # where it stopped, at once; no speed while it waits
+            self._show_position(record)
+            self.speed.setText("")
+            return
         if not isinstance(event, Steps):
             return
         now = time.perf_counter()
@@ -98,11 +104,11 @@ class StatusReadout:
         ended = record.ended
         self._show_position(record)
         self.speed.setText("")
-        kind = "Sweep" if record.sweep else "Run"
+        name = _named(record)
         self.ending = {
-            "finished": f"{kind} {record.number} finished {ended.epochs_done} epoch(s)",
-            "stopped": f"{kind} {record.number} stopped at step {ended.step:,}",
-        }.get(ended.status.value, f"{kind} {record.number} failed at step {ended.step:,}")
+            "finished": f"{name} finished {ended.epochs_done} epoch(s)",
+            "stopped": f"{name} stopped at step {ended.step:,}",
+        }.get(ended.status.value, f"{name} failed at step {ended.step:,}")
         self.state.setText(self.ending)
 
     def _history_changed(self) -> None:
@@ -121,6 +127,11 @@ class StatusReadout:
             prefix = f"{self.ending}. " if self.ending and self.session.history else ""
             self.state.setText(f"{prefix}Current model ({model.origin}): test accuracy "
                                f"{evaluation.accuracy:.2%} on {len(evaluation.labels):,} test images")
+
+
+def _named(record: RunRecord) -> str:
+    """`Run #3`, `Comparison #7`: the title, as the Runs tab numbers it."""
+    return record.title[:1].upper() + record.title[1:]
 
 
 def duration(seconds: float) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -26,7 +27,7 @@ from l1_trainer.core.labels import short
 from l1_trainer.core.records import RunRecord
 from l1_trainer.core.session import Session
 from l1_trainer.gui.inputs import named_button, plain_label
-from l1_trainer.gui.plots import RUN_COLOURS, Series, titled_plot
+from l1_trainer.gui.plots import Series, line_colour, titled_plot
 from l1_trainer.gui.smoothing import EmaState, smooth
 from l1_trainer.gui.status import duration
 
@@ -36,19 +37,34 @@ LOSS_SMOOTHING = 0.95
 REDRAW_MS = 500  # K curves are a summary: twice a second is enough, and K can be 64
 
 
-def label_anchors(x: np.ndarray, y: np.ndarray, span: float = 100.0) -> list[tuple[float, float]]:
-    """Where each point's label goes (pyqtgraph anchors), so that labels neither overlap nor
-    leave the plot: to the right and above by default; to the left near the right edge; below
-    the point when the point before it (by sparsity) is close enough for the two to collide."""
-    anchors: list[tuple[float, float]] = [(0.0, 1.0)] * len(x)
-    order = np.argsort(x)
-    for before, i in zip([None, *order[:-1]], order):
-        ax = 1.0 if x[i] > 0.8 * span else 0.0
-        ay = 1.0
-        if before is not None and abs(x[i] - x[before]) < 0.1 * span and abs(y[i] - y[before]) < 4:
-            ay = 0.0 if anchors[before][1] == 1.0 else 1.0  # the other side from its neighbour
-        anchors[i] = (ax, ay)
+# Where a label may go around its point: pyqtgraph anchors, the label's corner on the point.
+CANDIDATES = ((0.0, 1.0), (0.0, 0.0), (1.0, 1.0), (1.0, 0.0))  # above right, below right, ...
+LOG_TICKS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)  # sparsity (%) on the log axis
+
+
+def place_labels(points: list[tuple[float, float]], sizes: list[tuple[float, float]],
+                 bounds: tuple[float, float, float, float]) -> list[tuple[float, float] | None]:
+    """Anchors for labels of `sizes` (w, h) at `points` (x, y), in pixels with y down, such that
+    no two labels overlap and none leaves `bounds` (left, top, right, bottom); a label with no
+    such place gets None and is not drawn (the table lists every model)."""
+    placed: list[tuple[float, float, float, float]] = []
+    anchors: list[tuple[float, float] | None] = []
+    left, top, right, bottom = bounds
+    for (x, y), (w, h) in zip(points, sizes):
+        chosen = None
+        for ax, ay in CANDIDATES:
+            box = (x - ax * w, y - ay * h, x - ax * w + w, y - ay * h + h)
+            inside = left <= box[0] and box[2] <= right and top <= box[1] and box[3] <= bottom
+            if inside and not any(_overlap(box, other) for other in placed):
+                chosen = (ax, ay)
+                placed.append(box)
+                break
+        anchors.append(chosen)
     return anchors
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 class SweepView(QWidget):
@@ -86,6 +102,7 @@ class SweepView(QWidget):
         self.frontier = titled_plot("sweepFrontierPlot", "Accuracy against sparsity",
                                     "sparsity (%)", "test accuracy (%)")
         self.frontier.setXRange(0, 100, padding=0.02)
+        self.frontier.setYRange(0, 100, padding=0.02)  # until there are points: not 0-0.8 under "%"
         self.log_sparsity = QCheckBox("Log scale for sparsity")
         self.log_sparsity.setObjectName("sweepLogSparsityCheck")
         self.log_sparsity.setToolTip("Sparsity on a logarithmic axis: models with little sparsity "
@@ -94,6 +111,8 @@ class SweepView(QWidget):
         self.frontier_line = self.frontier.plotItem.plot(
             pen=pg.mkPen("#1f77b4", width=1.5), symbol="o", symbolSize=8, symbolBrush="#1f77b4")
         self.labels: list[pg.TextItem] = []
+        # Labels are placed in pixels: again whenever the plot's size changes (or it is shown).
+        self.frontier.plotItem.vb.sigResized.connect(self._replace_labels)
         self.losses = titled_plot("sweepLossPlot", "CE per model (smoothed)", "epoch", "CE")
         self.losses.plotItem.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.loss_curves: list[pg.PlotDataItem] = []
@@ -162,7 +181,7 @@ class SweepView(QWidget):
         self._clear()
         self.record = record
         self.loss_curves = [
-            self.losses.plotItem.plot(pen=pg.mkPen(RUN_COLOURS[m % len(RUN_COLOURS)], width=1),
+            self.losses.plotItem.plot(pen=pg.mkPen(line_colour(m), width=1),
                                       name=self._name(record, m), connect="finite")
             for m in range(record.k)]
         self._smoothed = [(Series(), EmaState()) for _ in record.l1_weights]
@@ -220,22 +239,42 @@ class SweepView(QWidget):
         shown = [m for m in range(record.k) if record.test_accuracy(m) is not None]
         sparsity = np.array([100 * record.sparsity(m).fraction for m in shown])
         accuracy = np.array([100 * record.test_accuracy(m) for m in shown])
+        log = self.log_sparsity.isChecked()
+        xs = np.log10(np.maximum(sparsity, 1e-3)) if log else sparsity
         self.frontier_line.setData(sparsity, accuracy)
+        if len(shown):
+            self.frontier.setXRange(xs.min(), xs.max(), padding=0.15) if log else self.frontier.setXRange(0, 100)
+            self.frontier.setYRange(accuracy.min() - 1, accuracy.max() + 1, padding=0.15)
         for label in self.labels:
             self.frontier.plotItem.removeItem(label)
         self.labels = []
-        for m, sx, ay, anchor in zip(shown, sparsity, accuracy, label_anchors(sparsity, accuracy)):
-            label = pg.TextItem(self._name(record, m), color="#333", anchor=anchor)
-            label.setPos(np.log10(max(sx, 1e-3)) if self.log_sparsity.isChecked() else sx, ay)
-            self.frontier.plotItem.addItem(label)
-            self.labels.append(label)
+        box = self.frontier.plotItem.vb
+        names = [self._name(record, m) for m in shown]
+        metrics = QFontMetrics(self.frontier.font())
+        pixels = [box.mapViewToScene(pg.Point(x, y)) for x, y in zip(xs, accuracy)]
+        area = box.sceneBoundingRect()
+        anchors = place_labels([(p.x(), p.y()) for p in pixels],
+                               [(metrics.horizontalAdvance(n) + 6, metrics.height() + 4) for n in names],
+                               (area.left(), area.top(), area.right(), area.bottom()))
+        for name, x, y, anchor in zip(names, xs, accuracy, anchors):
+            if anchor is not None:
+                label = pg.TextItem(name, color="#333", anchor=anchor)
+                label.setPos(x, y)
+                self.frontier.plotItem.addItem(label)
+                self.labels.append(label)
+
+    @Slot()
+    def _replace_labels(self) -> None:
+        if self.record is not None and self.record.epochs:
+            self._draw_frontier()
 
     @Slot(bool)
     def _log_sparsity(self, on: bool) -> None:
         self.frontier.setLogMode(x=on)
-        if on:
-            self.frontier.enableAutoRange(axis="x")
-        else:
+        # Named ticks only: pyqtgraph's log axis labels every minor tick, and they collide.
+        self.frontier.getAxis("bottom").setTicks(
+            [[(np.log10(t), f"{t:g}") for t in LOG_TICKS], []] if on else None)
+        if not on:
             self.frontier.setXRange(0, 100, padding=0.02)
         if self.record is not None and self.record.epochs:
             self._draw_frontier()

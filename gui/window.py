@@ -19,13 +19,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QMainWindow,
     QMessageBox,
-    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from l1_trainer.core.config import parse_weights, sweep_grid
+from l1_trainer.core.config import TrainConfig, compared_weights, parse_weights, sweep_grid
+from l1_trainer.core.records import Kind
 from l1_trainer.core.session import AppState, Session
 from l1_trainer.gui.controller import Controller
 from l1_trainer.gui.controls import ControlsPanel
@@ -45,8 +45,7 @@ from l1_trainer.gui.status import StatusReadout
 from l1_trainer.gui.sweep_view import SweepView
 from l1_trainer.gui.weights_view import WeightsView
 
-# Widths that let the window fit a 1024 x 700 screen with room for the tabs.
-SIDE_PANEL, SPARSITY_PANEL = 300, 200
+SIDE_PANEL = 270  # lets the window fit a 1024 x 700 screen with room for the tabs
 
 
 class MainWindow(QMainWindow):
@@ -79,8 +78,8 @@ class MainWindow(QMainWindow):
         self.sweep_view = SweepView(session)
         self.runs_view = RunsView(session)
         self.exports = Exports(self, session, self.plots, self.sweep_view)
-        self._presentation = Presentation(self, self.plots)
         self.tabs = QTabWidget()
+        self._presentation = Presentation(self, self.plots, [self.controls, self.sparsity], self.tabs)
         self.status = StatusReadout(self.statusBar(), session)
         self._ready = False  # torchReady was emitted
         self._rendered_with_model = False
@@ -90,19 +89,16 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore()
         session.set_threshold(self.controls.threshold.value())
-        self.controller.open_history()
+        self.sparsity.set_method(self.controls.l1_method.currentData())
+        self.controller.history.open()
         self._render()
 
     # ---- layout -----------------------------------------------------------------------------
 
     def _build(self) -> None:
-        scroll = QScrollArea()
-        scroll.setWidget(self.controls)
-        scroll.setWidgetResizable(True)
-        scroll.setFixedWidth(SIDE_PANEL)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.controls.setFixedWidth(SIDE_PANEL)
         self.tabs.setObjectName("viewTabs")
-        for widget, title in ((self.curves, "Curves"), (self.weights, "Weights"), (self.draw, "Draw a digit"),
+        for widget, title in ((self.curves, "Curves"), (self.weights, "Weights"), (self.draw, "Draw"),
                               (self.gallery, "Test images"), (self.pruning, "Pruning"),
                               (self.sweep_view, "Sweep"), (self.runs_view, "Runs")):
             self.tabs.addTab(widget, title)
@@ -110,10 +106,9 @@ class MainWindow(QMainWindow):
         for bar_widget in (self.guide, self.message, self.diagnosis):
             middle.addWidget(bar_widget)
         middle.addWidget(self.tabs, 1)
-        self.sparsity.setFixedWidth(SPARSITY_PANEL)
         central = QWidget()
         layout = QHBoxLayout(central)
-        layout.addWidget(scroll)
+        layout.addWidget(self.controls)
         layout.addLayout(middle, 1)
         layout.addWidget(self.sparsity)
         self.setCentralWidget(central)
@@ -139,7 +134,7 @@ class MainWindow(QMainWindow):
         for title, html in (("What is L1 regularization?", WHAT_IS_L1),
                             ("Keyboard shortcuts", shortcuts_text()),
                             ("About L1 Trainer", about_text())):
-            help_menu.addAction(self._action(title, lambda _=False, t=title, h=html: self.show_help(t, h)))
+            help_menu.addAction(self._action(title, lambda _=False, t=title, h=html: show_help_box(self, t, h)))
 
     def _action(self, text: str, slot: Callable, shortcut: object = None) -> QAction:
         action = QAction(text, self)
@@ -161,7 +156,11 @@ class MainWindow(QMainWindow):
         controls.l2WeightChanged.connect(controller.set_l2_weight)
         controls.learningRateChanged.connect(controller.set_lr)
         controls.thresholdChanged.connect(session.set_threshold)
-        controls.inputRejected.connect(self.message.show_message)
+        controls.l1MethodChanged.connect(self.sparsity.set_method)  # the readout's switch: one setting
+        self.sparsity.methodChosen.connect(controls.set_l1_method)
+        controls.inputRejected.connect(self.message.show_rejection)
+        for signal in controls.edit_signals():  # a value taken: the complaint about the last one goes
+            signal.connect(self.message.value_taken)
         self.draw.trainRequested.connect(self.start)
         self.draw.loadRequested.connect(self.open_model_dialog)
         self.gallery.drawOverRequested.connect(self.draw_over)
@@ -171,8 +170,8 @@ class MainWindow(QMainWindow):
         self.sweep_view.openRequested.connect(controller.open_sweep_model)
         self.sweep_view.export_button.clicked.connect(
             lambda: self.exports.dialog("Export sweep results", "sweep.csv", "CSV (*.csv)", self.exports.sweep))
-        self.runs_view.showRequested.connect(controller.show_stored)
-        self.runs_view.openRequested.connect(controller.open_stored)
+        self.runs_view.showRequested.connect(controller.history.show)
+        self.runs_view.openRequested.connect(controller.history.open_run)
         self.runs_view.deleteRequested.connect(self.delete_stored)
         self.runs_view.exportRequested.connect(
             lambda: self.exports.dialog("Export kept runs", "runs.csv", "CSV (*.csv)", self.exports.runs))
@@ -200,6 +199,7 @@ class MainWindow(QMainWindow):
         self._rendered_with_model = self.session.current is not None
         can = self.session.enabled()
         self.controls.render(can, paused=self.session.state is AppState.PAUSED)
+        self.sparsity.set_enabled_method(can.settings)
         self.open_action.setEnabled(can.open_model)
         self.save_action.setEnabled(can.save_model)
         self.pruning.prune_button.setEnabled(can.prune)
@@ -207,13 +207,7 @@ class MainWindow(QMainWindow):
         self.sweep_view.set_enabled(can.start, sweeping and can.stop)
 
     def _diagnosis(self, text: str) -> None:
-        if text:
-            self.diagnosis.show_message(text, "info")
-        else:
-            self.diagnosis.hide()
-
-    def show_help(self, title: str, html: str):  # -> QMessageBox
-        return show_help_box(self, title, html)
+        self.diagnosis.show_message(text, "info") if text else self.diagnosis.hide()
 
     # ---- start-up ---------------------------------------------------------------------------
 
@@ -236,9 +230,16 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def start(self) -> None:
+        """A run, or with "Side by side" on, the comparison: no penalty, L2 alone, L1 alone."""
         if self.session.state is AppState.IDLE and (config := self._config("Cannot start")):
-            self.message.hide()
-            self.controller.start(config)
+            self._begin(config)
+
+    def _begin(self, config: TrainConfig, steps: int | None = None) -> None:
+        self.message.hide()
+        if self.controls.comparing():
+            self.controller.start(config, *compared_weights(config), steps=steps, kind=Kind.COMPARISON)
+        else:
+            self.controller.start(config, steps=steps)
 
     @Slot(str, str)
     def start_sweep(self, l1_text: str, l2_text: str = "0") -> None:
@@ -253,7 +254,7 @@ class MainWindow(QMainWindow):
             return
         if config := self._config("Cannot sweep"):
             self.message.hide()
-            self.controller.start(config, l1, l2)
+            self.controller.start(config, l1, l2, kind=Kind.SWEEP)
 
     def _config(self, failure: str):  # -> TrainConfig | None
         try:
@@ -272,8 +273,7 @@ class MainWindow(QMainWindow):
         if self.session.state is AppState.PAUSED:
             self.controller.step(steps)
         elif self.session.state is AppState.IDLE and (config := self._config("Cannot start")):
-            self.message.hide()
-            self.controller.start(config, steps=steps)
+            self._begin(config, steps)
 
     def draw_over(self, image: object) -> None:
         """A test image onto the drawing canvas, to change by hand and watch the prediction."""
@@ -308,7 +308,7 @@ class MainWindow(QMainWindow):
                                       f"Delete run #{run_id} and its weights from the history? "
                                       "This cannot be undone.")
         if answer == QMessageBox.StandardButton.Yes:
-            self.controller.delete_stored(run_id)
+            self.controller.history.delete(run_id)
 
     # ---- persistence and closing -------------------------------------------------------------
 
@@ -317,8 +317,9 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 820)
+        else:  # a first start: 1280 x 820, or the screen it opens on if that is smaller
+            screen = self.screen().availableGeometry()
+            self.resize(min(1280, screen.width()), min(820, screen.height()))
         smoothing = self.settings.value("plots/smoothing")
         if smoothing is not None:
             self.curves.smoothing.setValue(int(smoothing))

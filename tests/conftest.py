@@ -15,6 +15,11 @@ os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="l1-trainer-test-data-")
 os.environ["L1_TRAINER_DATA"] = tempfile.mkdtemp(prefix="l1-trainer-test-runs-")
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
+
+# One thread, as the app trains (core/threads.py): a second one made steps many times slower
+# whenever anything else ran on the machine. No test depends on the count.
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parent.parent
 

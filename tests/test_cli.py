@@ -124,12 +124,13 @@ def test_train_save_load_and_prune(run, tmp_path):
 
     code, out, err = run("train", *SMALL, "--load", first, "--save", second)
     assert code == 0, err
-    assert f"Starting from {first}" in out
+    assert f"Starting from {first} (trained with {summary['schedule']})" in out  # its schedule, changes too
     # A second epoch from the first one's weights beats the first epoch alone.
     assert load_model(second)[2]["test_accuracy"] > summary["test_accuracy"]
 
     code, out, err = run("prune", second)
     assert code == 0, err
+    assert out.startswith(f"{second}: trained with {load_model(second)[2]['schedule']}, penalty")
     rows = re.findall(r"^\s+([\d.]+)%\s+([\d.]+)%$", out, re.M)
     assert len(rows) == 14 and float(rows[0][0]) == 0.0 and float(rows[-1][0]) == 99.0
 
@@ -169,6 +170,19 @@ def test_sweep_prints_the_trade_off_and_writes_csv(run, tmp_path, monkeypatch):
     assert [r["status"] for r in table] == ["finished", "finished"]
     assert list(table[0]) == list(SUMMARY_FIELDS)
     assert [r["schedule"] for r in table] == ["L1 0, lr 1e-3", "L1 1e-3, lr 1e-3"]
+
+
+def test_the_l1_vs_l2_preset_trains_three_models_side_by_side(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("L1_TRAINER_DATA", str(tmp_path / "history"))
+    code, out, err = run("train", "--preset", "l1-vs-l2", "--epochs", "1", "--train-subset", "3200")
+    assert code == 0, err
+    assert out.startswith("Comparing side by side: no penalty, L2 1e-3, L1 0.1:")
+    rows = re.findall(r"^\s+([\d.e-]+)\s+([\d.e-]+)\s+([\d.]+)%\s+([\d.]+)%\s+([\d,]+)$", out, re.M)
+    assert [(float(r[0]), float(r[1])) for r in rows] == [(0.0, 0.0), (0.0, 1e-3), (0.1, 0.0)]
+    assert [int(r[4].replace(",", "")) for r in rows][:2] == [0, 0] and int(rows[2][4].replace(",", "")) > 0
+    assert "Kept as run #1 to #3" in out
+    code, out, err = run("train", "--preset", "l1-vs-l2", "--save", tmp_path / "m.safetensors")
+    assert code == 2 and "trains three models side by side" in err
 
 
 def test_threads_given_are_used_by_train_and_sweep(run, monkeypatch):

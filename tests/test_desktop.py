@@ -11,7 +11,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from l1_trainer.core import desktop
-from l1_trainer.gui.help import MNIST_ATTRIBUTION
+from l1_trainer.gui.help import MNIST_ATTRIBUTION, HelpDialog
 
 from conftest import REPO
 from test_gui import make_window
@@ -103,14 +103,16 @@ def test_about_shows_version_license_and_mnist_attribution(qtbot, tmp_path, mnis
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
     about = next(a for a in help_menu.actions() if a.text() == "About L1 Trainer")
     about.trigger()
-    box = window.findChild(QMessageBox, "helpDialog")
+    box = window.findChild(HelpDialog, "helpDialog")
     text = box.text()
     assert "Creative Commons Attribution-Share Alike 3.0" in text and MNIST_ATTRIBUTION in text
     assert "License: MIT" in text and window.windowTitle().split()[-1] in text
     box.close()
     shortcuts = next(a for a in help_menu.actions() if a.text() == "Keyboard shortcuts")
     shortcuts.trigger()
-    assert "Shift+F5" in window.findChildren(QMessageBox, "helpDialog")[-1].text()
+    assert "Shift+F5" in window.findChildren(HelpDialog, "helpDialog")[-1].text()
+    assert all(d.height() <= window.screen().availableGeometry().height() - 80
+               for d in window.findChildren(HelpDialog))  # fits a 700-pixel screen too
     window.close()
 
 

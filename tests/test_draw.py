@@ -157,7 +157,7 @@ def test_gallery_shows_random_images_and_mistakes(qtbot, window, model_file):
     index = int(wrong[0])
     assert f"Test image {index}" in gallery.caption.text() and "(wrong)" in gallery.caption.text()
     assert gallery.errors.item(0).text() == (
-        f"pred {int(gallery.evaluation.predictions[index])}, true {int(gallery.evaluation.labels[index])}")
+        f"pred {int(gallery.evaluation.predictions[index])}\ntrue {int(gallery.evaluation.labels[index])}")
 
 
 def test_pruning_tab_adds_a_curve_per_click(qtbot, window, model_file):
@@ -183,10 +183,11 @@ def test_weights_tab_draws_tiles_histograms_and_dead_units(qtbot, window, model_
 
     window.tabs.setCurrentWidget(window.weights)
     load(qtbot, window, model_file)
-    view = window.weights
+    (view,) = window.weights.columns  # one model: one column of tiles
     assert view.image.image.shape == (8 * 30 - 2, 8 * 30 - 2)
-    assert len(view.curves) == 3 and all(len(c.getData()[0]) > 0 for c in view.curves)
-    assert view.threshold_line.value() == pytest.approx(-3.0)  # log10(1e-3)
+    curves = window.weights.curves
+    assert len(curves) == 3 and all(len(c.getData()[0]) > 0 for c in curves)  # a layer each
+    assert window.weights.threshold_line.value() == pytest.approx(-3.0)  # log10(1e-3)
     model, config, summary = load_model(model_file)
     first = model.layers[1].weight
     alive = torch.nonzero((first.abs() > 1e-3).any(1)).flatten()
@@ -205,9 +206,10 @@ def test_weights_tab_updates_live_during_a_run(qtbot, window):
     window.controls.train_images.setValue(60_000)
     window.controls.epochs.setValue(50)
     window.start()
-    qtbot.waitUntil(lambda: window.weights.image.image is not None, timeout=30_000)
-    first = window.weights.image.image.copy()
-    qtbot.waitUntil(lambda: not np.array_equal(window.weights.image.image, first), timeout=5_000)
+    image = window.weights.columns[0].image
+    qtbot.waitUntil(lambda: image.image is not None, timeout=30_000)
+    first = image.image.copy()
+    qtbot.waitUntil(lambda: not np.array_equal(image.image, first), timeout=5_000)
     window.controller.stop()
 
 
@@ -252,7 +254,8 @@ def test_weights_tab_shows_which_input_pixels_are_still_used(qtbot, window, mode
     load(qtbot, window, model_file)
     first = window.session.current.weights()["layers.1.weight"]
     ignored = int((first.abs() <= 1e-3).all(0).sum())
-    assert window.weights.ignored_count == ignored > 0  # border pixels carry no ink
-    assert f"still looks at: {784 - ignored} of 784" in window.weights.mask_caption.text()
-    mask = window.weights.mask.pixmap().toImage()
+    (column,) = window.weights.columns
+    assert column.ignored_count == ignored > 0  # border pixels carry no ink
+    assert f"still looks at: {784 - ignored} of 784" in column.mask_caption.text()
+    mask = column.mask.pixmap().toImage()
     assert mask.pixelColor(0, 0).value() == 0  # a corner pixel: black, ignored

@@ -228,8 +228,10 @@ def test_live_values_are_validated(mnist, small_config):
         sweep.set_l1_weight(1e-4)
 
 
-def test_non_finite_loss_fails_and_keeps_the_last_finite_weights(mnist, small_config):
-    config = small_config.replace(epochs=1)
+@pytest.mark.parametrize(("l1", "l2", "advice"), [(1e-4, 0.0, "learning rate or L1 weight"),
+                                                 (0.0, 1e-3, "learning rate or L2 weight")])
+def test_non_finite_loss_fails_and_keeps_the_last_finite_weights(mnist, small_config, l1, l2, advice):
+    config = small_config.replace(epochs=1, l1_weight=l1, l2_weight=l2)
     poisoned_sample = 1000
     train_x = mnist.train_x[: config.train_size].clone()
     train_x[poisoned_sample, 0] = math.nan
@@ -243,8 +245,9 @@ def test_non_finite_loss_fails_and_keeps_the_last_finite_weights(mnist, small_co
     events = _events(trainer)
     ended = events[-1]
     assert ended.status is RunStatus.FAILED and ended.diverged == (True,)
-    assert f"diverged at step {bad_step}" in ended.reason
-    assert [(e.step, e.model) for e in events if isinstance(e, Diverged)] == [(bad_step, 0)]
+    assert f"diverged at step {bad_step}" in ended.reason and f"try a smaller {advice} (" in ended.reason
+    kept = (bad_step - 1) // config.log_every * config.log_every  # the last readout before it
+    assert [(e.step, e.model, e.kept_step) for e in events if isinstance(e, Diverged)] == [(bad_step, 0, kept)]
     assert list(_steps(events).step) == list(range(1, bad_step))
     assert all(torch.isfinite(p).all() for p in _params(trainer).values())
     assert ended.test_accuracy[0] > 0.2  # measured on the weights kept
@@ -374,3 +377,14 @@ def test_a_stop_is_never_undone_by_a_pause_or_a_steps_end():
     waiter.start()
     waiter.join(timeout=5)
     assert not waiter.is_alive()
+
+
+def test_steps_count_the_weights_at_zero_as_they_train(mnist, small_config):
+    config = small_config.replace(epochs=1, l1_method="proximal", l1_weight=0.3, lr=1e-2)
+    events = _events(Trainer(config, mnist))
+    steps, ended = _steps(events), events[-1]
+    assert list(steps.counted_at) == list(range(config.log_every, ended.step + 1, config.log_every))
+    report = ended.sparsity[0]  # the final weights: counted at the last step too
+    assert (steps.near_zero[-1, 0], steps.exact_zeros[-1, 0]) == (report.near_zero, report.exact_zeros)
+    assert steps.exact_zeros[-1, 0] > steps.exact_zeros[0, 0] > 0  # proximal: exact zeros, growing
+    assert (steps.abs_sum * config.l1_weight == pytest.approx(steps.l1, rel=1e-6))

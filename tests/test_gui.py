@@ -18,6 +18,7 @@ from l1_trainer.core.config import PRESETS
 from l1_trainer.core.data import MnistTensors
 from l1_trainer.core.engine import Trainer
 from l1_trainer.core.events import RunEnded
+from l1_trainer.core.records import Kind
 from l1_trainer.core.session import AppState
 from l1_trainer.gui.window import MainWindow
 
@@ -37,7 +38,9 @@ def make_window(qtbot, path, data):
 
 
 @pytest.fixture()
-def window(qtbot, tmp_path, mnist):
+def window(qtbot, tmp_path, mnist, monkeypatch):
+    """A window with a history of its own: its runs are numbered from #1."""
+    monkeypatch.setenv("L1_TRAINER_DATA", str(tmp_path / "history"))
     window = make_window(qtbot, tmp_path / "settings.ini", mnist)
     yield window
     window.close()  # stops a run and waits for its thread
@@ -87,7 +90,7 @@ def start_long_run(qtbot, window):
 def test_every_control_has_an_object_and_accessible_name(window):
     for name in ["l1WeightInput", "learningRateInput", "epochsInput", "batchSizeInput",
                  "deviceSelect", "presetSelect", "startButton", "pauseButton", "stopButton",
-                 "resetButton", "sparsityReadout", "ceLossPlot", "l1LossPlot", "progressBar",
+                 "resetButton", "sparsityReadout", "ceLossPlot", "penaltyPlot", "progressBar",
                  "l1MethodSelect"]:
         assert named(window, name).accessibleName(), name
 
@@ -129,8 +132,9 @@ def test_short_run_streams_curves_accuracy_and_sparsity(qtbot, window):
     record = ended(window) or run_to_end(qtbot, window, start=lambda: None)
     assert record.ended.status.value == "finished" and record.step == 40
     assert named(window, "startButton").isEnabled()
-    (_, ce), (_, l1), (_, accuracy) = window.plots.overlays[record]
-    assert len(ce.xData) == len(l1.xData) == 40
+    line = window.plots.lines[(record, 0)]
+    ce, l1, accuracy = line.curves["ce"].line_item, line.curves["l1"].line_item, line.accuracy
+    assert line.finished and len(ce.xData) == len(l1.xData) == 40
     assert list(accuracy.getData()[1]) == [100 * m.test_accuracy[0] for m in record.epochs]
     assert 50 < accuracy.getData()[1][-1] <= 100
     current = evaluated(qtbot, window)
@@ -138,7 +142,7 @@ def test_short_run_streams_curves_accuracy_and_sparsity(qtbot, window):
     assert named(window, "sparsityFigure").text() == f"{report.fraction:.1%}" and report.size == 52_544
     bar = named(window, "progressBar")
     assert bar.value() == bar.maximum() == 40
-    assert window.status.state.text() == (f"Run 1 finished 2 epoch(s). Current model (run 1): "
+    assert window.status.state.text() == (f"Run #1 finished 2 epoch(s). Current model (run #1): "
                                           f"test accuracy {current.evaluation.accuracy:.2%} on "
                                           "10,000 test images")
 
@@ -148,12 +152,13 @@ def test_second_run_keeps_the_first_as_overlay_and_clear_removes_it(qtbot, windo
     run_to_end(qtbot, window)
     window.controls.epochs.setValue(3)
     run_to_end(qtbot, window)
-    assert len(window.plots.overlays) == 2
-    legend = [label.text for _, label in window.plots.legend.items]
+    assert len(window.plots.lines) == 2
     # The runs differ in their epochs, so both names say so.
-    assert legend == ["run 1: L1 1e-4, lr 1e-3, 2 epochs", "run 2: L1 1e-4, lr 1e-3, 3 epochs"]
+    assert window.plots.legend.entries == ["run #1: L1 1e-4, lr 1e-3, 2 epochs", "run #2: L1 1e-4, lr 1e-3, 3 epochs"]
+    colours = [line.colour for line in window.plots.lines.values()]
+    assert colours[0] != colours[1]
     qtbot.mouseClick(named(window, "clearRunsButton"), Qt.MouseButton.LeftButton)
-    assert window.session.history == [] and not window.plots.overlays
+    assert window.session.history == [] and not window.plots.lines
     assert window.exports.summaries(tmp_path / "runs.csv") == 0  # one history: summaries went too
 
 
@@ -178,9 +183,9 @@ def test_stop_ends_the_run_and_says_where(qtbot, window):
     assert window.session.state is AppState.STOPPING
     qtbot.waitUntil(lambda: ended(window) is record, timeout=30_000)
     assert record.ended.status.value == "stopped"
-    assert record in window.plots.overlays
+    assert window.plots.lines[(record, 0)].finished
     stopped_at = f"{record.ended.step:,}"
-    assert window.status.state.text().startswith(f"Run 1 stopped at step {stopped_at}")
+    assert window.status.state.text().startswith(f"Run #1 stopped at step {stopped_at}")
     assert window.status.position.text().endswith(f"step {stopped_at}")
     assert window.status.speed.text() == ""  # no stale "s left"
     assert record.summary()["test_accuracy"] == record.ended.test_accuracy[0]  # its own
@@ -210,15 +215,21 @@ def test_live_changes_are_recorded_and_named_everywhere(qtbot, window, tmp_path)
     window.controls.l1_weight.setValue(3e-3)
     qtbot.waitUntil(lambda: len(record.changes) == 1, timeout=10_000)
     step = record.changes[0].step
-    assert len(window.plots.markers) == 2  # a dashed line on each loss plot
-    assert window.plots.markers[0][1].label.toPlainText() == "L1 3e-3, lr 1e-3"
-    legend = [label.text for _, label in window.plots.legend.items]
-    assert legend == [f"now: run 1: L1 1e-4 -> 3e-3 at step {step}, lr 1e-3"]
-    assert window.status.state.text() == f"Run 1: L1 1e-4 -> 3e-3 at step {step}, lr 1e-3"
+    marks = window.plots.markers[record]
+    assert len(marks) == 2  # a dashed line on the CE and penalty plots
+    assert marks[0][1].label.toPlainText() == "L1 3e-3"  # only what changed
+    assert window.plots.legend.entries == [f"run #1: L1 1e-4 -> 3e-3 at step {step}, lr 1e-3"]
+    assert window.status.state.text() == f"Run #1: L1 1e-4 -> 3e-3 at step {step}, lr 1e-3"
+    window.controls.lr.setValue(3e-3)
+    qtbot.waitUntil(lambda: len(record.changes) == 2, timeout=10_000)
     window.controller.stop()
     qtbot.waitUntil(lambda: ended(window) is record, timeout=30_000)
-    schedule = f"L1 1e-4 -> 3e-3 at step {step}, lr 1e-3"
-    assert [label.text for _, label in window.plots.legend.items] == [f"run 1: {schedule}"]
+    labels = [line.label for _, line in window.plots.markers[record] if getattr(line, "label", None)]
+    assert [label.toPlainText() for label in labels] == ["L1 3e-3", "lr 3e-3"]
+    assert labels[0].orthoPos != labels[1].orthoPos  # one below the other: they never collide
+    step2 = record.changes[1].step
+    schedule = f"L1 1e-4 -> 3e-3 at step {step}, lr 1e-3 -> 3e-3 at step {step2}"
+    assert window.plots.legend.entries == [f"run #1: {schedule}"]  # the markers stay on the finished run
     assert window.exports.summaries(tmp_path / "runs.csv") == 1
     rows = list(csv.DictReader((tmp_path / "runs.csv").read_text().splitlines()))
     assert rows[0]["schedule"] == schedule
@@ -287,6 +298,12 @@ def test_out_of_range_typing_is_not_accepted(qtbot, window):
     type_into(spin, "3e-5")
     assert spin.value() == pytest.approx(3e-5)
     assert window.controls.l1_weight.slider.value() > 0
+    assert not window.message.isVisible()  # a value taken: the complaint has gone
+    for typed in ("abc", "nan"):  # letters are kept as typed, then refused with a word
+        type_into(spin, typed)
+        spin.clearFocus()
+        assert f"L1 weight: '{typed}' is not 0 or a number" in window.message.text()
+        assert spin.value() == pytest.approx(3e-5)
 
 
 def test_presets_fill_the_controls(window):
@@ -322,7 +339,8 @@ def test_failed_run_shows_its_reason_and_keeps_the_curves(qtbot, tmp_path, mnist
     record = run_to_end(qtbot, window)
     assert record.ended.status.value == "failed" and record.status() == "diverged"
     assert "Training failed: diverged at step 1" in window.message.text()
-    assert window.status.state.text().startswith("Run 1 failed at step 1")
+    assert window.session.current is None  # its starting weights are not shown as a model of its own
+    assert window.status.state.text().startswith(f"Run #{record.number} failed at step 1")
     window.close()
 
 
@@ -343,7 +361,7 @@ def test_reset_clears_curves_readout_summaries_and_status(qtbot, window, tmp_pat
     reset = named(window, "resetButton")
     assert reset.isEnabled()
     qtbot.mouseClick(reset, Qt.MouseButton.LeftButton)
-    assert not window.plots.overlays and window.plots.live is None
+    assert not window.plots.lines and window.plots.live is None
     assert named(window, "sparsityFigure").text() == "—"
     assert window.status.state.text().startswith("Ready") and window.status.position.text() == ""
     assert window.exports.summaries(tmp_path / "runs.csv") == 0
@@ -354,13 +372,14 @@ def test_reset_clears_curves_readout_summaries_and_status(qtbot, window, tmp_pat
 def test_smoothing_zero_shows_the_raw_values(qtbot, window):
     record = start_long_run(qtbot, window)
     named(window, "smoothingInput").setValue(0)
-    curve = window.plots.live_curves["ce"]
+    curve = window.plots.lines[(record, 0)].curves["ce"]
     raw, smoothed = curve.raw_y, curve.smoothed.data()[1]
     assert len(raw) and np.array_equal(raw, smoothed)
     window.controller.stop()
     qtbot.waitUntil(lambda: ended(window) is record, timeout=30_000)
-    overlay_y = window.plots.overlays[record][0][1].yData  # all of it: getData() is downsampled
-    assert np.array_equal(overlay_y, record.curves()[1][:, 0])
+    window.plots._redraw()
+    finished_y = curve.line_item.yData  # all of it: getData() is downsampled
+    assert np.array_equal(finished_y, record.curves()[1][:, 0])
 
 
 def test_settings_and_geometry_persist_across_windows(qtbot, tmp_path, mnist):
@@ -414,7 +433,8 @@ def test_export_curves_summaries_and_plots(qtbot, window, tmp_path):
     rows = list(csv.DictReader((tmp_path / "curves.csv").read_text().splitlines()))
     steps = [r for r in rows if r["ce"]]
     assert len(steps) == 80
-    assert {r["run"] for r in rows} == {"run 1: L1 1e-4, lr 1e-3", "run 2: L1 1e-4, lr 1e-3"}
+    assert {r["run"] for r in rows} == {"run #1: L1 1e-4, lr 1e-3", "run #2: L1 1e-4, lr 1e-3"}
+    assert all(float(r["abs_sum"]) > 0 for r in steps)  # sum |w| beside the weighted terms
     assert float(steps[0]["ce"]) > float(steps[39]["ce"])  # it learned
     accuracy = [float(r["test_accuracy"]) for r in rows if r["test_accuracy"]]
     assert len(accuracy) == 4 and all(0.5 < a <= 1 for a in accuracy)
@@ -424,17 +444,17 @@ def test_export_curves_summaries_and_plots(qtbot, window, tmp_path):
     assert summary[0]["status"] == "finished" and summary[0]["steps"] == "40"
     assert 0 <= float(summary[0]["sparsity"]) <= 1
 
-    assert window.exports.plots_png(tmp_path / "plots") == 3
-    for part in ("ce", "l1", "accuracy"):
+    assert window.exports.plots_png(tmp_path / "plots") == 4
+    for part in ("ce", "penalties", "accuracy", "zeros"):
         assert (tmp_path / f"plots-{part}.png").stat().st_size > 1000
 
     assert window.exports.curves(tmp_path / "missing" / "curves.csv") == 0
     assert "Could not export" in window.message.text()
-    os.mkfifo(tmp_path / "fifo-l1.png")
+    os.mkfifo(tmp_path / "fifo-penalties.png")
     assert window.exports.plots_png(tmp_path / "fifo") == 0
     assert "not a regular file" in window.message.text()
-    assert not (tmp_path / "fifo-ce.png").exists()  # checked all three before writing any
-    assert stat.S_ISFIFO(os.stat(tmp_path / "fifo-l1.png").st_mode)
+    assert not (tmp_path / "fifo-ce.png").exists()  # checked all four before writing any
+    assert stat.S_ISFIFO(os.stat(tmp_path / "fifo-penalties.png").st_mode)
 
 
 def test_sweep_tab_fills_the_frontier_and_opens_a_model(qtbot, window, tmp_path, monkeypatch):
@@ -455,12 +475,12 @@ def test_sweep_tab_fills_the_frontier_and_opens_a_model(qtbot, window, tmp_path,
     table = named(window, "sweepTable")
     assert table.rowCount() == 3 and table.item(1, 0).text() == "1e-3"
     assert [table.item(m, 2).text() for m in range(3)] == ["finished"] * 3
-    assert window.status.state.text().startswith("Sweep 1 finished 2 epoch(s)")
+    assert window.status.state.text().startswith("Sweep #1 finished 2 epoch(s)")
     view.table.selectRow(1)
     qtbot.mouseClick(named(window, "sweepOpenButton"), Qt.MouseButton.LeftButton)
     current = evaluated(qtbot, window)
     window.tabs.setCurrentWidget(window.draw)  # the panel takes new weights when it is shown
-    assert window.draw.model is not None and current.origin == "sweep 1"
+    assert window.draw.model is not None and current.origin == "sweep #1: L1 1e-3"
     assert current.evaluation.accuracy == pytest.approx(record.test_accuracy(1), abs=1e-6)
     assert window.session.sparsity().fraction == pytest.approx(record.sparsity(1).fraction)
     assert window.exports.sweep(tmp_path / "sweep.csv") == 3
@@ -476,7 +496,7 @@ def test_a_sweep_pauses_shows_its_own_progress_and_stops(qtbot, window):
     qtbot.mouseClick(named(window, "sweepStartButton"), Qt.MouseButton.LeftButton)
     record = window.session.active
     qtbot.waitUntil(lambda: record.step > 0 and "left" in window.status.speed.text(), timeout=30_000)
-    assert window.status.state.text() == "Sweep 1: 2 L1 weights at once"
+    assert window.status.state.text() == "Sweep #1: 2 L1 weights at once"
     qtbot.waitUntil(lambda: "of 46,900" in window.sweep_view.status.text(), timeout=10_000)
     qtbot.mouseClick(named(window, "pauseButton"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.session.state is AppState.PAUSED, timeout=5_000)
@@ -500,7 +520,7 @@ def test_a_diverged_sweep_model_is_shown_as_such_and_not_opened(window, mnist):
     trainer = Trainer(config, mnist, l1_weights=[0.0, 1e-3])
     with torch.no_grad():
         trainer.stack.blocks["layers.1.weight"][1, 0, 0] = float("nan")
-    record = window.session.begin(config, [0.0, 1e-3])
+    record = window.session.begin(config, [0.0, 1e-3], kind=Kind.SWEEP)
     feed(window.session, trainer)
     table = named(window, "sweepTable")
     assert [table.item(m, 2).text() for m in range(2)] == ["finished", "diverged"]
@@ -535,8 +555,9 @@ def test_l2_is_set_changed_live_and_drawn_dashed(qtbot, window):
     assert (config.l2_weight, config.weight_decay) == (1e-3, 0.0)
     record = start_long_run(qtbot, window)
     assert record.config.l2_weight == 1e-3 and not window.controls.weight_decay.isEnabled()
-    qtbot.waitUntil(lambda: "l2" in window.plots.live_curves, timeout=10_000)
-    assert window.plots.live_curves["l2"].line_item.opts["pen"].style() == Qt.PenStyle.DashLine
+    curves = window.plots.lines[(record, 0)].curves
+    qtbot.waitUntil(lambda: "l2" in curves, timeout=10_000)
+    assert curves["l2"].line_item.opts["pen"].style() == Qt.PenStyle.DashLine
     window.controls.l2_weight.setValue(0.0)
     qtbot.waitUntil(lambda: bool(record.changes), timeout=10_000)
     step = record.changes[0].step
@@ -545,7 +566,8 @@ def test_l2_is_set_changed_live_and_drawn_dashed(qtbot, window):
     assert record.schedule() == f"L1 1e-4, L2 1e-3 -> 0 at step {step}, lr 1e-3"
     l2 = record.curves()[3][:, 0]
     assert (l2[: step - 1] > 0).all() and (l2[step - 1 :] == 0).all()
-    assert len(window.plots.overlays[record]) == 4  # CE, L1, L2 (dashed) and accuracy
+    line = window.plots.lines[(record, 0)]
+    assert line.finished and list(line.curves) == ["ce", "l1", "l2"]  # L2 dashed, on the penalty plot
 
 
 def test_chance_lines_accuracy_zoom_and_log_penalties(qtbot, window):
@@ -566,7 +588,7 @@ def test_chance_lines_accuracy_zoom_and_log_penalties(qtbot, window):
     low, high = window.plots.acc_widget.plotItem.viewRange()[1]
     assert 50 <= low and high <= 100  # zoomed to the run's accuracies, not 0-100
     named(window, "penaltyLogScaleCheck").setChecked(True)
-    assert window.plots.l1_widget.plotItem.ctrl.logYCheck.isChecked()
+    assert window.plots.penalty_widget.plotItem.ctrl.logYCheck.isChecked()
 
 
 def test_runs_survive_a_restart_and_can_be_shown_opened_and_deleted(qtbot, tmp_path, mnist, monkeypatch):
@@ -584,24 +606,24 @@ def test_runs_survive_a_restart_and_can_be_shown_opened_and_deleted(qtbot, tmp_p
 
     second = make_window(qtbot, tmp_path / "b.ini", mnist)  # a restart: the history is back
     table = named(second, "runsTable")
-    assert table.rowCount() == 2 and not second.plots.overlays
+    assert table.rowCount() == 2 and not second.plots.lines
     table.sortItems(6, Qt.SortOrder.DescendingOrder)  # by test accuracy
     accuracies = [table.item(row, 6).value for row in range(2)]
     assert accuracies == sorted(accuracies, reverse=True)
     row = next(r for r in range(2) if table.item(r, 1).value == 2)
     table.item(row, 0).setCheckState(Qt.CheckState.Checked)  # show run #2's curves
-    (record,) = second.plots.overlays
-    assert record.title == "saved run #2" and record.schedule() == "L1 1e-3, lr 1e-3"
-    assert [label.text for _, label in second.plots.legend.items] == ["saved run #2: L1 1e-3, lr 1e-3"]
+    ((record, _),) = second.plots.lines
+    assert record.title == "run #2" and record.schedule() == "L1 1e-3, lr 1e-3"  # as it was named
+    assert second.plots.legend.entries == ["run #2: L1 1e-3, lr 1e-3"]
     assert len(record.curves()[0]) == 40 and len(record.epochs) == 2
     table.selectRow(row)
     qtbot.mouseClick(named(second, "runsOpenButton"), Qt.MouseButton.LeftButton)
     current = evaluated(qtbot, second)
-    assert current.origin == "saved run #2" and current.trained_with == "L1 1e-3, lr 1e-3"
+    assert current.origin == "run #2" and current.trained_with == "L1 1e-3, lr 1e-3"
     assert current.evaluation.accuracy == pytest.approx(record.test_accuracy(), abs=1e-6)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     qtbot.mouseClick(named(second, "runsDeleteButton"), Qt.MouseButton.LeftButton)
-    assert [run.id for run in second.session.stored] == [1] and not second.plots.overlays
+    assert [run.id for run in second.session.stored] == [1] and not second.plots.lines
     assert not (tmp_path / "history" / "weights" / "2.safetensors").exists()
     assert second.exports.runs(tmp_path / "runs.csv") == 1
     second.close()
@@ -642,22 +664,28 @@ def test_text_from_files_and_paths_is_shown_as_text_never_as_markup(qtbot, windo
                if "HACKED" in text or "<i>missing" in text or "<b>bold" in text]
     assert len(showing) >= 2, [label.text() for label in labels]
     rich = {label for label in labels if label.textFormat() != Qt.TextFormat.PlainText}
-    assert rich <= {window.guide.label, window.draw.prediction}  # the app's own markup only
+    # The app's own markup only; the curves' legend escapes every name it is given.
+    assert rich <= {window.guide.label, window.draw.prediction, window.plots.legend}
     window.message.show_message("x" * 3000)  # a long unbroken name: it wraps, the window stays
     assert window.minimumSizeHint().width() < 1100 and window.message.text() == "x" * 3000
     (_, legend_label), = window.pruning.plot.plotItem.legend.items
     assert "&lt;b&gt;bold" in legend_label.text and "&lt;h1" in legend_label.text
 
 
-def test_sweep_labels_stay_apart_and_inside(qtbot, window):
-    from l1_trainer.gui.sweep_view import label_anchors
+def test_sweep_labels_never_overlap_nor_leave_the_plot(qtbot, window):
+    from l1_trainer.gui.sweep_view import _overlap, place_labels
 
-    x = np.array([1.0, 30.0, 33.0, 95.0])
-    y = np.array([97.0, 96.5, 96.0, 60.0])
-    anchors = label_anchors(x, y)
-    assert anchors[0] == (0.0, 1.0) and anchors[1] == (0.0, 1.0)
-    assert anchors[2] == (0.0, 0.0)  # close to its neighbour: below the point
-    assert anchors[3][0] == 1.0  # near the right edge: to the left of the point
+    points = [(10, 50), (12, 52), (14, 54), (190, 10), (100, 95)]  # pixels, y down
+    sizes = [(60, 14)] * len(points)
+    bounds = (0, 0, 200, 100)
+    anchors = place_labels(points, sizes, bounds)
+    boxes = [(x - ax * w, y - ay * h, x - ax * w + w, y - ay * h + h)
+             for (x, y), (w, h), anchor in zip(points, sizes, anchors) if anchor for ax, ay in [anchor]]
+    assert anchors[0] == (0.0, 1.0) and anchors[1] == (0.0, 0.0)  # crowded: the next one below
+    assert anchors[2] is None  # no room left near the first two: not drawn
+    assert anchors[3][0] == 1.0  # at the right edge: to the left of its point
+    assert all(0 <= b[0] and b[2] <= 200 and 0 <= b[1] and b[3] <= 100 for b in boxes)
+    assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     named(window, "sweepLogSparsityCheck").setChecked(True)
     assert window.sweep_view.frontier.plotItem.ctrl.logXCheck.isChecked()
 
@@ -672,6 +700,8 @@ def test_step_trains_one_batch_and_shift_step_fifty(qtbot, window):
     assert record.step == 1 and len(record.curves()[0]) == 1  # the step is on the curves
     qtbot.mouseClick(step, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: record.step == 51 and window.session.state is AppState.PAUSED, timeout=30_000)
+    # Paused: the status bar says where, at once, and no speed or time left while it waits.
+    assert window.status.position.text().endswith("step 51") and window.status.speed.text() == ""
     window.controls.step_many.trigger()  # Shift+F7
     qtbot.waitUntil(lambda: record.step == 101 and window.session.state is AppState.PAUSED, timeout=30_000)
     window.controller.stop()
@@ -686,6 +716,52 @@ def test_presentation_mode_is_full_screen_with_larger_text_and_thicker_lines(qtb
     window.presentation.trigger()  # F11
     assert window.isFullScreen() and QApplication.font().pointSizeF() == pytest.approx(1.5 * normal)
     assert window.plots.line_width == pytest.approx(3.75)
-    assert "15pt" in window.plots.ce_widget.plotItem.titleLabel.opts.get("size", "")
+    assert "12.5pt" in window.plots.ce_widget.plotItem.titleLabel.opts.get("size", "")  # titles less
+    assert window.plots.ce_widget.getAxis("left").style["tickFont"].pointSizeF() == pytest.approx(1.5 * normal)
     window.presentation.trigger()
     assert not window.isFullScreen() and QApplication.font().pointSizeF() == pytest.approx(normal)
+
+
+def test_l1_vs_l2_trains_side_by_side_and_shows_exact_zeros_only_for_l1(qtbot, window, mnist):
+    controls = window.controls
+    controls.preset.setCurrentIndex(controls.preset.findData("l1-vs-l2"))
+    assert controls.comparing() and controls.config().l1_method == "proximal"
+    assert named(window, "proximalMethodRadio").isChecked()  # the readout's switch shows it too
+    set_inputs(window, train_images=6400, epochs=2, batch_size=64)
+    window.tabs.setCurrentWidget(window.weights)
+    record = run_to_end(qtbot, window)
+    assert record.comparison and (record.l1_weights, record.l2_weights) == ((0.0, 0.0, 0.1), (0.0, 1e-3, 0.0))
+    assert window.status.state.text().startswith("Comparison #1 finished")
+    assert window.plots.legend.entries == ["#1 no penalty", "#2 L2 1e-3", "#3 L1 0.1"]
+    assert len({line.colour for line in window.plots.lines.values()}) == 3
+    qtbot.waitUntil(lambda: len(window.session.compared) == 3, timeout=10_000)
+    zeros = [int(count.text().split()[0].replace(",", "")) for _, _, count in window.sparsity._bars]
+    assert zeros[0] == zeros[1] == 0 and zeros[2] > 1000  # L1 has thousands at exactly 0, L2 none
+    assert zeros == [record.sparsity(m).exact_zeros for m in range(3)]
+    assert [c.title.text() for c in window.weights.columns] == ["#1 no penalty", "#2 L2 1e-3", "#3 L1 0.1"]
+    levels = {c.image.levels[1] for c in window.weights.columns}
+    assert len(levels) == 1  # one colour scale for the three
+    near, exact = record.zero_curves()[1:]
+    assert exact[-1, 2] > 0 and exact[-1, 1] == 0 and near[-1, 1] > near[-1, 0]  # L2 shrinks, no zeros
+    named(window, "unweightedCheck").setChecked(True)
+    assert all(set(line.curves) == {"ce", "abs_sum", "square_sum"} for line in window.plots.lines.values())
+    window.controller.history.open_run(record.number + 1)  # reopened from the Runs tab: side by side
+    assert [m.trained_with for m in window.session.compared] == ["no penalty", "L2 1e-3", "L1 0.1"]
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1280, 720), (1280, 820)])
+def test_the_window_fits_with_nothing_cut_off(window, size):
+    from PySide6.QtWidgets import QPushButton
+
+    window.resize(*size)
+    assert window.minimumSizeHint().width() <= size[0] and window.minimumSizeHint().height() <= size[1]
+    assert not window.controls.scroll.horizontalScrollBar().isVisible()
+    tabs = window.tabs.tabBar()
+    assert tabs.sizeHint().width() <= window.tabs.width()  # every tab seen, no scroll arrows
+    for button in window.controls.findChildren(QPushButton):
+        box = button.geometry().translated(button.parentWidget().mapTo(window, button.pos()) - button.pos())
+        assert window.rect().contains(box), button.objectName()
+    window.presentation.trigger()  # and on a projector, at 1280 x 720
+    assert window.minimumSizeHint().width() <= 1280 and window.controls.summary.isVisible()
+    assert "Side by side" in window.controls.summary.text() or "L1 weight" in window.controls.summary.text()
+    window.presentation.trigger()

@@ -3,8 +3,9 @@
 import math
 
 import numpy as np
+import pytest
 
-from l1_trainer.core.config import PRESETS, TrainConfig
+from l1_trainer.core.config import PRESETS, TrainConfig, compared_weights
 from l1_trainer.core.engine import Trainer
 from l1_trainer.core.events import (
     EpochMetrics,
@@ -16,7 +17,7 @@ from l1_trainer.core.events import (
     Steps,
     frozen,
 )
-from l1_trainer.core.records import SUMMARY_FIELDS, RunRecord, collapsed, differing
+from l1_trainer.core.records import SUMMARY_FIELDS, Kind, RunRecord, collapsed, differing
 from l1_trainer.core.session import AppState, Session, enabled
 from l1_trainer.core.sparsity import SparsityReport
 
@@ -27,8 +28,11 @@ def steps(first, ce, l1=0.1, k=1):
     n = len(ce)
     step = np.arange(first, first + n)
     column = np.asarray(ce, float).reshape(n, 1).repeat(k, 1)
+    zeros = frozen(np.zeros((n, k)))
     return Steps(frozen(step), frozen(step / 100.0), frozen(step % 100 + 1), frozen(column),
-                 frozen(np.full((n, k), l1)), frozen(np.zeros((n, k))), samples_per_s=1000.0)
+                 frozen(np.full((n, k), l1)), zeros, frozen(np.full((n, k), l1 * 1e4)), zeros,
+                 counted_at=frozen(step[-1:]), near_zero=frozen(np.zeros((1, k))),
+                 exact_zeros=frozen(np.zeros((1, k))), samples_per_s=1000.0)
 
 
 def epoch(number, accuracy, k=1):
@@ -37,21 +41,21 @@ def epoch(number, accuracy, k=1):
 
 
 def test_the_state_machine_is_one_pure_function():
-    idle = enabled(AppState.IDLE, has_model=False, has_history=False, sweeping=False)
+    idle = enabled(AppState.IDLE, has_model=False, has_history=False, several=False)
     assert idle.start and not idle.pause and not idle.stop and not idle.reset and idle.settings
     assert not idle.save_model and not idle.prune
-    running = enabled(AppState.RUNNING, has_model=True, has_history=True, sweeping=False)
+    running = enabled(AppState.RUNNING, has_model=True, has_history=True, several=False)
     assert (running.start, running.pause, running.stop, running.settings) == (False, True, True, False)
     assert running.live_l1 and running.live_lr and running.save_model and not running.prune
-    sweeping = enabled(AppState.RUNNING, has_model=False, has_history=True, sweeping=True)
-    assert not sweeping.live_l1 and sweeping.live_lr  # a sweep's L1 weights are fixed
-    stopping = enabled(AppState.STOPPING, has_model=True, has_history=True, sweeping=False)
+    sweeping = enabled(AppState.RUNNING, has_model=False, has_history=True, several=True)
+    assert not sweeping.live_l1 and sweeping.live_lr  # a sweep's or comparison's weights are fixed
+    stopping = enabled(AppState.STOPPING, has_model=True, has_history=True, several=False)
     assert not (stopping.start or stopping.pause or stopping.stop or stopping.reset)
-    loading = enabled(AppState.LOADING, has_model=False, has_history=False, sweeping=False)
+    loading = enabled(AppState.LOADING, has_model=False, has_history=False, several=False)
     assert not loading.start and loading.settings
-    broken = enabled(AppState.BROKEN, has_model=False, has_history=False, sweeping=False)
+    broken = enabled(AppState.BROKEN, has_model=False, has_history=False, several=False)
     assert not (broken.start or broken.open_model)
-    done = enabled(AppState.IDLE, has_model=True, has_history=True, sweeping=False)
+    done = enabled(AppState.IDLE, has_model=True, has_history=True, several=False)
     assert done.reset and done.prune and done.save_model
 
 
@@ -97,8 +101,13 @@ def test_labels_name_what_differs_between_runs():
     session.begin(PRESETS["balanced"])
     session.end(RunEnded(RunStatus.FINISHED, "", 1, 1))
     session.begin(PRESETS["balanced"].replace(batch_size=128))
-    labels = list(session.labels().values())
-    assert labels == ["run 1: L1 1e-4, lr 1e-3, batch 64", "run 2: L1 1e-4, lr 1e-3, batch 128"]
+    labels = list(session.lines().values())
+    assert labels == ["run #1: L1 1e-4, lr 1e-3, batch 64", "run #2: L1 1e-4, lr 1e-3, batch 128"]
+    compared = session.begin(PRESETS["l1-vs-l2"], *compared_weights(PRESETS["l1-vs-l2"]), kind=Kind.COMPARISON)
+    assert compared.number == 3 and session.next_number == 6  # its models are kept as #3, #4, #5
+    assert [session.lines()[(compared, m)] for m in range(3)] == ["#3 no penalty", "#4 L2 1e-3", "#5 L1 0.1"]
+    with pytest.raises(ValueError, match="a run trains one model"):
+        session.begin(PRESETS["balanced"], [0.0, 1e-3])
 
 
 def test_reset_and_clear_old_runs_clear_one_history():
@@ -159,10 +168,35 @@ def test_the_diagnosis_follows_the_current_run():
     assert session.diagnosis == ""
 
 
+def test_a_run_that_ends_at_chance_is_said_whatever_its_loss_did():
+    session = Session()
+    session.set_state(AppState.IDLE)
+    session.begin(PRESETS["balanced"].replace(l1_weight=10.0, lr=1.0, optimizer="sgd"))
+    noisy = LN10 + np.random.default_rng(1).normal(0, 0.5, 300)  # no collapse by the CE rule
+    session.apply(steps(1, noisy, l1=50.0))
+    session.apply(epoch(1, 0.1016))
+    assert session.diagnosis == ""
+    session.end(RunEnded(RunStatus.FINISHED, "", 300, 1, (0.1016,)))
+    assert session.diagnosis.startswith("The network ended at chance: test accuracy 10.2% after 300 steps")
+    assert "L1 10, lr 1" not in session.diagnosis and "(L1 10)" in session.diagnosis
+    assert "learning rate (1) is very large" in session.diagnosis
+
+
+def test_runs_are_numbered_as_they_are_kept():
+    session = Session()
+    session.set_state(AppState.IDLE)
+    session.next_number = 7  # the history's next id
+    record = session.begin(PRESETS["balanced"])
+    assert (record.number, record.title) == (7, "run #7")
+    session.end(RunEnded(RunStatus.FINISHED, "", 1, 1))
+    session.kept(record, [9])  # another process kept two runs meanwhile
+    assert record.title == "run #9" and session.next_number == 10
+
+
 def test_events_of_a_sweep_go_to_its_record_and_the_session_tracks_pause():
     session = Session()
     session.set_state(AppState.IDLE)
-    record = session.begin(TrainConfig(), [0.0, 1e-3])
+    record = session.begin(TrainConfig(), [0.0, 1e-3], kind=Kind.SWEEP)
     assert record.sweep and record.k == 2 and session.state is AppState.RUNNING
     session.apply(steps(1, [2.0] * 5, k=2))
     assert record.curves()[1].shape == (5, 2)

@@ -39,7 +39,7 @@ def test_penalty_gradients_are_autograds_for_every_model_with_its_own_weights(k)
     for value in expected:
         value.backward()
     stack.zero_grad()
-    l1_values, l2_values = terms.values()
+    l1_values, l2_values, _, _ = terms.values()
     terms.add_gradients()
     assert (l1_values + l2_values).tolist() == pytest.approx([v.item() for v in expected], rel=1e-5)
     for m, ref in enumerate(reference):

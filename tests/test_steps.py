@@ -41,7 +41,7 @@ def test_one_model_is_autograd_to_the_last_bit(mnist, optimizer):
     step = Step(build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed)), config,
                 [1.0], [0.0], torch.device("cpu"))
     for x, y in data:
-        ce, l1, _ = step(x, y)
+        ce, l1, *_ = step(x, y)
     reference = reference_run(config, 1.0, 0.0, data)
     for name, value in reference.items():
         assert torch.equal(step.stack.blocks[name][0], value), name
@@ -55,7 +55,12 @@ def test_k_models_train_as_k_separate_runs(mnist):
     step = Step(build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed)), config,
                 [a for a, _ in pairs], [b for _, b in pairs], torch.device("cpu"))
     for x, y in data:
-        step(x, y)
+        blocks = [step.stack.blocks[name].reshape(3, -1).clone() for name in step.stack.penalized_names]
+        _, l1, l2, abs_sum, square_sum = step(x, y)  # the sums of the weights the step started from
+        assert torch.allclose(abs_sum, sum(b.abs().sum(1) for b in blocks), rtol=1e-5)
+        assert torch.allclose(square_sum, sum(b.square().sum(1) for b in blocks), rtol=1e-5)
+        assert torch.equal(l1, abs_sum * torch.tensor([a for a, _ in pairs]))
+        assert torch.equal(l2, square_sum * torch.tensor([b for _, b in pairs]))
     for m, (l1, l2) in enumerate(pairs):
         reference = reference_run(config, l1, l2, data)
         for name, value in reference.items():

@@ -13,7 +13,7 @@ from l1_trainer.core.config import PRESETS
 from l1_trainer.core.engine import Trainer
 from l1_trainer.core.events import HyperparamsChanged, Steps
 from l1_trainer.core.modelfile import load_model
-from l1_trainer.core.records import RunRecord
+from l1_trainer.core.records import Kind, RunRecord
 from l1_trainer.core.store import MAX_CHANGES_KEPT, MAX_EPOCHS_KEPT, MAX_POINTS, RunStore, StoreError
 
 
@@ -21,7 +21,7 @@ def trained(mnist, l1_weights=None, epochs=1):
     config = PRESETS["balanced"].replace(epochs=epochs, train_subset=1280, device="cpu")
     trainer = Trainer(config, mnist, l1_weights=l1_weights)
     weights = tuple(l1_weights or [config.l1_weight])
-    record = RunRecord(1, config, weights, sweep=l1_weights is not None)
+    record = RunRecord(1, config, weights, kind=Kind.SWEEP if l1_weights is not None else Kind.RUN)
     for event in trainer.run():
         record.apply(event)
     return record
@@ -240,8 +240,10 @@ def test_every_part_of_a_row_is_bounded(tmp_path, mnist):
     record.epochs.extend(dataclasses.replace(epoch, epoch=e) for e in range(2, 3001))
     record.changes.extend(HyperparamsChanged(s, (1e-4 * (s % 3),), (0.0,), 1e-3) for s in range(1, 6001))
     n = 60_000
-    noise = np.random.default_rng(0).random((3, n, 1))  # curves as incompressible as they come
-    record.apply(Steps(*(np.arange(n),) * 3, *noise, samples_per_s=1.0))
+    noise = np.random.default_rng(0).random((5, n, 1))  # curves as incompressible as they come
+    counts = np.random.default_rng(1).integers(0, 50_000, (2, n // 25, 1))
+    record.apply(Steps(*(np.arange(n),) * 3, *noise, counted_at=np.arange(0, n, 25), near_zero=counts[0],
+                       exact_zeros=counts[1], samples_per_s=1.0))
     store = RunStore(tmp_path)
     (run_id,) = store.add(record)
     with sqlite3.connect(tmp_path / "runs.db") as db:
@@ -330,3 +332,23 @@ def test_text_that_is_not_utf8_lists_with_a_mark_and_the_history_still_takes_run
     assert again.runs()[0].schedule == "A\ufffdB\ufffd" and not again.notice
     again.add(trained(mnist))
     assert len(again.runs()) == 2
+
+
+def test_a_comparison_is_kept_as_one_group_and_a_history_from_before_groups_opens(tmp_path, mnist):
+    config = PRESETS["l1-vs-l2"].replace(epochs=1, train_subset=640, device="cpu")
+    trainer = Trainer(config, mnist, l1_weights=[0.0, 0.0, 0.1], l2_weights=[0.0, 1e-3, 0.0])
+    record = RunRecord(1, config, (0.0, 0.0, 0.1), (0.0, 1e-3, 0.0), Kind.COMPARISON)
+    for event in trainer.run():
+        record.apply(event)
+    store = RunStore(tmp_path)
+    store.add(trained(mnist))
+    ids = store.add(record)
+    assert ids == [2, 3, 4] and store.group(3) == ids and store.group(1) == [1]
+    assert [(r.kind, r.group) for r in store.runs()[:3]] == [("comparison", 2)] * 3
+    assert [store.record(i).line_name() for i in ids] == ["#2 no penalty", "#3 L2 1e-3", "#4 L1 0.1"]
+    assert store.next_id() == 5
+    with sqlite3.connect(tmp_path / "runs.db") as db:  # as a version before comparisons made it
+        db.executescript("CREATE TABLE old AS SELECT * FROM runs; DROP TABLE runs; "
+                         "ALTER TABLE old DROP COLUMN grp; ALTER TABLE old RENAME TO runs;")
+    again = RunStore(tmp_path)
+    assert not again.notice and [r.id for r in again.runs()] == [4, 3, 2, 1]  # kept, not set aside
