@@ -238,7 +238,8 @@ def test_live_changes_are_recorded_and_named_everywhere(qtbot, window, tmp_path)
     window.session.reset()
     assert window.controller.open_model(tmp_path / "m.safetensors")
     assert window.session.current.trained_with == schedule
-    assert f"trained with {schedule}" in window.message.text()
+    assert f"trained with {schedule}" in window.message.text() and "measuring" in window.message.text()
+    qtbot.waitUntil(lambda: "; test accuracy " in window.message.text(), timeout=30_000)  # said once known
 
 
 def test_an_edit_made_before_the_trainer_exists_is_kept(qtbot, window):
@@ -690,7 +691,28 @@ def test_sweep_labels_never_overlap_nor_leave_the_plot(qtbot, window):
     assert window.sweep_view.frontier.plotItem.ctrl.logXCheck.isChecked()
 
 
-def test_step_trains_one_batch_and_shift_step_fifty(qtbot, window):
+def test_a_diverged_run_does_not_flatten_the_others(window):
+    from l1_trainer.core.events import Diverged, RunStatus, Steps, frozen
+
+    def steps(ce):
+        n = len(ce)
+        step, zeros = np.arange(1, n + 1), frozen(np.zeros((n, 1)))
+        return Steps(frozen(step), frozen(step / 20), frozen(step % 20 + 1), frozen(np.array(ce)[:, None]),
+                     zeros, zeros, zeros, zeros, counted_at=frozen(step[-1:]), near_zero=frozen(np.zeros((1, 1))),
+                     exact_zeros=frozen(np.zeros((1, 1))), samples_per_s=1.0)
+
+    session, config = window.session, PRESETS["balanced"]
+    for ce, failed in ((np.linspace(2.3, 0.4, 40), False), (np.logspace(0, 32.6, 40), True)):
+        session.begin(config)
+        session.apply(steps(ce))
+        if failed:
+            session.apply(Diverged(40, 0, "diverged", 20))
+        session.end(RunEnded(RunStatus.FAILED if failed else RunStatus.FINISHED, "", 40, 2))
+    window.plots._redraw()
+    assert window.plots.ce_widget.plotItem.viewRange()[1][1] == pytest.approx(3)  # not 4e32
+
+
+def test_step_trains_one_batch_and_shift_step_fifty(qtbot, window, tmp_path):
     set_inputs(window, **LONG)
     step = named(window, "stepButton")
     assert step.isEnabled()
@@ -702,6 +724,7 @@ def test_step_trains_one_batch_and_shift_step_fifty(qtbot, window):
     qtbot.waitUntil(lambda: record.step == 51 and window.session.state is AppState.PAUSED, timeout=30_000)
     # Paused: the status bar says where, at once, and no speed or time left while it waits.
     assert window.status.position.text().endswith("step 51") and window.status.speed.text() == ""
+    assert window.exports.curves(tmp_path / "paused.csv") == 51  # the paused run's steps, not a header
     window.controls.step_many.trigger()  # Shift+F7
     qtbot.waitUntil(lambda: record.step == 101 and window.session.state is AppState.PAUSED, timeout=30_000)
     window.controller.stop()
