@@ -6,7 +6,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from l1_trainer.core import interrupts
+from .cli import interrupts
 
 DESKTOP_OPTIONS = ("--install-desktop-entry", "--uninstall-desktop-entry")
 TORCH_COMMANDS = ("train", "sweep", "prune")  # they import PyTorch; `runs` and --help do not
@@ -15,7 +15,7 @@ TORCH_COMMANDS = ("train", "sweep", "prune")  # they import PyTorch; `runs` and 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
-        from l1_trainer.gui.app import run  # Qt only when there is a window to show
+        from .gui.app import run  # Qt only when there is a window to show
 
         return run()
     for number in interrupts.SIGNALS:
@@ -35,7 +35,7 @@ def _command(args: list[str]) -> int:
     if args[0] in DESKTOP_OPTIONS:
         return desktop_entry(args)
     with interrupts.deferred():  # numpy's and torch's imports must not be torn by a Ctrl-C
-        from l1_trainer.core.cli import main as cli_main
+        from .cli.commands import main as cli_main
 
         if args[0] in TORCH_COMMANDS and not {"-h", "--help"} & set(args):
             import torch  # noqa: F401
@@ -48,8 +48,8 @@ def main_gui() -> int:
 
 
 def desktop_entry(args: list[str]) -> int:
-    from l1_trainer.core import desktop
-    from l1_trainer.core.cli import say
+    from .cli import desktop
+    from .cli.commands import say
 
     if len(args) > 1:
         say(f"l1-trainer: error: {args[0]} takes no arguments, got {' '.join(args[1:])}", err=True)

@@ -17,12 +17,12 @@ import time
 import numpy as np
 import torch
 
-from l1_trainer.core.config import PRESETS, compared_weights
-from l1_trainer.core.data import load_mnist
-from l1_trainer.core.engine import Trainer
-from l1_trainer.core.events import EpochMetrics
-from l1_trainer.core.records import Kind, RunRecord
-from l1_trainer.core.threads import default_threads
+from l1_trainer.core.app.records import Kind, RunRecord
+from l1_trainer.core.files.data import load_mnist
+from l1_trainer.core.training.config import PRESETS, compared_weights
+from l1_trainer.core.training.engine import Trainer
+from l1_trainer.core.training.events import EpochMetrics
+from l1_trainer.core.training.threads import default_threads
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
 
 Both use the notebook's settings (batch 64, AdamW lr 1e-4, L1 weight 1.0 over all parameters)
 on the CPU, each with its own thread count: the notebook with PyTorch's default (every core),
-the engine with the app's (core/threads.py). The seed loop is the notebook's code unchanged:
+the engine with the app's (core/training/threads.py). The seed loop is the notebook's code unchanged:
 DataLoader with ToTensor and num_workers=6, a torch.cat of all parameters, loss.item() every step.
 The two alternate, epoch by epoch, and each keeps its fastest.
 Then the CLI's seed run is timed in a subprocess for its wall time and its own peak memory (max RSS).
@@ -27,11 +27,11 @@ from torchvision.datasets import MNIST
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from l1_trainer.core.config import SEED_PRESET  # noqa: E402
-from l1_trainer.core.data import load_mnist  # noqa: E402
-from l1_trainer.core.engine import Trainer  # noqa: E402
-from l1_trainer.core.events import EpochMetrics  # noqa: E402
-from l1_trainer.core.threads import default_threads  # noqa: E402
+from l1_trainer.core.files.data import load_mnist  # noqa: E402
+from l1_trainer.core.training.config import SEED_PRESET  # noqa: E402
+from l1_trainer.core.training.engine import Trainer  # noqa: E402
+from l1_trainer.core.training.events import EpochMetrics  # noqa: E402
+from l1_trainer.core.training.threads import default_threads  # noqa: E402
 
 from seed_notebook import notebook_loop, torchvision_root  # noqa: E402
 

@@ -20,10 +20,10 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from l1_trainer.core.config import PRESETS  # noqa: E402
-from l1_trainer.core.data import load_mnist  # noqa: E402
-from l1_trainer.core.engine import Trainer  # noqa: E402
-from l1_trainer.core.events import EpochMetrics, RunEnded  # noqa: E402
+from l1_trainer.core.files.data import load_mnist  # noqa: E402
+from l1_trainer.core.training.config import PRESETS  # noqa: E402
+from l1_trainer.core.training.engine import Trainer  # noqa: E402
+from l1_trainer.core.training.events import EpochMetrics, RunEnded  # noqa: E402
 
 from font_digits import build  # noqa: E402
 

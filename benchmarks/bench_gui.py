@@ -58,8 +58,8 @@ def time_to_window(tmp: Path) -> float:
 
 
 def headless_run(config, data) -> float:
-    from l1_trainer.core.engine import Trainer
-    from l1_trainer.core.events import EpochMetrics
+    from l1_trainer.core.training.engine import Trainer
+    from l1_trainer.core.training.events import EpochMetrics
 
     trainer = Trainer(config, data)
     return sum(e.seconds for e in trainer.run() if isinstance(e, EpochMetrics))
@@ -121,7 +121,7 @@ def stop_latency(window, config) -> float:
     the window is idle again."""
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from l1_trainer.core.session import AppState
+    from l1_trainer.core.app.session import AppState
 
     window.controls.apply_config(config.replace(epochs=50))
     window.start()
@@ -154,8 +154,8 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication([])
-    from l1_trainer.core.config import PRESETS
-    from l1_trainer.core.data import load_mnist
+    from l1_trainer.core.files.data import load_mnist
+    from l1_trainer.core.training.config import PRESETS
     from l1_trainer.gui.window import MainWindow
 
     data = load_mnist("cpu")
@@ -168,7 +168,7 @@ def main() -> None:
     ready.exec()
     import torch
 
-    from l1_trainer.core import threads as thread_setting
+    from l1_trainer.core.training import threads as thread_setting
 
     default = thread_setting.default_threads
     config = PRESETS["balanced"].replace(epochs=args.epochs, device="cpu")

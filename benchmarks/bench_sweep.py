@@ -15,10 +15,10 @@ import time
 
 import torch
 
-from l1_trainer.core.config import PRESETS
-from l1_trainer.core.data import load_mnist
-from l1_trainer.core.engine import Trainer
-from l1_trainer.core.events import EpochMetrics
+from l1_trainer.core.files.data import load_mnist
+from l1_trainer.core.training.config import PRESETS
+from l1_trainer.core.training.engine import Trainer
+from l1_trainer.core.training.events import EpochMetrics
 
 WEIGHTS = [0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 

@@ -7,7 +7,7 @@ training steps at each thread count, the counts alternating round by round in on
 `--load` other processes each spinning a core the whole time (a browser, a projector driver, a
 second program). Reported per case: the fastest and the median round in ms per step, and each
 count's median against 1 thread's. Where the default thread count comes from
-(core/threads.py).
+(core/training/threads.py).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import time
 
 import torch
 
-from l1_trainer.core.config import PRESETS
-from l1_trainer.core.data import load_mnist
-from l1_trainer.core.engine import Trainer
-from l1_trainer.core.events import EpochMetrics
-from l1_trainer.core.threads import default_threads
+from l1_trainer.core.files.data import load_mnist
+from l1_trainer.core.training.config import PRESETS
+from l1_trainer.core.training.engine import Trainer
+from l1_trainer.core.training.events import EpochMetrics
+from l1_trainer.core.training.threads import default_threads
 
 BATCHES = (64, 256, 1024)
 SWEEP = [0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]

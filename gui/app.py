@@ -6,8 +6,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from l1_trainer.core.desktop import PNG_SIZES
-from l1_trainer.core.resources import resource
+from ..cli.desktop import PNG_SIZES
+from ..core.files.resources import resource
 
 
 def no_display_reason() -> str | None:
@@ -39,7 +39,7 @@ def run(argv: Sequence[str] = ()) -> int:
         return 1
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from l1_trainer.gui.window import MainWindow
+    from .window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("L1 Trainer")

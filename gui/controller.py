@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from l1_trainer.core.config import TrainConfig
-from l1_trainer.core.labels import short
-from l1_trainer.core.records import Kind
-from l1_trainer.core.session import AppState, CurrentModel, Session
-from l1_trainer.gui.history import History
-from l1_trainer.gui.jobs import JobRunner
+from ..core.app.numbers import short
+from ..core.app.records import Kind
+from ..core.app.session import AppState, CurrentModel, Session
+from ..core.training.config import TrainConfig
+from .history import History
+from .jobs import JobRunner
 
 STEPS_INTERVAL_S = 0.2  # steps reach the window at most five times a second, as often as it redraws
 
@@ -37,9 +37,10 @@ class Controller:
         data_dir = self.data_dir
 
         def work(emit):
-            import l1_trainer.core.engine  # noqa: F401  (torch and the engine, once)
-            from l1_trainer.core.data import load_mnist
-            from l1_trainer.core.devices import available_devices, resolve_device
+            import l1_trainer.core.training.engine  # noqa: F401  (torch and the engine, once)
+
+            from ..core.files.data import load_mnist
+            from ..core.training.devices import available_devices, resolve_device
 
             data = load_mnist("cpu", data_dir) if need_data else None
             devices = available_devices()
@@ -71,8 +72,8 @@ class Controller:
         model per pair, at once. `steps`: train that many mini-batches, then pause (Step)."""
         import torch
 
-        from l1_trainer.core.engine import Control
-        from l1_trainer.core.threads import default_threads
+        from ..core.training.engine import Control
+        from ..core.training.threads import default_threads
 
         if self.session.state is not AppState.IDLE or self.runner.busy:
             return False
@@ -136,7 +137,7 @@ class Controller:
         self.history.keep(record)
 
     def _crashed(self, record: object, message: str) -> None:
-        from l1_trainer.core.events import RunEnded, RunStatus
+        from ..core.training.events import RunEnded, RunStatus
 
         self._ended(RunEnded(RunStatus.FAILED, message, record.step, len(record.epochs)))
 
@@ -151,7 +152,7 @@ class Controller:
         data = self.data
 
         def work(emit):
-            from l1_trainer.core.inference import evaluate, model_from_state
+            from ..core.training.inference import evaluate, model_from_state
 
             return evaluate(model_from_state(model.state), data.test_x, data.test_y)
 
@@ -172,8 +173,8 @@ class Controller:
         label = f"{model.origin}: {model.trained_with}, {model.config.l1_method}"
 
         def work(emit):
-            from l1_trainer.core.inference import model_from_state
-            from l1_trainer.core.pruning import pruning_curve
+            from ..core.training.inference import model_from_state
+            from ..core.training.pruning import pruning_curve
 
             return pruning_curve(model_from_state(model.state), data.test_x, data.test_y)
 
@@ -182,7 +183,7 @@ class Controller:
 
     def open_model(self, path: Path, origin: str = "") -> bool:
         """Make a saved model the current one; a bad file changes nothing and says why."""
-        from l1_trainer.core.modelfile import ModelFileError, load_model
+        from ..core.files.modelfile import ModelFileError, load_model
 
         try:
             model, config, summary = load_model(path)
@@ -218,8 +219,8 @@ class Controller:
 
     def save_model(self, path: Path) -> bool:
         """Write the current model with what it was trained with and its results."""
-        from l1_trainer.core.inference import model_from_state
-        from l1_trainer.core.modelfile import ModelFileError, save_model
+        from ..core.files.modelfile import ModelFileError, save_model
+        from ..core.training.inference import model_from_state
 
         model = self.session.current
         if model is None:
@@ -246,8 +247,8 @@ def _training(config: TrainConfig, data: object, control: object, l1_weights: li
     """The job of a run or a sweep: the engine's events, steps merged, until its RunEnded."""
 
     def work(emit):
-        from l1_trainer.core.engine import Trainer
-        from l1_trainer.core.events import RunEnded, coalesced
+        from ..core.training.engine import Trainer
+        from ..core.training.events import RunEnded, coalesced
 
         trainer = Trainer(config, data, l1_weights=l1_weights, l2_weights=l2_weights, control=control)
         for event in coalesced(trainer.run(), STEPS_INTERVAL_S):

@@ -16,10 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from l1_trainer.core.config import COMPARED_PRESETS, MNIST_TRAIN_SIZE, PRESETS, TrainConfig
-from l1_trainer.core.labels import short
-from l1_trainer.core.session import Enabled
-from l1_trainer.gui.inputs import Expander, IntSpinBox, LogInput, plain_label
+from ..core.app.numbers import short
+from ..core.app.session import Enabled
+from ..core.training.config import COMPARED_PRESETS, MNIST_TRAIN_SIZE, PRESETS, TrainConfig
+from .inputs import Expander, IntSpinBox, LogInput, plain_label
 
 PRESET_ITEMS = [
     ("Custom", None, "Your own settings."),

@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from l1_trainer.core.session import CurrentModel, Session
-from l1_trainer.gui.inputs import plain_label
-from l1_trainer.gui.plots import probability_chart
-from l1_trainer.gui.units_view import UnitsView
+from ..core.app.session import CurrentModel, Session
+from .inputs import plain_label
+from .plots import probability_chart
+from .units_view import UnitsView
 
 PREDICT_MS = 60  # predictions at most about 16 times a second while drawing
 CANVAS = 240  # with the panels beside it, the window still fits 1024 x 700
@@ -226,7 +226,7 @@ class DrawPanel(QWidget):
         if self._state is None:
             self.set_model(None)
             return
-        from l1_trainer.core.inference import model_from_state
+        from ..core.training.inference import model_from_state
 
         # A CPU model of its own, loaded from the snapshot's copy: never the live tensors. The
         # module is made once for an architecture and then only loaded, which costs far less.
@@ -251,7 +251,7 @@ class DrawPanel(QWidget):
             self.preview.clear()
             self.units.show_units([])
             return
-        from l1_trainer.core.preprocess import preprocess_drawing
+        from ..core.training.preprocess import preprocess_drawing
 
         field = None if self.canvas.blank else preprocess_drawing(self.canvas.ink())
         self._show_preview(field)
@@ -260,7 +260,7 @@ class DrawPanel(QWidget):
             self._show_text("Draw a digit on the canvas", 14)
             self.bars.setOpts(height=np.zeros(10))
             return
-        from l1_trainer.core.inference import probabilities
+        from ..core.training.inference import probabilities
 
         probs = probabilities(self.model, field[None])[0].numpy()
         digit = int(probs.argmax())
@@ -277,8 +277,8 @@ class DrawPanel(QWidget):
         """Each hidden layer's activations for the drawing (none yet: all silent), dead greyed."""
         import torch
 
-        from l1_trainer.core.inference import activations
-        from l1_trainer.core.sparsity import dead_units
+        from ..core.training.inference import activations
+        from ..core.training.sparsity import dead_units
 
         image = torch.zeros(28, 28) if field is None else field
         matrices = list(self.model.weight_names())

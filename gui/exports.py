@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from l1_trainer.core.session import Session
+from ..core.app.session import Session
 
 
 class Exports:
@@ -19,7 +19,7 @@ class Exports:
     def curves(self, path: Path) -> int:
         """Every run's per-step losses and per-epoch accuracy so far (a paused or running one's
         too), one row per point."""
-        from l1_trainer.core.export import write_curves
+        from ..core.files.export import write_curves
 
         lines = {key: label for key, label in self.session.lines().items() if key[0].step}
         if not lines:
@@ -29,18 +29,18 @@ class Exports:
 
     def summaries(self, path: Path) -> int:
         """One row per run (and per model of a sweep) in the history."""
-        from l1_trainer.core.export import write_summaries
+        from ..core.files.export import write_summaries
 
         return self._export(path, lambda: write_summaries(path, self.session.history))
 
     def sweep(self, path: Path) -> int:
-        from l1_trainer.core.export import write_summaries
+        from ..core.files.export import write_summaries
 
         record = self.sweep_view.record
         return self._export(path, lambda: write_summaries(path, [record] if record else []))
 
     def runs(self, path: Path) -> int:
-        from l1_trainer.core.export import write_runs
+        from ..core.files.export import write_runs
 
         return self._export(path, lambda: write_runs(path, self.session.stored))
 

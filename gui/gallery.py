@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from l1_trainer.core.session import CurrentModel, Session
-from l1_trainer.gui.draw_panel import grey_pixmap
-from l1_trainer.gui.inputs import named_button, plain_label
-from l1_trainer.gui.plots import probability_chart
+from ..core.app.session import CurrentModel, Session
+from .draw_panel import grey_pixmap
+from .inputs import named_button, plain_label
+from .plots import probability_chart
 
 MAX_LISTED = 500  # the list shows this many images at most (a weak model makes thousands)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings, Slot
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from l1_trainer.core.version import app_version
-from l1_trainer.gui.inputs import MessageBar
+from ..core.files.version import app_version
+from .inputs import MessageBar
 
 WHAT_IS_L1 = """
 <h3>What is L1 regularization?</h3>

@@ -8,13 +8,13 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from l1_trainer.core.session import CurrentModel, Session
-from l1_trainer.gui.jobs import JobRunner
+from ..core.app.session import CurrentModel, Session
+from .jobs import JobRunner
 
 if TYPE_CHECKING:
-    from l1_trainer.core.records import RunRecord
-    from l1_trainer.core.store import RunStore
-    from l1_trainer.gui.controller import Controller
+    from ..core.app.records import RunRecord
+    from ..core.files.store import RunStore
+    from .controller import Controller
 
 
 class History:
@@ -25,7 +25,7 @@ class History:
 
     def open(self) -> None:
         """The runs kept across restarts (a damaged history is set aside and said so)."""
-        from l1_trainer.core.store import RunStore, StoreError
+        from ..core.files.store import RunStore, StoreError
 
         try:
             self.store = RunStore()
@@ -41,7 +41,7 @@ class History:
         self._refresh_stored()
 
     def _refresh_stored(self) -> None:
-        from l1_trainer.core.store import StoreError
+        from ..core.files.store import StoreError
 
         try:
             self.session.set_stored(self.store.runs())
@@ -63,7 +63,7 @@ class History:
                           fail=lambda message: self.session.notify(f"The run was not kept: {message}"))
 
     def keep_now(self, record: RunRecord) -> None:
-        from l1_trainer.core.store import StoreError
+        from ..core.files.store import StoreError
 
         if self.store is None:
             return
@@ -75,7 +75,7 @@ class History:
     def show(self, run_id: int, shown: bool) -> None:
         """Draw a kept run's curves beside this session's runs, or take them away; a kept
         comparison's models come and go together."""
-        from l1_trainer.core.store import StoreError
+        from ..core.files.store import StoreError
 
         try:
             ids = self.store.group(run_id)
@@ -90,8 +90,8 @@ class History:
     def open_run(self, run_id: int) -> bool:
         """A kept run's weights as the current model; a kept comparison's models side by side
         (their curves drawn too), its last (L1) model the current one."""
-        from l1_trainer.core.modelfile import ModelFileError, load_model
-        from l1_trainer.core.store import StoreError
+        from ..core.files.modelfile import ModelFileError, load_model
+        from ..core.files.store import StoreError
 
         try:
             ids = self.store.group(run_id)
@@ -116,7 +116,7 @@ class History:
         return True
 
     def delete(self, run_id: int) -> None:
-        from l1_trainer.core.store import StoreError
+        from ..core.files.store import StoreError
 
         self.session.hide_stored(run_id)
         try:

@@ -151,8 +151,8 @@ def describe_failure(exc: BaseException) -> str:
     """One line a user can act on, for any exception a job can raise."""
     import torch
 
-    from l1_trainer.core.data import DataError
-    from l1_trainer.core.devices import DeviceUnavailableError
+    from ..core.files.data import DataError
+    from ..core.training.devices import DeviceUnavailableError
 
     if isinstance(exc, torch.OutOfMemoryError):
         return "out of memory on the training device: try a smaller batch size or the CPU"

@@ -28,12 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from l1_trainer.core.events import EpochMetrics, HyperparamsChanged, Steps
-from l1_trainer.core.labels import short
-from l1_trainer.core.records import CHANCE_CE, RunRecord
-from l1_trainer.core.session import Session
-from l1_trainer.gui.inputs import plain_label
-from l1_trainer.gui.smoothing import EmaState, smooth
+from ..core.app.numbers import short
+from ..core.app.records import CHANCE_CE, RunRecord
+from ..core.app.session import Session
+from ..core.training.events import EpochMetrics, HyperparamsChanged, Steps
+from .inputs import plain_label
+from .smoothing import EmaState, smooth
 
 # 5 Hz: a frame holds the GIL while it paints (1.5 px lines take 2 ms a plot), and the training
 # thread waits for it between kernels; 10 Hz cost training 3-13 points more (bench_gui.py).
@@ -458,7 +458,7 @@ class LossPlots(QWidget):
         pyqtgraph's exporter. All targets are checked before any is written, each atomically."""
         from pyqtgraph.exporters import ImageExporter
 
-        from l1_trainer.core.files import check_target, write_atomic
+        from ..core.files.writing import check_target, write_atomic
 
         plots = (("ce", self.ce_widget), ("penalties", self.penalty_widget), ("accuracy", self.acc_widget),
                  ("zeros", self.zeros_widget))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QFont
 from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget, QWidget
 
-from l1_trainer.gui.plots import LossPlots, scale_text
+from .plots import LossPlots, scale_text
 
 TEXT_SCALE = 1.5
 

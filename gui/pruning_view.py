@@ -9,9 +9,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
-from l1_trainer.core.session import Session
-from l1_trainer.gui.inputs import plain_label
-from l1_trainer.gui.plots import line_colour, titled_plot
+from ..core.app.session import Session
+from .inputs import plain_label
+from .plots import line_colour, titled_plot
 
 
 class PruningView(QWidget):

@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from l1_trainer.core.session import Session
-from l1_trainer.gui.inputs import named_button, plain_label
+from ..core.app.session import Session
+from .inputs import named_button, plain_label
 
 # (header, StoredRun field, how it is shown); the field's own value is what a column sorts by.
 COLUMNS = (

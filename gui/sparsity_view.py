@@ -16,10 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from l1_trainer.core.session import CurrentModel, Session
-from l1_trainer.core.sparsity import SparsityReport, sparsity
-from l1_trainer.gui.inputs import plain_label
-from l1_trainer.gui.plots import line_colour
+from ..core.app.session import CurrentModel, Session
+from ..core.training.sparsity import SparsityReport, sparsity
+from .inputs import plain_label
+from .plots import line_colour
 
 BAR_SCALE = 1000
 PRESENTING_SCALE = 1.5  # as presentation mode scales the application's text

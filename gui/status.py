@@ -7,10 +7,10 @@ import time
 
 from PySide6.QtWidgets import QProgressBar, QSizePolicy, QStatusBar
 
-from l1_trainer.core.events import HyperparamsChanged, Paused, Steps
-from l1_trainer.core.records import RunRecord
-from l1_trainer.core.session import AppState, CurrentModel, Session
-from l1_trainer.gui.inputs import plain_label
+from ..core.app.records import RunRecord
+from ..core.app.session import AppState, CurrentModel, Session
+from ..core.training.events import HyperparamsChanged, Paused, Steps
+from .inputs import plain_label
 
 TEXT_INTERVAL_S = 0.25  # repainting the status bar costs the training thread GIL time
 READY = "Ready: pick a preset and press Start"

@@ -22,14 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from l1_trainer.core.events import EpochMetrics, Steps
-from l1_trainer.core.labels import short
-from l1_trainer.core.records import RunRecord
-from l1_trainer.core.session import Session
-from l1_trainer.gui.inputs import named_button, plain_label
-from l1_trainer.gui.plots import Series, line_colour, titled_plot
-from l1_trainer.gui.smoothing import EmaState, smooth
-from l1_trainer.gui.status import duration
+from ..core.app.numbers import short
+from ..core.app.records import RunRecord
+from ..core.app.session import Session
+from ..core.training.events import EpochMetrics, Steps
+from .inputs import named_button, plain_label
+from .plots import Series, line_colour, titled_plot
+from .smoothing import EmaState, smooth
+from .status import duration
 
 DEFAULT_WEIGHTS = "0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2"
 COLUMNS = ("L1", "L2", "status", "accuracy", "sparsity", "exact 0s")

@@ -17,11 +17,11 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
-from l1_trainer.core.session import Session
-from l1_trainer.core.sparsity import dead_inputs, dead_units
-from l1_trainer.gui.draw_panel import grey_pixmap
-from l1_trainer.gui.inputs import plain_label
-from l1_trainer.gui.plots import line_colour, titled_plot
+from ..core.app.session import Session
+from ..core.training.sparsity import dead_inputs, dead_units
+from .draw_panel import grey_pixmap
+from .inputs import plain_label
+from .plots import line_colour, titled_plot
 
 if TYPE_CHECKING:
     import torch

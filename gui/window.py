@@ -24,26 +24,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from l1_trainer.core.config import TrainConfig, compared_weights, parse_weights, sweep_grid
-from l1_trainer.core.records import Kind
-from l1_trainer.core.session import AppState, Session
-from l1_trainer.gui.controller import Controller
-from l1_trainer.gui.controls import ControlsPanel
-from l1_trainer.gui.draw_panel import DrawPanel
-from l1_trainer.gui.exports import Exports
-from l1_trainer.gui.gallery import Gallery
-from l1_trainer.gui.help import WHAT_IS_L1, FirstRunGuide, about_text, shortcuts_text
-from l1_trainer.gui.help import show as show_help_box
-from l1_trainer.gui.inputs import MessageBar
-from l1_trainer.gui.jobs import JobRunner
-from l1_trainer.gui.plots import CurvesTab
-from l1_trainer.gui.presentation import Presentation
-from l1_trainer.gui.pruning_view import PruningView
-from l1_trainer.gui.runs_view import RunsView
-from l1_trainer.gui.sparsity_view import SparsityReadout
-from l1_trainer.gui.status import StatusReadout
-from l1_trainer.gui.sweep_view import SweepView
-from l1_trainer.gui.weights_view import WeightsView
+from ..core.app.records import Kind
+from ..core.app.session import AppState, Session
+from ..core.training.config import TrainConfig, compared_weights, parse_weights, sweep_grid
+from .controller import Controller
+from .controls import ControlsPanel
+from .draw_panel import DrawPanel
+from .exports import Exports
+from .gallery import Gallery
+from .help import WHAT_IS_L1, FirstRunGuide, about_text, shortcuts_text
+from .help import show as show_help_box
+from .inputs import MessageBar
+from .jobs import JobRunner
+from .plots import CurvesTab
+from .presentation import Presentation
+from .pruning_view import PruningView
+from .runs_view import RunsView
+from .sparsity_view import SparsityReadout
+from .status import StatusReadout
+from .sweep_view import SweepView
+from .weights_view import WeightsView
 
 SIDE_PANEL = 270  # lets the window fit a 1024 x 700 screen with room for the tabs
 
@@ -57,7 +57,7 @@ class MainWindow(QMainWindow):
                  data: object | None = None) -> None:
         """`data`: MNIST tensors already in memory; by default they are loaded at start."""
         super().__init__()
-        from l1_trainer.core.version import app_version
+        from ..core.files.version import app_version
 
         self.setWindowTitle(f"L1 Trainer {app_version()}")
         self.settings = settings or QSettings("l1-trainer", "L1 Trainer")

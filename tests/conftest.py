@@ -17,7 +17,7 @@ os.environ["L1_TRAINER_DATA"] = tempfile.mkdtemp(prefix="l1-trainer-test-runs-")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-# One thread, as the app trains (core/threads.py): a second one made steps many times slower
+# One thread, as the app trains (core/training/threads.py): a second one made steps many times slower
 # whenever anything else ran on the machine. No test depends on the count.
 torch.set_num_threads(1)
 
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def mnist():
     """Both MNIST splits on the CPU, loaded once for the whole run."""
-    from l1_trainer.core.data import load_mnist
+    from l1_trainer.core.files.data import load_mnist
 
     return load_mnist("cpu")
 
@@ -36,8 +36,8 @@ def mnist():
 def balanced(mnist):
     """One model trained 3 epochs at the Balanced preset, shared by the tests that need a good
     model: (its config, its weights as a CPU state dict, how its run ended)."""
-    from l1_trainer.core.config import PRESETS
-    from l1_trainer.core.engine import Trainer
+    from l1_trainer.core.training.config import PRESETS
+    from l1_trainer.core.training.engine import Trainer
 
     config = PRESETS["balanced"].replace(epochs=3, device="cpu")
     trainer = Trainer(config, mnist)
@@ -48,7 +48,7 @@ def balanced(mnist):
 @pytest.fixture()
 def small_config():
     """A quick run: 2,048 training images, batches of 64, logged every 4 steps, on the CPU."""
-    from l1_trainer.core.config import TrainConfig
+    from l1_trainer.core.training.config import TrainConfig
 
     return TrainConfig(
         l1_weight=1e-4, lr=1e-3, epochs=2, batch_size=64, train_subset=2048, device="cpu",
@@ -60,7 +60,7 @@ def small_config():
 def signals_put_back():
     """The CLI leaves Ctrl-C and SIGTERM ignored once its work is over (until the process
     exits): in this process, each test gets them back as they were."""
-    from l1_trainer.core.interrupts import SIGNALS
+    from l1_trainer.cli.interrupts import SIGNALS
 
     handlers = {number: signal.getsignal(number) for number in SIGNALS}
     yield

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from l1_trainer.core.preprocess import preprocess_drawing
+from l1_trainer.core.training.preprocess import preprocess_drawing
 
 SIZES = (28, 72)  # pixels per em: a small rendering keeps its hinting, a large one its detail
 SLANTS = (0.0, 0.25)  # horizontal shear per pixel of height: upright and a hand's forward lean

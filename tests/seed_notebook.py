@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
-from l1_trainer.core.data import BUNDLED_MNIST, RAW_FILES
-from l1_trainer.core.model import MLP
+from l1_trainer.core.files.data import BUNDLED_MNIST, RAW_FILES
+from l1_trainer.core.training.model import MLP
 
 PRINT_EVERY = 500
 

@@ -7,13 +7,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from l1_trainer.core import augment
-from l1_trainer.core.augment import Augmenter
-from l1_trainer.core.batches import Batches, shuffled_indices
-from l1_trainer.core.cli import build_parser, config_from_args
-from l1_trainer.core.engine import Trainer
-from l1_trainer.core.events import EpochMetrics
-from l1_trainer.core.records import RunRecord
+from l1_trainer.cli.commands import build_parser, config_from_args
+from l1_trainer.core.app.records import RunRecord
+from l1_trainer.core.training import augment
+from l1_trainer.core.training.augment import Augmenter
+from l1_trainer.core.training.batches import Batches, shuffled_indices
+from l1_trainer.core.training.engine import Trainer
+from l1_trainer.core.training.events import EpochMetrics
 
 from font_digits import build, font_files
 

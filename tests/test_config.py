@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from l1_trainer.core.config import PRESETS, TrainConfig
+from l1_trainer.core.training.config import PRESETS, TrainConfig
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_replace_validates_and_counts_steps():
 
 
 def test_negative_zero_weights_are_zero():
-    from l1_trainer.core.config import TrainConfig, parse_weights
+    from l1_trainer.core.training.config import TrainConfig, parse_weights
 
     config = TrainConfig(l1_weight=-0.0, l2_weight=-0.0, weight_decay=-0.0)
     assert all(str(v) == "0.0" for v in (config.l1_weight, config.l2_weight, config.weight_decay))
@@ -86,6 +86,6 @@ def test_negative_zero_weights_are_zero():
     (8192, 1, 4, 2),
 ])
 def test_default_threads_leave_the_machine_room(batch, models, cores, threads):
-    from l1_trainer.core.threads import default_threads
+    from l1_trainer.core.training.threads import default_threads
 
     assert default_threads(batch, models, cores) == threads

@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from l1_trainer.core.data import BUNDLED_MNIST, RAW_FILES, DataError, load_mnist
+from l1_trainer.core.files.data import BUNDLED_MNIST, RAW_FILES, DataError, load_mnist
 
 
 @pytest.fixture()

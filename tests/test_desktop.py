@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from l1_trainer.core import desktop
+from l1_trainer.cli import desktop
 from l1_trainer.gui.help import MNIST_ATTRIBUTION, HelpDialog
 
 from conftest import REPO
@@ -125,12 +125,12 @@ def test_no_display_is_one_line_and_exit_1():
 
 
 def test_damaged_bundled_data_is_reported_at_start(qtbot, tmp_path, monkeypatch):
-    from l1_trainer.core.data import DataError
+    from l1_trainer.core.files.data import DataError
 
     def damaged(*args, **kwargs):
         raise DataError("resources/mnist/t10k-images-idx3-ubyte.gz is damaged")
 
-    monkeypatch.setattr("l1_trainer.core.data.load_mnist", damaged)
+    monkeypatch.setattr("l1_trainer.core.files.data.load_mnist", damaged)
     window = make_window_unready(qtbot, tmp_path / "damaged.ini")
     with qtbot.waitSignal(window.fatalError, timeout=60_000) as fatal:
         window.load_torch()
@@ -183,11 +183,11 @@ def test_closing_while_pytorch_loads_hides_at_once_and_finishes_later(qtbot, tmp
 
     def slow_load(*args, **kwargs):  # stands for the seconds an import of PyTorch takes
         release.wait(30)
-        from l1_trainer.core.data import DataError
+        from l1_trainer.core.files.data import DataError
 
         raise DataError("never mind")
 
-    monkeypatch.setattr("l1_trainer.core.data.load_mnist", slow_load)
+    monkeypatch.setattr("l1_trainer.core.files.data.load_mnist", slow_load)
     window = make_window_unready(qtbot, tmp_path / "closing.ini")
     window.load_torch()
     closed = []

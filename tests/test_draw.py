@@ -6,8 +6,8 @@ import torch
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from l1_trainer.core.inference import model_from_state
-from l1_trainer.core.modelfile import save_model
+from l1_trainer.core.files.modelfile import save_model
+from l1_trainer.core.training.inference import model_from_state
 
 from test_gui import evaluated, make_window, run_to_end
 
@@ -179,7 +179,7 @@ def test_pruning_tab_adds_a_curve_per_click(qtbot, window, model_file):
 
 
 def test_weights_tab_draws_tiles_histograms_and_dead_units(qtbot, window, model_file):
-    from l1_trainer.core.modelfile import load_model
+    from l1_trainer.core.files.modelfile import load_model
 
     window.tabs.setCurrentWidget(window.weights)
     load(qtbot, window, model_file)

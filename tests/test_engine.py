@@ -9,9 +9,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from l1_trainer.core.batches import shuffled_indices
-from l1_trainer.core.engine import Control, Trainer
-from l1_trainer.core.events import (
+from l1_trainer.core.training.batches import shuffled_indices
+from l1_trainer.core.training.engine import Control, Trainer
+from l1_trainer.core.training.events import (
     Diverged,
     EpochMetrics,
     EpochStarted,
@@ -24,10 +24,10 @@ from l1_trainer.core.events import (
     WeightSnapshot,
     merge_steps,
 )
-from l1_trainer.core.model import MLP, build_model
-from l1_trainer.core.optim import SGD
-from l1_trainer.core.sparsity import sparsity
-from l1_trainer.core.weights import weight_matrices
+from l1_trainer.core.training.model import MLP, build_model
+from l1_trainer.core.training.optim import SGD
+from l1_trainer.core.training.sparsity import sparsity
+from l1_trainer.core.training.weights import weight_matrices
 
 from seed_notebook import notebook_loop
 
@@ -132,7 +132,7 @@ def test_stop_is_honoured_after_the_current_step(mnist, small_config):
 
 
 def test_stop_from_another_thread_ends_the_run_within_one_step(mnist):
-    from l1_trainer.core.config import PRESETS
+    from l1_trainer.core.training.config import PRESETS
 
     trainer = Trainer(PRESETS["balanced"].replace(device="cpu"), mnist)  # 9,380 steps
     events = []
@@ -285,7 +285,7 @@ def test_seed_model_matches_notebook_layers():
 
 
 def test_engine_follows_the_notebook_loop_step_by_step(mnist):
-    from l1_trainer.core.config import SEED_PRESET
+    from l1_trainer.core.training.config import SEED_PRESET
 
     config = SEED_PRESET.replace(epochs=2, train_subset=3200, device="cpu")
     n = config.train_size

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from l1_trainer.core.files import TargetError, check_target, remove_stale_temps, write_atomic
+from l1_trainer.core.files.writing import TargetError, check_target, remove_stale_temps, write_atomic
 
 
 @pytest.fixture()

@@ -14,12 +14,12 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QWidget
 
-from l1_trainer.core.config import PRESETS
-from l1_trainer.core.data import MnistTensors
-from l1_trainer.core.engine import Trainer
-from l1_trainer.core.events import RunEnded
-from l1_trainer.core.records import Kind
-from l1_trainer.core.session import AppState
+from l1_trainer.core.app.records import Kind
+from l1_trainer.core.app.session import AppState
+from l1_trainer.core.files.data import MnistTensors
+from l1_trainer.core.training.config import PRESETS
+from l1_trainer.core.training.engine import Trainer
+from l1_trainer.core.training.events import RunEnded
 from l1_trainer.gui.window import MainWindow
 
 from conftest import REPO
@@ -193,7 +193,7 @@ def test_stop_ends_the_run_and_says_where(qtbot, window):
 
 @pytest.mark.parametrize("sweep", [False, True])
 def test_closing_during_a_run_stops_waits_and_keeps_it(qtbot, tmp_path, mnist, monkeypatch, sweep):
-    from l1_trainer.core.store import RunStore
+    from l1_trainer.core.files.store import RunStore
 
     monkeypatch.setenv("L1_TRAINER_DATA", str(tmp_path / "history"))
     window = make_window(qtbot, tmp_path / "close.ini", mnist)
@@ -460,7 +460,7 @@ def test_export_curves_summaries_and_plots(qtbot, window, tmp_path):
 
 def test_sweep_tab_fills_the_frontier_and_opens_a_model(qtbot, window, tmp_path, monkeypatch):
     asked = []
-    monkeypatch.setattr("l1_trainer.core.threads.default_threads", lambda *a: asked.append(a) or 1)
+    monkeypatch.setattr("l1_trainer.core.training.threads.default_threads", lambda *a: asked.append(a) or 1)
     set_inputs(window, train_images=3200, epochs=2, batch_size=64)
     view = window.sweep_view
     view.weights_input.setText("0, 1e-3, 1e-2")
@@ -646,9 +646,9 @@ def test_a_damaged_history_is_set_aside_and_the_app_starts(qtbot, tmp_path, mnis
 def test_text_from_files_and_paths_is_shown_as_text_never_as_markup(qtbot, window, tmp_path):
     from PySide6.QtWidgets import QLabel
 
-    from l1_trainer.core.config import TrainConfig
-    from l1_trainer.core.model import build_model
-    from l1_trainer.core.modelfile import save_model
+    from l1_trainer.core.files.modelfile import save_model
+    from l1_trainer.core.training.config import TrainConfig
+    from l1_trainer.core.training.model import build_model
 
     markup = "<h1 style='color:red; font-size:72px'>HACKED</h1><a href='http://x'>link</a><table><tr><td>t"
     path = tmp_path / "<b>bold<b>.safetensors"  # no "/" in a file name
@@ -692,7 +692,7 @@ def test_sweep_labels_never_overlap_nor_leave_the_plot(qtbot, window):
 
 
 def test_a_diverged_run_does_not_flatten_the_others(window):
-    from l1_trainer.core.events import Diverged, RunStatus, Steps, frozen
+    from l1_trainer.core.training.events import Diverged, RunStatus, Steps, frozen
 
     def steps(ce):
         n = len(ce)

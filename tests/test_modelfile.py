@@ -5,9 +5,9 @@ import pytest
 import torch
 from safetensors.torch import save, save_file
 
-from l1_trainer.core.config import TrainConfig
-from l1_trainer.core.model import build_model
-from l1_trainer.core.modelfile import MAX_FILE_BYTES, ModelFileError, load_model, save_model
+from l1_trainer.core.files.modelfile import MAX_FILE_BYTES, ModelFileError, load_model, save_model
+from l1_trainer.core.training.config import TrainConfig
+from l1_trainer.core.training.model import build_model
 
 
 @pytest.fixture()
@@ -158,10 +158,10 @@ def test_crafted_headers_get_one_clear_message(saved, change, message):
 
 
 def test_a_model_with_thousands_of_live_changes_saves_and_opens_again(tmp_path, mnist):
-    from l1_trainer.core.engine import Trainer
-    from l1_trainer.core.events import HyperparamsChanged
-    from l1_trainer.core.inference import model_from_state
-    from l1_trainer.core.records import RunRecord
+    from l1_trainer.core.app.records import RunRecord
+    from l1_trainer.core.training.engine import Trainer
+    from l1_trainer.core.training.events import HyperparamsChanged
+    from l1_trainer.core.training.inference import model_from_state
 
     config = TrainConfig(epochs=1, train_subset=640, device="cpu")
     trainer = Trainer(config, mnist)

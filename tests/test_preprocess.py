@@ -3,9 +3,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from l1_trainer.core.events import RunEnded
-from l1_trainer.core.inference import evaluate, model_from_state, probabilities
-from l1_trainer.core.preprocess import BOX, CENTRE, INK_FLOOR, centre_of_mass, preprocess_drawing
+from l1_trainer.core.training.events import RunEnded
+from l1_trainer.core.training.inference import evaluate, model_from_state, probabilities
+from l1_trainer.core.training.preprocess import BOX, CENTRE, INK_FLOOR, centre_of_mass, preprocess_drawing
 
 
 def stroke_canvas(height, width, points, thickness):

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from l1_trainer.core.inference import evaluate, model_from_state
-from l1_trainer.core.pruning import FRACTIONS, prune, pruning_curve
-from l1_trainer.core.weights import weight_matrices
+from l1_trainer.core.training.inference import evaluate, model_from_state
+from l1_trainer.core.training.pruning import FRACTIONS, prune, pruning_curve
+from l1_trainer.core.training.weights import weight_matrices
 
 
 @pytest.fixture(scope="module")

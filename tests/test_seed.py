@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from l1_trainer.core import cli
+from l1_trainer.cli import commands as cli
 
 from seed_notebook import notebook_loop, shuffled_batches
 

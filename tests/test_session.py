@@ -5,9 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from l1_trainer.core.config import PRESETS, TrainConfig, compared_weights
-from l1_trainer.core.engine import Trainer
-from l1_trainer.core.events import (
+from l1_trainer.core.app.records import SUMMARY_FIELDS, Kind, RunRecord, collapsed, differing
+from l1_trainer.core.app.session import AppState, Session, enabled
+from l1_trainer.core.training.config import PRESETS, TrainConfig, compared_weights
+from l1_trainer.core.training.engine import Trainer
+from l1_trainer.core.training.events import (
     EpochMetrics,
     HyperparamsChanged,
     Paused,
@@ -17,9 +19,7 @@ from l1_trainer.core.events import (
     Steps,
     frozen,
 )
-from l1_trainer.core.records import SUMMARY_FIELDS, Kind, RunRecord, collapsed, differing
-from l1_trainer.core.session import AppState, Session, enabled
-from l1_trainer.core.sparsity import SparsityReport
+from l1_trainer.core.training.sparsity import SparsityReport
 
 LN10 = math.log(10)
 

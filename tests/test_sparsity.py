@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from l1_trainer.core.sparsity import sparsity
+from l1_trainer.core.training.sparsity import sparsity
 
 
 def test_sparsity_counts_per_layer_and_overall():

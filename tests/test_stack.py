@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from l1_trainer.core.model import build_model
-from l1_trainer.core.stack import ParamStack, Penalties
-from l1_trainer.core.weights import weight_matrices
+from l1_trainer.core.training.model import build_model
+from l1_trainer.core.training.stack import ParamStack, Penalties
+from l1_trainer.core.training.weights import weight_matrices
 
 CPU = torch.device("cpu")
 

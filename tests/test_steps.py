@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from l1_trainer.core.config import PRESETS
-from l1_trainer.core.graphs import GraphedStep
-from l1_trainer.core.model import build_model
-from l1_trainer.core.steps import Step
+from l1_trainer.core.training.config import PRESETS
+from l1_trainer.core.training.fast_step import Step
+from l1_trainer.core.training.graphed_step import GraphedStep
+from l1_trainer.core.training.model import build_model
 
 
 def reference_run(config, l1, l2, batches):

@@ -9,12 +9,13 @@ import sqlite3
 import numpy as np
 import pytest
 
-from l1_trainer.core.config import PRESETS
-from l1_trainer.core.engine import Trainer
-from l1_trainer.core.events import HyperparamsChanged, Steps
-from l1_trainer.core.modelfile import load_model
-from l1_trainer.core.records import Kind, RunRecord
-from l1_trainer.core.store import MAX_CHANGES_KEPT, MAX_EPOCHS_KEPT, MAX_POINTS, RunStore, StoreError
+from l1_trainer.cli import commands as cli
+from l1_trainer.core.app.records import Kind, RunRecord
+from l1_trainer.core.files.modelfile import load_model
+from l1_trainer.core.files.store import MAX_CHANGES_KEPT, MAX_EPOCHS_KEPT, MAX_POINTS, RunStore, StoreError
+from l1_trainer.core.training.config import PRESETS
+from l1_trainer.core.training.engine import Trainer
+from l1_trainer.core.training.events import HyperparamsChanged, Steps
 
 
 def trained(mnist, l1_weights=None, epochs=1):
@@ -52,8 +53,8 @@ def test_each_model_of_a_sweep_is_kept_as_a_run_and_listing_is_newest_first(tmp_
 
 
 def test_disk_use_is_bounded(tmp_path, mnist, monkeypatch):
-    monkeypatch.setattr("l1_trainer.core.store.MAX_RUNS", 2)
-    monkeypatch.setattr("l1_trainer.core.store.MAX_POINTS", 7)
+    monkeypatch.setattr("l1_trainer.core.files.store.MAX_RUNS", 2)
+    monkeypatch.setattr("l1_trainer.core.files.store.MAX_POINTS", 7)
     store = RunStore(tmp_path)
     record = trained(mnist)
     for _ in range(3):
@@ -138,7 +139,7 @@ def test_two_damaged_histories_in_one_second_are_both_kept(tmp_path, monkeypatch
 
 def test_a_busy_history_is_not_taken_for_a_damaged_one(tmp_path, mnist, monkeypatch):
     RunStore(tmp_path).add(trained(mnist))
-    monkeypatch.setattr("l1_trainer.core.store.BUSY_TIMEOUT_S", 0.1)
+    monkeypatch.setattr("l1_trainer.core.files.store.BUSY_TIMEOUT_S", 0.1)
     holder = sqlite3.connect(tmp_path / "runs.db", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
@@ -152,7 +153,6 @@ def test_a_busy_history_is_not_taken_for_a_damaged_one(tmp_path, mnist, monkeypa
 
 def test_a_history_that_cannot_be_written_is_one_line_and_the_run_still_counts(tmp_path, mnist, monkeypatch,
                                                                                 capsys):
-    from l1_trainer.core import cli
 
     monkeypatch.setenv("L1_TRAINER_DATA", str(tmp_path))
     RunStore(tmp_path)
@@ -227,7 +227,7 @@ def test_a_full_disk_keeps_no_row_without_its_weights(tmp_path, mnist, monkeypat
     def full(path, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("l1_trainer.core.store.write_private", full)
+    monkeypatch.setattr("l1_trainer.core.files.store.write_private", full)
     with pytest.raises(StoreError, match="cannot write the run history .*No space left on device"):
         store.add(trained(mnist))
     assert [r.id for r in store.runs()] == [kept]
@@ -265,12 +265,12 @@ def test_the_history_stays_within_its_bytes(tmp_path, mnist, monkeypatch):
     store = RunStore(tmp_path)
     store.add(record)
     one_run = store.disk_use()
-    monkeypatch.setattr("l1_trainer.core.store.MAX_BYTES", int(3.5 * one_run))
+    monkeypatch.setattr("l1_trainer.core.files.store.MAX_BYTES", int(3.5 * one_run))
     for _ in range(8):
         store.add(record)
         assert store.disk_use() <= 3.5 * one_run
     assert [r.id for r in store.runs()][0] == 9 and 2 <= len(store.runs()) <= 3
-    monkeypatch.setattr("l1_trainer.core.store.MAX_BYTES", 1)
+    monkeypatch.setattr("l1_trainer.core.files.store.MAX_BYTES", 1)
     store.add(record)
     assert [r.id for r in store.runs()] == [10]  # the newest is always kept
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from l1_trainer.core.config import PRESETS, parse_weights, sweep_grid
-from l1_trainer.core.engine import Trainer
-from l1_trainer.core.events import Diverged, EpochMetrics, Paused, Resumed, RunStatus, Steps
-from l1_trainer.core.inference import model_from_state
+from l1_trainer.core.training.config import PRESETS, parse_weights, sweep_grid
+from l1_trainer.core.training.engine import Trainer
+from l1_trainer.core.training.events import Diverged, EpochMetrics, Paused, Resumed, RunStatus, Steps
+from l1_trainer.core.training.inference import model_from_state
 
 WEIGHTS = [0.0, 1e-4, 1e-3]
 

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
-from l1_trainer.core.batches import Batches
-from l1_trainer.core.config import MAX_SWEEP_MODELS, TrainConfig
-from l1_trainer.core.data import MnistTensors
-from l1_trainer.core.devices import resolve_device
-from l1_trainer.core.events import (
+from ..files.data import MnistTensors
+from .batches import Batches
+from .config import MAX_SWEEP_MODELS, TrainConfig
+from .devices import resolve_device
+from .events import (
     Diverged,
     EpochMetrics,
     EpochStarted,
@@ -35,10 +35,10 @@ from l1_trainer.core.events import (
     WeightSnapshot,
     frozen,
 )
-from l1_trainer.core.graphs import GraphedStep
-from l1_trainer.core.model import build_model
-from l1_trainer.core.sparsity import SparsityReport, sparsity
-from l1_trainer.core.steps import Step
+from .fast_step import Step
+from .graphed_step import GraphedStep
+from .model import build_model
+from .sparsity import SparsityReport, sparsity
 
 STEP_VALUES = ("ce", "l1", "l2", "abs_sum", "square_sum")  # what a training step returns, (K,) each
 SNAPSHOT_INTERVAL_S = 0.25  # a run's or a comparison's weights for live views, four times a second

@@ -22,10 +22,10 @@ from functools import partial
 
 import torch
 
-from l1_trainer.core.config import TrainConfig
-from l1_trainer.core.model import MLP
-from l1_trainer.core.optim import SGD, AdamW
-from l1_trainer.core.stack import ParamStack, Penalties
+from .config import TrainConfig
+from .model import MLP
+from .optim import SGD, AdamW
+from .stack import ParamStack, Penalties
 
 EVAL_CHUNK = 2_500  # test images per forward pass when evaluating K models at once
 _relu_backward = torch.ops.aten.threshold_backward.grad_input  # autograd's own backward kernels

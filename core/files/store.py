@@ -33,11 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from l1_trainer.core.config import TrainConfig
-from l1_trainer.core.events import EpochMetrics, HyperparamsChanged, RunEnded, RunStatus, Steps, frozen
-from l1_trainer.core.files import write_private
-from l1_trainer.core.records import Kind, RunRecord
-from l1_trainer.core.sparsity import LayerSparsity, SparsityReport
+from ..app.records import Kind, RunRecord
+from ..training.config import TrainConfig
+from ..training.events import EpochMetrics, HyperparamsChanged, RunEnded, RunStatus, Steps, frozen
+from ..training.sparsity import LayerSparsity, SparsityReport
+from .writing import write_private
 
 MAX_RUNS = 200
 MAX_BYTES = 100_000_000  # the database and the weight files together
@@ -397,8 +397,8 @@ class RunStore:
 
 def _weights_bytes(one: RunRecord) -> bytes | None:
     """The model file of a record's final weights (None when it has none)."""
-    from l1_trainer.core.inference import model_from_state
-    from l1_trainer.core.modelfile import model_bytes
+    from ..training.inference import model_from_state
+    from .modelfile import model_bytes
 
     snapshot = one.snapshots.get(0)
     if snapshot is None:

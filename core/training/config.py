@@ -45,7 +45,7 @@ class TrainConfig:
     device: str = "auto"
     l1_threshold: float = 1e-3
     # Random small rotations, shifts, scale, slant and stroke width of the training images, so
-    # that digits written unlike MNIST's are read too (core/augment.py). The notebook has none.
+    # that digits written unlike MNIST's are read too (core/training/augment.py). The notebook has none.
     augment: bool = False
     train_subset: int | None = None  # first N training images; None = all 60,000
     log_every: int = 25  # steps between host reads of the loss (each read is a sync)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from l1_trainer.core.resources import resource
+from .resources import resource
 
 BUNDLED_MNIST = resource("mnist")
 RAW_FILES = (

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from l1_trainer.core.model import MLP
-from l1_trainer.core.weights import hidden_sizes_of
+from .model import MLP
+from .weights import hidden_sizes_of
 
 
 def model_from_state(state: Mapping[str, torch.Tensor]) -> MLP:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from l1_trainer.core.config import IMAGE_PIXELS, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS, NUM_CLASSES, TrainConfig
-from l1_trainer.core.files import write_atomic
-from l1_trainer.core.model import MLP
+from ..training.config import IMAGE_PIXELS, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS, NUM_CLASSES, TrainConfig
+from ..training.model import MLP
+from .writing import write_atomic
 
 FORMAT = "l1-trainer-mlp/1"
 MAX_HEADER_BYTES = 100_000  # ours are about 1 KB; the rest is room for long summaries

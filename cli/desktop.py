@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from l1_trainer.core.resources import resource
+from ..core.files.resources import resource
 
 APP_ID = "l1-trainer"
 PNG_SIZES = (16, 32, 48, 64, 128, 256)

@@ -8,8 +8,8 @@ import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from l1_trainer.core.files import write_atomic
-from l1_trainer.core.records import SUMMARY_FIELDS, RunRecord
+from ..app.records import SUMMARY_FIELDS, RunRecord
+from .writing import write_atomic
 
 CURVE_FIELDS = ("run", "epoch", "ce", "l1", "l2", "abs_sum", "square_sum", "test_accuracy")
 
@@ -39,7 +39,7 @@ def write_summaries(path: Path, records: Iterable[RunRecord]) -> int:
 
 def write_runs(path: Path, runs: list) -> int:
     """The kept runs (core.store.StoredRun), one row each, as CSV; returns the number of rows."""
-    from l1_trainer.core.store import StoredRun
+    from .store import StoredRun
 
     fields = [f.name for f in dataclasses.fields(StoredRun)]
     return write_csv(path, fields, [[getattr(run, f) for f in fields] for run in runs])

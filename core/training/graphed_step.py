@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import torch
 
-from l1_trainer.core.config import TrainConfig
-from l1_trainer.core.model import MLP
-from l1_trainer.core.steps import Step
+from .config import TrainConfig
+from .fast_step import Step
+from .model import MLP
 
 WARMUP_STEPS = 3  # eager steps before capture, on a side stream, as PyTorch's recipe asks
 

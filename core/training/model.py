@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from l1_trainer.core.config import IMAGE_PIXELS, NUM_CLASSES
-from l1_trainer.core.weights import weight_matrices
+from .config import IMAGE_PIXELS, NUM_CLASSES
+from .weights import weight_matrices
 
 
 class MLP(nn.Module):

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from l1_trainer.core.config import TrainConfig
-from l1_trainer.core.events import (
+from ..training.config import TrainConfig
+from ..training.events import (
     Diverged,
     EpochMetrics,
     Event,
@@ -23,7 +23,7 @@ from l1_trainer.core.events import (
     Steps,
     WeightSnapshot,
 )
-from l1_trainer.core.labels import short
+from .numbers import short
 
 CHANCE_CE = math.log(10)  # the cross-entropy of a net that gives every digit 1/10
 # Settings that can tell runs apart in a legend, with how each is written there.

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import torch
 
-from l1_trainer.core.inference import evaluate, model_from_state
-from l1_trainer.core.model import MLP
-from l1_trainer.core.sparsity import sparsity
-from l1_trainer.core.weights import weight_matrices
+from .inference import evaluate, model_from_state
+from .model import MLP
+from .sparsity import sparsity
+from .weights import weight_matrices
 
 FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99)
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from l1_trainer.core.config import TrainConfig
-from l1_trainer.core.events import (
+from ..training.config import TrainConfig
+from ..training.events import (
     Event,
     HyperparamsChanged,
     Paused,
@@ -20,14 +20,14 @@ from l1_trainer.core.events import (
     RunStatus,
     WeightSnapshot,
 )
-from l1_trainer.core.records import MIN_STEPS, Kind, RunRecord, differing
-from l1_trainer.core.sparsity import SparsityReport, sparsity
-from l1_trainer.core.weights import weight_matrices
+from ..training.sparsity import SparsityReport, sparsity
+from ..training.weights import weight_matrices
+from .records import MIN_STEPS, Kind, RunRecord, differing
 
 if TYPE_CHECKING:  # the window imports this module before PyTorch has loaded
     import torch
 
-    from l1_trainer.core.inference import Evaluation
+    from ..training.inference import Evaluation
 
 
 CHANCE_LIMIT = 0.2  # test accuracy below this after MIN_STEPS steps: the net only guesses

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from l1_trainer.core.sparsity import SparsityReport
-from l1_trainer.core.weights import weight_matrices
+from .sparsity import SparsityReport
+from .weights import weight_matrices
 
 if TYPE_CHECKING:
     import torch

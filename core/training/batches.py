@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from l1_trainer.core.augment import Augmenter
-from l1_trainer.core.config import TrainConfig
-from l1_trainer.core.data import MnistTensors
+from ..files.data import MnistTensors
+from .augment import Augmenter
+from .config import TrainConfig
 
 AUGMENT_BLOCK = 1024  # images augmented per call: enough to hide each call's fixed cost
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from l1_trainer.core import interrupts
-from l1_trainer.core.config import (
+from ..core.app.records import SUMMARY_FIELDS, Kind, RunRecord
+from ..core.training.config import (
     COMPARED_PRESETS,
     DEVICE_NAMES,
     IMAGE_PIXELS,
@@ -35,12 +35,12 @@ from l1_trainer.core.config import (
     parse_weights,
     sweep_grid,
 )
-from l1_trainer.core.records import SUMMARY_FIELDS, Kind, RunRecord
+from . import interrupts
 
 if TYPE_CHECKING:  # the engine pulls in torch, which --help and bad arguments should not wait for
-    from l1_trainer.core.data import MnistTensors
-    from l1_trainer.core.engine import Trainer
-    from l1_trainer.core.events import EpochMetrics, RunEnded
+    from ..core.files.data import MnistTensors
+    from ..core.training.engine import Trainer
+    from ..core.training.events import EpochMetrics, RunEnded
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 SEED_LOG_EVERY = 500  # the notebook prints every 500 mini-batches
@@ -158,7 +158,7 @@ def train_command(args: argparse.Namespace) -> int:
     save = _checked_target(args.save, "--save", _model_bytes(config))
     initial = None
     if args.load is not None:
-        from l1_trainer.core.modelfile import ModelFileError, load_model
+        from ..core.files.modelfile import ModelFileError, load_model
 
         try:
             model, saved, summary = load_model(args.load)
@@ -174,7 +174,7 @@ def train_command(args: argparse.Namespace) -> int:
 
 def train(config: TrainConfig, data: MnistTensors, save: Path | None,
           initial_state: dict | None = None) -> int:
-    from l1_trainer.core.engine import Trainer
+    from ..core.training.engine import Trainer
 
     trainer = Trainer(config, data, initial_state)
     record = RunRecord(1, config, (config.l1_weight,))
@@ -188,7 +188,7 @@ def train(config: TrainConfig, data: MnistTensors, save: Path | None,
 
 
 def _print_events(trainer: Trainer, record: RunRecord) -> RunEnded:
-    from l1_trainer.core.events import EpochMetrics, EpochStarted, HyperparamsChanged, RunEnded, Steps
+    from ..core.training.events import EpochMetrics, EpochStarted, HyperparamsChanged, RunEnded, Steps
 
     for event in trainer.run():
         record.apply(event)
@@ -224,8 +224,8 @@ def _epoch_line(m: EpochMetrics, epochs: int) -> str:
 
 
 def _save(path: Path, trainer: Trainer, record: RunRecord) -> None:
-    from l1_trainer.core.inference import model_from_state
-    from l1_trainer.core.modelfile import ModelFileError, save_model
+    from ..core.files.modelfile import ModelFileError, save_model
+    from ..core.training.inference import model_from_state
 
     snapshot = trainer.latest_weights()
     summary = {key: record.summary()[key] for key in ("status", "epochs_done", "schedule")}
@@ -275,9 +275,9 @@ def _compare(args: argparse.Namespace, config: TrainConfig) -> int:
 
 def sweep(config: TrainConfig, l1: list[float], l2: list[float], data: MnistTensors,
           csv: Path | None, kind: Kind = Kind.SWEEP) -> int:
-    from l1_trainer.core.engine import Trainer
-    from l1_trainer.core.events import EpochMetrics, RunEnded
-    from l1_trainer.core.export import summary_rows, write_csv
+    from ..core.files.export import summary_rows, write_csv
+    from ..core.training.engine import Trainer
+    from ..core.training.events import EpochMetrics, RunEnded
 
     trainer = Trainer(config, data, l1_weights=l1, l2_weights=l2)
     record = RunRecord(1, config, tuple(l1), tuple(l2), kind)
@@ -308,8 +308,8 @@ def sweep(config: TrainConfig, l1: list[float], l2: list[float], data: MnistTens
 
 def prune_command(args: argparse.Namespace) -> int:
     """Print the pruning curve of a saved model: share of weights removed, test accuracy."""
-    from l1_trainer.core.modelfile import ModelFileError, load_model
-    from l1_trainer.core.pruning import pruning_curve
+    from ..core.files.modelfile import ModelFileError, load_model
+    from ..core.training.pruning import pruning_curve
 
     try:
         model, config, summary = load_model(args.model)
@@ -325,8 +325,8 @@ def prune_command(args: argparse.Namespace) -> int:
 
 def runs_command(args: argparse.Namespace) -> int:
     """The kept runs, one line each, newest first; or all of them as CSV."""
-    from l1_trainer.core.export import write_runs
-    from l1_trainer.core.store import StoreError
+    from ..core.files.export import write_runs
+    from ..core.files.store import StoreError
 
     store = _store()
     try:
@@ -346,7 +346,7 @@ def runs_command(args: argparse.Namespace) -> int:
 
 
 def _store():  # -> RunStore
-    from l1_trainer.core.store import RunStore, StoreError
+    from ..core.files.store import RunStore, StoreError
 
     try:
         store = RunStore()
@@ -369,7 +369,7 @@ def _kept_whatever_happens(record: RunRecord) -> Iterator[None]:
 
 def _keep(record: RunRecord) -> None:
     """Keep a finished run in the history; a history that cannot be written is said, not fatal."""
-    from l1_trainer.core.store import RunStore, StoreError
+    from ..core.files.store import RunStore, StoreError
 
     try:
         store = RunStore()
@@ -387,8 +387,8 @@ def _keep(record: RunRecord) -> None:
 
 def _load_data(device_name: str, data_dir: Path | None, download: bool = False) -> MnistTensors:
     """MNIST on the CPU, after checking that `device_name` exists here."""
-    from l1_trainer.core.data import DataError, load_mnist
-    from l1_trainer.core.devices import DeviceUnavailableError, resolve_device
+    from ..core.files.data import DataError, load_mnist
+    from ..core.training.devices import DeviceUnavailableError, resolve_device
 
     try:
         resolve_device(device_name)
@@ -407,16 +407,16 @@ def _check_threads(args: argparse.Namespace) -> None:
 
 
 def _set_threads(threads: int | None, config: TrainConfig, models: int) -> None:
-    """The given count, or the measured default for this step size (core/threads.py)."""
+    """The given count, or the measured default for this step size (core/training/threads.py)."""
     import torch
 
-    from l1_trainer.core.threads import default_threads
+    from ..core.training.threads import default_threads
 
     torch.set_num_threads(threads or default_threads(config.batch_size, models))
 
 
 def _checked_target(path: str | None, option: str, size: int) -> Path | None:
-    from l1_trainer.core.files import TargetError, check_target
+    from ..core.files.writing import TargetError, check_target
 
     if path is None:
         return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from l1_trainer.core.model import MLP
+from .model import MLP
 
 
 class ParamStack:
