@@ -132,7 +132,7 @@ def main() -> None:
         record = window.session.active
         if record is None:
             return
-        epoch = record.step / record.config.steps_per_epoch
+        epoch = record.steps_done / record.config.steps_per_epoch
         if view.startswith("compare"):
             if epoch > 2.4:
                 poll.stop()

@@ -82,7 +82,7 @@ class Controller:
         torch.set_num_threads(default_threads(config.batch_size, models))
         control = Control(models)
         if steps is not None:
-            control.step(steps)
+            control.advance(steps)
         record = self.session.begin(config, l1_weights, l2_weights,
                                     kind if l1_weights else Kind.RUN)
         work = _training(config, self.data, control, l1_weights, l2_weights)
@@ -99,10 +99,10 @@ class Controller:
         elif self.session.state is AppState.RUNNING:
             self.control.pause()
 
-    def step(self, steps: int) -> None:
+    def advance(self, steps: int) -> None:
         """From a pause, train `steps` more mini-batches, then pause again."""
         if self.control is not None and self.session.state is AppState.PAUSED:
-            self.control.step(steps)
+            self.control.advance(steps)
 
     def stop(self) -> None:
         if self.control is not None and self.session.state in (AppState.RUNNING, AppState.PAUSED):
@@ -139,7 +139,7 @@ class Controller:
     def _crashed(self, record: object, message: str) -> None:
         from ..core.training.events import RunEnded, RunStatus
 
-        self._ended(RunEnded(RunStatus.FAILED, message, record.step, len(record.epochs)))
+        self._ended(RunEnded(RunStatus.FAILED, message, record.steps_done, len(record.epochs)))
 
     # ---- the current model -------------------------------------------------------------------
 

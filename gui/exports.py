@@ -21,7 +21,7 @@ class Exports:
         too), one row per point."""
         from ..core.files.export import write_curves
 
-        lines = {key: label for key, label in self.session.lines().items() if key[0].step}
+        lines = {key: label for key, label in self.session.lines().items() if key[0].steps_done}
         if not lines:
             self.session.notify("There are no curves to export yet: train a model first.")
             return 0

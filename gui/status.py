@@ -95,7 +95,7 @@ class StatusReadout:
                            + (f" · {duration(left)} left" if left is not None else ""))
 
     def _show_position(self, record: RunRecord) -> None:
-        step = record.ended.step if record.ended else record.step
+        step = record.ended.step if record.ended else record.steps_done
         epoch = min(record.config.epochs, step // record.config.steps_per_epoch + 1)
         self.position.setText(f"Epoch {epoch}/{record.config.epochs} · step {step:,}")
         self.progress.setValue(step)

@@ -230,7 +230,7 @@ class SweepView(QWidget):
         if record.ended is None:
             left = record.seconds_left()
             self.status.setText(
-                f"Training {record.k} models at once: step {record.step:,} of "
+                f"Training {record.k} models at once: step {record.steps_done:,} of "
                 f"{record.total_steps:,}, {record.samples_per_s:,.0f} samples/s"
                 + (f", {duration(left)} left" if left is not None else ""))
 

@@ -271,7 +271,7 @@ class MainWindow(QMainWindow):
     def step(self, steps: int) -> None:
         """Train `steps` mini-batches and pause: from a pause, or as the start of a new run."""
         if self.session.state is AppState.PAUSED:
-            self.controller.step(steps)
+            self.controller.advance(steps)
         elif self.session.state is AppState.IDLE and (config := self._config("Cannot start")):
             self._begin(config, steps)
 

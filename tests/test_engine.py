@@ -138,10 +138,10 @@ def test_stop_from_another_thread_ends_the_run_within_one_step(mnist):
     events = []
     consumer = threading.Thread(target=lambda: events.extend(trainer.run()))
     consumer.start()
-    while trainer.step < 30 and consumer.is_alive():
+    while trainer.steps_done < 30 and consumer.is_alive():
         threading.Event().wait(0.005)
     trainer.stop()
-    at_stop = trainer.step
+    at_stop = trainer.steps_done
     consumer.join(timeout=60)  # a margin of thousands of steps: only a hang fails here
     assert not consumer.is_alive()
     ended = events[-1]
@@ -157,7 +157,7 @@ def test_stop_from_another_thread_while_paused(mnist, small_config):
     events = _events(trainer)
     timer.join()
     assert isinstance(events[1], Paused) and events[-1].status is RunStatus.STOPPED
-    assert trainer.step == 0 and not [e for e in events if isinstance(e, Steps)]
+    assert trainer.steps_done == 0 and not [e for e in events if isinstance(e, Steps)]
 
 
 def test_requests_made_before_the_trainer_exists_are_kept(mnist, small_config):
@@ -178,7 +178,7 @@ def test_pause_holds_the_loop_until_resume(mnist, small_config):
         if isinstance(event, Steps) and event.step[-1] == 4:
             trainer.pause()
             break
-    step_when_paused = trainer.step
+    step_when_paused = trainer.steps_done
     consumer_events = []
 
     def consume():
@@ -191,7 +191,7 @@ def test_pause_holds_the_loop_until_resume(mnist, small_config):
     while not any(isinstance(e, Paused) for e in consumer_events) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert consumer.is_alive(), "the loop should wait while paused"
-    assert trainer.step == step_when_paused and trainer.paused
+    assert trainer.steps_done == step_when_paused and trainer.paused
     trainer.resume()
     consumer.join(timeout=30)
     assert not consumer.is_alive()
@@ -259,7 +259,7 @@ def test_latest_weights_is_a_detached_copy(mnist, small_config, seconds_per_call
     trainer = Trainer(small_config.replace(epochs=1), mnist, clock=lambda: next(ticks) * seconds_per_call)
     snapshots = [e for e in _events(trainer) if isinstance(e, WeightSnapshot)]
     snap = trainer.latest_weights()
-    assert snap.step == snapshots[-1].step == trainer.step
+    assert snap.step == snapshots[-1].step == trainer.steps_done
     assert all(torch.equal(snap.state[name], snapshots[-1].state[name]) for name in snap.state)
     for name, param in trainer.stack.blocks.items():
         assert torch.equal(snap.state[name], param[0])
@@ -343,7 +343,7 @@ def test_l2_term_is_weight_times_sum_of_squares_and_changes_live(mnist, small_co
 
 def test_step_trains_exactly_that_many_batches_then_pauses(mnist, small_config):
     control = Control()
-    control.step(1)  # Step before the run: one batch, then a pause
+    control.advance(1)  # Step before the run: one batch, then a pause
     trainer = Trainer(small_config, mnist, control=control)
     run = trainer.run()
     events = []
@@ -352,25 +352,25 @@ def test_step_trains_exactly_that_many_batches_then_pauses(mnist, small_config):
         if isinstance(event, Paused):
             break
     assert list(_steps(events).step) == [1]  # read out before the pause: the batch is shown
-    assert trainer.step == 1 and control.paused
+    assert trainer.steps_done == 1 and control.paused
     seen = []
     consumer = threading.Thread(target=lambda: seen.extend(run))
     consumer.start()
-    control.step(5)  # Shift+Step in the window: five more
-    while not (control.paused and trainer.step >= 6) and consumer.is_alive():
+    control.advance(5)  # Shift+Step in the window: five more
+    while not (control.paused and trainer.steps_done >= 6) and consumer.is_alive():
         threading.Event().wait(0.01)
-    assert trainer.step == 6
+    assert trainer.steps_done == 6
     control.resume()
     consumer.join(timeout=60)
-    assert seen[-1].status is RunStatus.FINISHED and trainer.step == 64
+    assert seen[-1].status is RunStatus.FINISHED and trainer.steps_done == 64
 
 
 def test_a_stop_is_never_undone_by_a_pause_or_a_steps_end():
     control = Control()
-    control.step(1)
-    control.count_step()  # the Step's one batch
+    control.advance(1)
+    control.before_step()  # the Step's one batch
     control.stop()
-    control.count_step()  # its budget is spent: it would pause, but the run is stopping
+    control.before_step()  # its budget is spent: it would pause, but the run is stopping
     control.pause()  # and a late Pause must not hold it either
     assert control.stopped and not control.paused
     waiter = threading.Thread(target=control.wait_for_resume)

@@ -82,7 +82,7 @@ def evaluated(qtbot, window):
 def start_long_run(qtbot, window):
     set_inputs(window, **LONG)
     qtbot.mouseClick(named(window, "startButton"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.session.active is not None and window.session.active.step > 0,
+    qtbot.waitUntil(lambda: window.session.active is not None and window.session.active.steps_done > 0,
                     timeout=30_000)
     return window.session.active
 
@@ -130,7 +130,7 @@ def test_short_run_streams_curves_accuracy_and_sparsity(qtbot, window):
     assert not named(window, "startButton").isEnabled() and named(window, "stopButton").isEnabled()
     assert not named(window, "epochsInput").isEnabled() and not named(window, "augmentCheck").isEnabled()
     record = ended(window) or run_to_end(qtbot, window, start=lambda: None)
-    assert record.ended.status.value == "finished" and record.step == 40
+    assert record.ended.status.value == "finished" and record.steps_done == 40
     assert named(window, "startButton").isEnabled()
     line = window.plots.lines[(record, 0)]
     ce, l1, accuracy = line.curves["ce"].line_item, line.curves["l1"].line_item, line.accuracy
@@ -168,12 +168,12 @@ def test_pause_holds_training_and_resume_continues(qtbot, window):
     qtbot.mouseClick(pause, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.session.state is AppState.PAUSED, timeout=5_000)
     assert pause.text() == "Resume" and window.status.state.text() == "Paused"
-    step = record.step
+    step = record.steps_done
     qtbot.wait(300)
-    assert record.step == step
+    assert record.steps_done == step
     qtbot.mouseClick(pause, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.session.state is AppState.RUNNING, timeout=5_000)
-    qtbot.waitUntil(lambda: record.step > step, timeout=5_000)
+    qtbot.waitUntil(lambda: record.steps_done > step, timeout=5_000)
     assert pause.text() == "Pause"
 
 
@@ -199,7 +199,7 @@ def test_closing_during_a_run_stops_waits_and_keeps_it(qtbot, tmp_path, mnist, m
     window = make_window(qtbot, tmp_path / "close.ini", mnist)
     set_inputs(window, **LONG)
     window.start_sweep("0,1e-3") if sweep else window.start()
-    qtbot.waitUntil(lambda: window.session.active is not None and window.session.active.step > 0,
+    qtbot.waitUntil(lambda: window.session.active is not None and window.session.active.steps_done > 0,
                     timeout=30_000)
     jobs = window.runner.jobs
     assert jobs and any(job.isRunning() for job in jobs)
@@ -418,7 +418,7 @@ def test_keyboard_shortcuts_drive_the_run(qtbot, window):
     qtbot.waitActive(window)
     QTest.keyClick(window, Qt.Key.Key_F5)
     assert window.session.state is AppState.RUNNING
-    qtbot.waitUntil(lambda: window.session.active.step > 0, timeout=30_000)
+    qtbot.waitUntil(lambda: window.session.active.steps_done > 0, timeout=30_000)
     QTest.keyClick(window, Qt.Key.Key_F6)
     qtbot.waitUntil(lambda: window.session.state is AppState.PAUSED, timeout=5_000)
     QTest.keyClick(window, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
@@ -496,7 +496,7 @@ def test_a_sweep_pauses_shows_its_own_progress_and_stops(qtbot, window):
     window.sweep_view.weights_input.setText("0, 1e-4")
     qtbot.mouseClick(named(window, "sweepStartButton"), Qt.MouseButton.LeftButton)
     record = window.session.active
-    qtbot.waitUntil(lambda: record.step > 0 and "left" in window.status.speed.text(), timeout=30_000)
+    qtbot.waitUntil(lambda: record.steps_done > 0 and "left" in window.status.speed.text(), timeout=30_000)
     assert window.status.state.text() == "Sweep #1: 2 L1 weights at once"
     qtbot.waitUntil(lambda: "of 46,900" in window.sweep_view.status.text(), timeout=10_000)
     qtbot.mouseClick(named(window, "pauseButton"), Qt.MouseButton.LeftButton)
@@ -719,14 +719,14 @@ def test_step_trains_one_batch_and_shift_step_fifty(qtbot, window, tmp_path):
     qtbot.mouseClick(step, Qt.MouseButton.LeftButton)  # from idle: a run that takes one step
     qtbot.waitUntil(lambda: window.session.state is AppState.PAUSED, timeout=30_000)
     record = window.session.active
-    assert record.step == 1 and len(record.curves()[0]) == 1  # the step is on the curves
+    assert record.steps_done == 1 and len(record.curves()[0]) == 1  # the step is on the curves
     qtbot.mouseClick(step, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier)
-    qtbot.waitUntil(lambda: record.step == 51 and window.session.state is AppState.PAUSED, timeout=30_000)
+    qtbot.waitUntil(lambda: record.steps_done == 51 and window.session.state is AppState.PAUSED, timeout=30_000)
     # Paused: the status bar says where, at once, and no speed or time left while it waits.
     assert window.status.position.text().endswith("step 51") and window.status.speed.text() == ""
     assert window.exports.curves(tmp_path / "paused.csv") == 51  # the paused run's steps, not a header
     window.controls.step_many.trigger()  # Shift+F7
-    qtbot.waitUntil(lambda: record.step == 101 and window.session.state is AppState.PAUSED, timeout=30_000)
+    qtbot.waitUntil(lambda: record.steps_done == 101 and window.session.state is AppState.PAUSED, timeout=30_000)
     window.controller.stop()
     qtbot.waitUntil(lambda: ended(window) is record, timeout=30_000)
     assert record.ended.step == 101

@@ -144,7 +144,7 @@ def test_collapse_rule_on_real_runs(mnist):
     tiny = RunRecord(1, PRESETS["balanced"].replace(train_subset=100, epochs=1, device="cpu"), (1e-4,))
     for event in Trainer(tiny.config, mnist).run():
         tiny.apply(event)
-    assert tiny.step == 2 and not tiny.collapsed()  # the 100-image case: 2 steps prove nothing
+    assert tiny.steps_done == 2 and not tiny.collapsed()  # the 100-image case: 2 steps prove nothing
     seed = RunRecord(2, PRESETS["seed"].replace(epochs=1, device="cpu"), (1.0,))
     for event in Trainer(seed.config, mnist).run():
         seed.apply(event)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from l1_trainer.core.training.config import PRESETS
-from l1_trainer.core.training.fast_step import Step
+from l1_trainer.core.training.fast_step import FastStep
 from l1_trainer.core.training.graphed_step import GraphedStep
 from l1_trainer.core.training.model import build_model
 
@@ -38,7 +38,7 @@ def batches(mnist, n, sizes=(64, 64, 64, 17)):
 def test_one_model_is_autograd_to_the_last_bit(mnist, optimizer):
     config = PRESETS["seed"].replace(optimizer=optimizer, lr=1e-3)
     data = batches(mnist, 4)  # the last one partial, as an epoch's last batch
-    step = Step(build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed)), config,
+    step = FastStep(build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed)), config,
                 [1.0], [0.0], torch.device("cpu"))
     for x, y in data:
         ce, l1, *_ = step(x, y)
@@ -52,7 +52,7 @@ def test_k_models_train_as_k_separate_runs(mnist):
     config = PRESETS["balanced"].replace(lr=1e-3)
     pairs = [(0.0, 0.0), (1e-3, 0.0), (1e-4, 1e-3)]
     data = batches(mnist, 4)
-    step = Step(build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed)), config,
+    step = FastStep(build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed)), config,
                 [a for a, _ in pairs], [b for _, b in pairs], torch.device("cpu"))
     for x, y in data:
         blocks = [step.stack.blocks[name].reshape(3, -1).clone() for name in step.stack.penalized_names]
@@ -71,7 +71,7 @@ def test_k_models_train_as_k_separate_runs(mnist):
 def test_logits_for_evaluation_match_the_model(mnist):
     config = PRESETS["balanced"]
     model = build_model(config.hidden_sizes, torch.Generator().manual_seed(1))
-    step = Step(model, config, [0.0, 0.0], [0.0, 0.0], torch.device("cpu"))
+    step = FastStep(model, config, [0.0, 0.0], [0.0, 0.0], torch.device("cpu"))
     x = mnist.test_x[:100]
     expected = model(x)
     logits = step.logits(x)
@@ -96,7 +96,7 @@ def test_the_graphed_step_trains_as_the_plain_step_and_takes_live_changes(mnist,
     template = build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed))
     captures = []
     graphed = GraphedStep(template, config, [1e-4], [0.0], torch.device("cpu"), capture=eager_capture(captures))
-    plain = Step(template, config, [1e-4], [0.0], torch.device("cpu"), lr=torch.tensor(1e-3))
+    plain = FastStep(template, config, [1e-4], [0.0], torch.device("cpu"), lr=torch.tensor(1e-3))
     for i, (x, y) in enumerate(data):
         if i == 5:  # live: a new learning rate and L2 switched on (new kernels: a new capture)
             for step in (graphed, plain):
@@ -117,7 +117,7 @@ def test_a_cuda_graph_step_matches_the_eager_step(mnist):
     data = [(x.to(device), y.to(device)) for x, y in batches(mnist, 6, (64,) * 6)]
     template = build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed))
     graphed = GraphedStep(template, config, [1e-4], [0.0], device)
-    eager = Step(template, config, [1e-4], [0.0], device, lr=torch.tensor(1e-3, device=device))
+    eager = FastStep(template, config, [1e-4], [0.0], device, lr=torch.tensor(1e-3, device=device))
     for x, y in data:
         for a, b in zip(graphed(x, y), eager(x, y)):
             torch.testing.assert_close(a, b)

@@ -149,7 +149,7 @@ class RunRecord:
         return one
 
     def __repr__(self) -> str:
-        return f"<RunRecord {self.title}: {self.schedule()}, step {self.step}, {self.status()}>"
+        return f"<RunRecord {self.title}: {self.schedule()}, step {self.steps_done}, {self.status()}>"
 
     # ---- events in ---------------------------------------------------------------------------
 
@@ -178,7 +178,8 @@ class RunRecord:
     # ---- what it did -------------------------------------------------------------------------
 
     @property
-    def step(self) -> int:
+    def steps_done(self) -> int:
+        """The last step trained (and read back) so far."""
         return int(self._x.view()[-1, 0]) if self._x.n else 0
 
     @property
@@ -208,7 +209,7 @@ class RunRecord:
     def seconds_left(self) -> float | None:
         if not self.samples_per_s:
             return None
-        return (self.total_steps - self.step) * self.config.batch_size / self.samples_per_s
+        return (self.total_steps - self.steps_done) * self.config.batch_size / self.samples_per_s
 
     def status(self, model: int = 0) -> str:
         if model in self.diverged_at:
@@ -255,7 +256,7 @@ class RunRecord:
         return {
             "run": self.number, "l1_weight": self.l1_weights[model],
             "l2_weight": self.l2_weights[model], "schedule": self.schedule(model),
-            "status": self.status(model), "steps": self.ended.step if self.ended else self.step,
+            "status": self.status(model), "steps": self.ended.step if self.ended else self.steps_done,
             "epochs_done": self.ended.epochs_done if self.ended else len(self.epochs),
             "test_accuracy": "" if accuracy is None else accuracy,
             "sparsity": report.fraction if report else "", "exact_zeros": report.exact_zeros if report else "",

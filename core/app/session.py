@@ -338,7 +338,7 @@ def _chance_text(record: RunRecord) -> str:
     """What to say of a run that ended no better than guessing, whatever its loss did (a noisy
     cross-entropy escapes the collapse rule: L1 10 at lr 1 ended at 10%)."""
     accuracy = record.test_accuracy()
-    if accuracy is None or accuracy >= CHANCE_LIMIT or record.step < MIN_STEPS:
+    if accuracy is None or accuracy >= CHANCE_LIMIT or record.steps_done < MIN_STEPS:
         return ""
     causes = []
     if any(record.l1_weights) or record.uses_l2():
@@ -347,5 +347,5 @@ def _chance_text(record: RunRecord) -> str:
     if record.config.lr >= LARGE_LR:
         causes.append(f"the learning rate ({record.config.lr:g}) is very large: try 1e-3")
     said = "; ".join(causes) or "try a smaller learning rate"
-    return (f"The network ended at chance: test accuracy {accuracy:.1%} after {record.step:,} steps, "
+    return (f"The network ended at chance: test accuracy {accuracy:.1%} after {record.steps_done:,} steps, "
             f"as good as guessing. {said[0].upper()}{said[1:]}.")

@@ -35,7 +35,7 @@ from .events import (
     WeightSnapshot,
     frozen,
 )
-from .fast_step import Step
+from .fast_step import FastStep
 from .graphed_step import GraphedStep
 from .model import build_model
 from .sparsity import SparsityReport, sparsity
@@ -59,7 +59,7 @@ class Control:
         self._resume.set()
         self._lock = threading.Lock()
         self._pending: dict[str, float] = {}
-        self._budget: int | None = None  # steps left before pausing again (Step)
+        self._budget: int | None = None  # steps left before pausing again (the window's Step)
 
     def stop(self) -> None:
         """End after the step in progress (also from a pause, which it ends)."""
@@ -82,20 +82,20 @@ class Control:
             self._budget = None
         self._resume.set()
 
-    def step(self, steps: int = 1) -> None:
+    def advance(self, steps: int = 1) -> None:
         """Train `steps` mini-batches and pause again (from a pause, or before the first step)."""
         with self._lock:
             self._budget = steps
         self._resume.set()
 
-    def count_step(self) -> None:
-        """Called by the loop before each step: pause once a Step's budget is spent."""
+    def before_step(self) -> None:
+        """Called by the loop before each step: pause once an advance's budget is spent."""
         if self._budget is None:
             return
         with self._lock:
             if self._budget == 0:
                 self._budget = None
-                if not self._stop.is_set():  # a Step's end must not outlast a Stop
+                if not self._stop.is_set():  # an advance's end must not outlast a Stop
                     self._resume.clear()
             else:
                 self._budget -= 1
@@ -177,12 +177,12 @@ class Trainer:
         if initial_state is not None:
             template.load_state_dict(initial_state)
         # On a GPU the step is one CUDA graph: at batch 64 its kernel launches were the epoch.
-        step = GraphedStep if self.device.type == "cuda" else Step
+        step = GraphedStep if self.device.type == "cuda" else FastStep
         self.compute = step(template, config, l1, l2, self.device)
         self.stack = self.compute.stack
         self.control = control or Control(self.k)
         self.lr = config.lr
-        self.step = 0
+        self.steps_done = 0
         self.epochs_done = 0
         self.diverged = [False] * self.k
         self._good = self.stack.param.detach().clone()  # each model's last weights checked finite
@@ -239,29 +239,29 @@ class Trainer:
         window: list[tuple[int, int]] = []  # (step, batch) awaiting readout
         clock = _Clock(self._now)
         for b in range(cfg.steps_per_epoch):
-            control.count_step()
+            control.before_step()
             if control.paused:
-                # What was trained so far is shown before the pause (a Step's one batch too).
+                # What was trained so far is shown before the pause (an advance's one batch too).
                 failure = yield from self._read_out(window, epoch, clock)
                 if failure is not None:
                     return failure
-                yield Paused(self.step)
+                yield Paused(self.steps_done)
                 clock.pause()
                 control.wait_for_resume()
                 clock.resume()
-                control.count_step()  # a Step resumes with its budget: this step is its first
+                control.before_step()  # an advance resumes with its budget: this step is its first
                 if not control.stopped:
-                    yield Resumed(self.step)
+                    yield Resumed(self.steps_done)
             if control.stopped:
                 failure = yield from self._read_out(window, epoch, clock)
-                return failure or (RunStatus.STOPPED, f"stopped at step {self.step}")
+                return failure or (RunStatus.STOPPED, f"stopped at step {self.steps_done}")
             if changes := control.take():
                 yield self._apply(changes)
             x, y = self._batches.batch(b)
             # Kept on the device; read back every log_every steps, so no host sync here.
             torch.stack(self.compute(x, y), out=self._buf[len(window)])
-            self.step += 1
-            window.append((self.step, b + 1))
+            self.steps_done += 1
+            window.append((self.steps_done, b + 1))
             if len(window) == cfg.log_every or b == cfg.steps_per_epoch - 1:
                 failure = yield from self._read_out(window, epoch, clock)
                 if failure is not None:
@@ -307,7 +307,7 @@ class Trainer:
                         samples_per_s=n * self.config.batch_size / max(clock.lap(), 1e-9))
         window.clear()
         if all(self.diverged):
-            self.step = self._diverged_at  # the run ends where its last model diverged
+            self.steps_done = self._diverged_at  # the run ends where its last model diverged
             return RunStatus.FAILED, self._failure_reason()
         if self.k <= LIVE_MODELS and clock.since_snapshot() >= SNAPSHOT_INTERVAL_S:
             yield from self._snapshot_events()
@@ -348,7 +348,7 @@ class Trainer:
         if "lr" in changes:
             self.lr = changes["lr"]
             self.compute.set_lr(self.lr)
-        return HyperparamsChanged(self.step + 1, tuple(self.l1_weights), tuple(self.l2_weights), self.lr)
+        return HyperparamsChanged(self.steps_done + 1, tuple(self.l1_weights), tuple(self.l2_weights), self.lr)
 
     def _epoch_metrics(self, epoch: int, train_seconds: float) -> EpochMetrics:
         start = self._now()
@@ -358,7 +358,7 @@ class Trainer:
         test = self._accuracy(data.test_x, data.test_y)
         self._snapshots = self._take_snapshots()
         rate = self.config.train_size / max(train_seconds, 1e-9)
-        return EpochMetrics(epoch, self.step, train, test, self._sparsity(), train_seconds,
+        return EpochMetrics(epoch, self.steps_done, train, test, self._sparsity(), train_seconds,
                             self._now() - start, rate)
 
     def _accuracy(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, ...]:
@@ -376,7 +376,7 @@ class Trainer:
             self._published = -1  # the same step, other weights
         yield from self._snapshot_events()
         test = (self.compute.predict(self.data.test_x) == self.data.test_y).float().mean(1).tolist()
-        yield RunEnded(status, reason, self.step, self.epochs_done, tuple(test), self._sparsity(),
+        yield RunEnded(status, reason, self.steps_done, self.epochs_done, tuple(test), self._sparsity(),
                        tuple(self.diverged))
 
     def _take_snapshots(self) -> list[WeightSnapshot]:
@@ -385,17 +385,17 @@ class Trainer:
             source = self.stack.param.detach().clone()
             bad = torch.tensor(self.diverged, device=self.device)
             self.stack.copy_models(source, self._good, bad)
-        epoch = self.step / self.config.steps_per_epoch
-        return [WeightSnapshot(self.step, epoch, state, m)
+        epoch = self.steps_done / self.config.steps_per_epoch
+        return [WeightSnapshot(self.steps_done, epoch, state, m)
                 for m, state in enumerate(self.stack.state_dicts(source))]
 
     def _snapshot_events(self) -> Iterator[WeightSnapshot]:
         """The current weights of every model, unless they were reported at this step."""
-        if self._published == self.step:
+        if self._published == self.steps_done:
             return
-        if self._snapshots[0].step != self.step or self._published == -1:
+        if self._snapshots[0].step != self.steps_done or self._published == -1:
             self._snapshots = self._take_snapshots()
-        self._published = self.step
+        self._published = self.steps_done
         yield from self._snapshots
 
 

@@ -32,7 +32,7 @@ _relu_backward = torch.ops.aten.threshold_backward.grad_input  # autograd's own 
 _log_softmax_backward = torch._log_softmax_backward_data
 
 
-class Step:
+class FastStep:
     """Trains K copies of `template`, model m with the m-th L1 and L2 weight."""
 
     def __init__(self, template: MLP, config: TrainConfig, l1_weights: list[float],
@@ -98,7 +98,7 @@ class _Plan:
     """One step's kernels at batch size n: every intermediate allocated once, every view made
     once, so that a step is a list of calls (most of a small step's time was Python around them)."""
 
-    def __init__(self, step: Step, n: int, device: torch.device) -> None:
+    def __init__(self, step: FastStep, n: int, device: torch.device) -> None:
         k, w = step.k, step.weights
         self.k, self.n = k, n
         outs = [m.shape[1] for m in w]

@@ -4,7 +4,7 @@ At batch 64 a step is some forty kernels of a few microseconds each, so a GPU sp
 waiting for the CPU to launch them (an epoch took as long as on that machine's CPU). Captured
 once, the step replays with a single launch. What a graph needs, the step already has: every
 intermediate in a buffer allocated once, no host sync, the learning rate and the penalty
-weights in device tensors that a live change writes into (`Step.set_lr`, `Penalties.set_weights`),
+weights in device tensors that a live change writes into (`FastStep.set_lr`, `Penalties.set_weights`),
 AdamW's step count on the device (the fused kernel). Each batch is copied into static input
 buffers first. The last, partial batch of an epoch runs eagerly: once per epoch, not worth a
 graph of its own.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 
 from .config import TrainConfig
-from .fast_step import Step
+from .fast_step import FastStep
 from .model import MLP
 
 WARMUP_STEPS = 3  # eager steps before capture, on a side stream, as PyTorch's recipe asks
@@ -33,8 +33,8 @@ def cuda_graph(step: Callable[..., tuple[torch.Tensor, ...]], x: torch.Tensor, y
     return lambda: (graph.replay(), outputs)[1]
 
 
-class GraphedStep(Step):
-    """A `Step` that replays a captured graph for every full batch after a short warm-up."""
+class GraphedStep(FastStep):
+    """A `FastStep` that replays a captured graph for every full batch after a short warm-up."""
 
     def __init__(self, template: MLP, config: TrainConfig, l1_weights: list[float],
                  l2_weights: list[float], device: torch.device,
