@@ -301,9 +301,12 @@ def sweep(config: TrainConfig, l1: list[float], l2: list[float], data: MnistTens
             if csv is not None:
                 _written_or_rescued(csv, "the table", lambda p: write_csv(p, SUMMARY_FIELDS, summary_rows([record])))
                 say(f"Wrote {csv}")
-    if record.ended.status.value == "failed":
-        raise CliError(record.ended.reason)
-    return EXIT_STOPPED if record.ended.status.value == "stopped" else EXIT_OK
+    ended = record.ended
+    if ended is None:
+        raise AssertionError("the engine ended without a RunEnded event")
+    if ended.status.value == "failed":
+        raise CliError(ended.reason)
+    return EXIT_STOPPED if ended.status.value == "stopped" else EXIT_OK
 
 
 def prune_command(args: argparse.Namespace) -> int:
@@ -334,7 +337,8 @@ def runs_command(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise CliError(str(exc)) from exc
     if args.csv is not None:
-        path = _checked_target(args.csv, "--csv", CSV_BYTES_PER_MODEL * len(runs))
+        path = Path(args.csv)
+        _checked_target(args.csv, "--csv", CSV_BYTES_PER_MODEL * len(runs))
         _written_or_rescued(path, "the runs", lambda p: write_runs(p, runs))
         say(f"Wrote {len(runs)} run(s) to {path}")
         return EXIT_OK
@@ -438,7 +442,7 @@ def _model_bytes(config: TrainConfig) -> int:
     return 4 * sum((a + 1) * b for a, b in zip(sizes, sizes[1:])) + 16_384
 
 
-def _written_or_rescued(path: Path, what: str, write: Callable[[Path], None]) -> None:
+def _written_or_rescued(path: Path, what: str, write: Callable[[Path], object]) -> None:
     """Write with `write(path)`; if that fails after all, into the temporary folder instead,
     so that the work is not lost (the command still fails, saying where the file went)."""
     try:

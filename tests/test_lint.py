@@ -13,6 +13,16 @@ def test_ruff_finds_nothing():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_types_check(tmp_path):
+    """mypy on the Qt-free package (core, cli): the package is reached through a link named
+    l1_trainer, as it installs (the editable install's import hook is nothing a checker follows)."""
+    (tmp_path / "l1_trainer").symlink_to(REPO)
+    result = subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(REPO / "pyproject.toml"),
+                             "--no-incremental", "-p", "l1_trainer.core", "-p", "l1_trainer.cli"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def imports() -> dict[str, set[str]]:
     """Each module of the package (`core.app.session`, `gui.window`) and the modules of the
     package it imports at module level (relative imports resolved)."""

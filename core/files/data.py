@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import re
-import stat
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .reading import NotAFile, TooLarge, read_regular
 from .resources import resource
 
 BUNDLED_MNIST = resource("mnist")
@@ -94,6 +93,7 @@ def load_mnist(
     torchvision-style root (`MNIST/raw/...` inside), which torchvision may fill itself when
     `download` is set."""
     sums = expected_sums(bundle)
+    sources: list[Traversable]
     if data_dir is None:
         sources = [bundle / f"{name}.gz" for name in RAW_FILES]
         read, advice = _gunzip, "reinstall L1 Trainer"
@@ -165,23 +165,22 @@ def _gunzip(path: Traversable) -> bytes:
     return data
 
 
-def _read_raw(path: Path) -> bytes:
+def _read_raw(path: Traversable) -> bytes:
     """A file of a user's MNIST folder: a regular file no larger than MNIST's largest."""
+    real = Path(str(path))  # the user's files are on disk (the bundle's are Traversables)
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise DataError(f"{path} is not a regular file; put MNIST's {path.name} there")
-        if info.st_size > MAX_RAW_BYTES:
-            raise DataError(f"{path} is {info.st_size:,} bytes, larger than any MNIST file")
-        with path.open("rb") as fh:
-            return fh.read(MAX_RAW_BYTES + 1)
+        return read_regular(real, MAX_RAW_BYTES)
+    except NotAFile as exc:
+        raise DataError(f"{exc}; put MNIST's {real.name} there") from exc
+    except TooLarge as exc:
+        raise DataError(f"{exc}, larger than any MNIST file") from exc
     except FileNotFoundError as exc:
         raise DataError(
-            f"{path} is missing; expected torchvision's MNIST layout under {path.parents[2]} "
+            f"{real} is missing; expected torchvision's MNIST layout under {real.parents[2]} "
             "(use --download when online, or leave out --data-dir to use the bundled copy)"
         ) from exc
     except OSError as exc:
-        raise DataError(f"cannot read {path} ({_reason(exc)}); check its permissions") from exc
+        raise DataError(f"cannot read {real} ({_reason(exc)}); check its permissions") from exc
 
 
 def _reason(exc: BaseException) -> str:

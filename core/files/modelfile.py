@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeGuard
 
 import torch
 
 from ..training.config import IMAGE_PIXELS, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS, NUM_CLASSES, TrainConfig
 from ..training.model import MLP
+from .reading import NotAFile, TooLarge, read_regular
 from .writing import write_atomic
 
 FORMAT = "l1-trainer-mlp/1"
@@ -89,14 +89,11 @@ def load_model(path: Path) -> tuple[MLP, TrainConfig, dict[str, object]]:
 def _read_bounded(path: Path) -> bytes:
     """The file's bytes, if it is a regular file no larger than this app ever writes."""
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise ModelFileError(f"{path} is not a regular file; choose a .safetensors model file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise ModelFileError(f"{path} is {info.st_size:,} bytes, larger than any L1 Trainer "
-                                 f"model ({MAX_FILE_BYTES:,} at most)")
-        with path.open("rb") as fh:
-            return fh.read(MAX_FILE_BYTES + 1)
+        return read_regular(path, MAX_FILE_BYTES)
+    except NotAFile as exc:
+        raise ModelFileError(f"{exc}; choose a .safetensors model file") from exc
+    except TooLarge as exc:
+        raise ModelFileError(f"{exc}, larger than any L1 Trainer model ({MAX_FILE_BYTES:,} at most)") from exc
     except OSError as exc:
         raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
@@ -127,8 +124,8 @@ def _check_tensors(header: dict, config: TrainConfig, data_bytes: int, path: Pat
         extra = sorted(set(header) - set(expected))
         raise ModelFileError(
             f"{path} does not match its declared architecture {config.hidden_sizes}: "
-            + "; ".join(filter(None, [missing and f"missing {', '.join(missing)}",
-                                      extra and f"unexpected {', '.join(extra[:3])}"])))
+            + "; ".join([f"missing {', '.join(missing)}"] * bool(missing)
+                        + [f"unexpected {', '.join(extra[:3])}"] * bool(extra)))
     for name, shape in expected.items():
         entry = header[name]
         dtype = entry.get("dtype") if isinstance(entry, dict) else None
@@ -157,7 +154,7 @@ def _check_summary(summary: object) -> None:
             raise ValueError(f"its summary's {name} is {_short(repr(summary[name]))}, not {kind}")
 
 
-def _count(value: object) -> bool:
+def _count(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
@@ -165,7 +162,7 @@ def _fraction(value: object) -> bool:
     return value is None or (_real(value) and 0 <= value <= 1)
 
 
-def _real(value: object) -> bool:
+def _real(value: object) -> TypeGuard[float]:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return False
     try:

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -111,7 +112,8 @@ def _failing_as(what: str, advice: str = "") -> Iterator[None]:
         yield
     except (sqlite3.Error, OSError) as exc:
         reason = getattr(exc, "strerror", None) or exc
-        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""  # the file it was
+        filename = getattr(exc, "filename", None)
+        where = f": {filename}" if filename else ""  # the file it was
         raise StoreError(f"{what} ({reason}{where})" + (f"; {advice}" if advice else "")) from exc
 
 
@@ -276,7 +278,7 @@ class RunStore:
         row is committed only once they are on disk, and a failure leaves neither."""
         summary = one.summary()
         weights = _weights_bytes(one)
-        run_id = None
+        run_id: int | None = None
         try:
             with self._connect() as db:
                 run_id = db.execute(
@@ -287,6 +289,8 @@ class RunStore:
                      _json(one.config), _json(_thinned(one.changes, MAX_CHANGES_KEPT)),
                      _json(_thinned(one.epochs, MAX_EPOCHS_KEPT)),
                      _json(one.ended) if one.ended else None, _pack(one))).lastrowid
+                if run_id is None:
+                    raise sqlite3.DatabaseError("the new row has no id")
                 if weights is not None:
                     self._clear_name(self._weights(run_id))
                     write_private(self._weights(run_id), weights)
@@ -419,7 +423,7 @@ def _json(value: object) -> str:
     """Dataclasses (and lists of them) as JSON; enums by their value."""
     if isinstance(value, list):
         value = [dataclasses.asdict(v) for v in value]
-    elif dataclasses.is_dataclass(value):
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value)
     return json.dumps(value, default=lambda o: o.value)
 
@@ -437,7 +441,8 @@ def _pack(one: RunRecord) -> bytes:
     arrays.update(counted=counted[kept], near_zero=near[kept, 0], exact_zeros=exact[kept, 0])
     buffer = io.BytesIO()
     # float32: curves are drawn, not computed with, and half the bytes on disk.
-    np.savez_compressed(buffer, **{name: a.astype(np.float32) for name, a in arrays.items()})
+    halves: dict[str, Any] = {name: a.astype(np.float32) for name, a in arrays.items()}
+    np.savez_compressed(buffer, **halves)
     return buffer.getvalue()
 
 
@@ -468,35 +473,38 @@ def _steps(arrays: dict[str, np.ndarray], config: TrainConfig) -> Steps:
 # A kept row is read as untrusted: every value the views will format must be a number of the
 # right kind, checked here, not found out by a traceback in the window.
 
-def _numbers(*values: object, whole: bool = False) -> list:
-    for value in values:
-        kinds = int if whole else (int, float)
-        if not isinstance(value, kinds) or isinstance(value, bool):
-            raise TypeError(f"{value!r} is not a {'whole ' if whole else ''}number")
-    return list(values)
+def _number(value: object) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{value!r} is not a number")
+    return value
+
+
+def _whole(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{value!r} is not a whole number")
+    return value
 
 
 def _change(fields: dict) -> HyperparamsChanged:
-    l1, l2 = tuple(_numbers(*fields["l1_weights"])), tuple(_numbers(*fields["l2_weights"]))
-    return HyperparamsChanged(*_numbers(fields["step"], whole=True), l1, l2, *_numbers(fields["lr"]))
+    return HyperparamsChanged(_whole(fields["step"]), tuple(map(_number, fields["l1_weights"])),
+                              tuple(map(_number, fields["l2_weights"])), _number(fields["lr"]))
 
 
 def _report(fields: dict) -> SparsityReport:
-    layers = tuple(LayerSparsity(str(layer["name"]), tuple(_numbers(*layer["shape"], whole=True)),
-                                 *_numbers(layer["size"], layer["near_zero"], layer["exact_zeros"], whole=True))
+    layers = tuple(LayerSparsity(str(layer["name"]), tuple(map(_whole, layer["shape"])), _whole(layer["size"]),
+                                 _whole(layer["near_zero"]), _whole(layer["exact_zeros"]))
                    for layer in fields["layers"])
-    return SparsityReport(*_numbers(fields["threshold"]), layers)
+    return SparsityReport(_number(fields["threshold"]), layers)
 
 
 def _epoch_metrics(fields: dict) -> EpochMetrics:
-    return EpochMetrics(*_numbers(fields["epoch"], fields["step"], whole=True),
-                        tuple(_numbers(*fields["train_accuracy"])), tuple(_numbers(*fields["test_accuracy"])),
-                        tuple(_report(r) for r in fields["sparsity"]),
-                        *_numbers(fields["seconds"], fields["eval_seconds"], fields["samples_per_s"]))
+    return EpochMetrics(_whole(fields["epoch"]), _whole(fields["step"]),
+                        tuple(map(_number, fields["train_accuracy"])), tuple(map(_number, fields["test_accuracy"])),
+                        tuple(_report(r) for r in fields["sparsity"]), _number(fields["seconds"]),
+                        _number(fields["eval_seconds"]), _number(fields["samples_per_s"]))
 
 
 def _run_ended(fields: dict) -> RunEnded:
-    return RunEnded(RunStatus(fields["status"]), str(fields["reason"]),
-                    *_numbers(fields["step"], fields["epochs_done"], whole=True),
-                    tuple(_numbers(*fields["test_accuracy"])), tuple(_report(r) for r in fields["sparsity"]),
-                    tuple(bool(d) for d in fields["diverged"]))
+    return RunEnded(RunStatus(fields["status"]), str(fields["reason"]), _whole(fields["step"]),
+                    _whole(fields["epochs_done"]), tuple(map(_number, fields["test_accuracy"])),
+                    tuple(_report(r) for r in fields["sparsity"]), tuple(bool(d) for d in fields["diverged"]))

@@ -6,6 +6,7 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 MNIST_TRAIN_SIZE = 60_000
 IMAGE_PIXELS, NUM_CLASSES = 28 * 28, 10
@@ -102,8 +103,8 @@ class TrainConfig:
     def steps_per_epoch(self) -> int:
         return -(-self.train_size // self.batch_size)
 
-    def replace(self, **changes: object) -> TrainConfig:
-        """A validated copy with some fields changed."""
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A validated copy with some fields changed (checked on creation, whatever their type)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, object]:
@@ -117,10 +118,8 @@ def _check_real(
     high: float = MAX_VALUE,
     low_open: bool = False,
 ) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and value <= high
-    if not ok:
+    if (not isinstance(value, (int, float)) or isinstance(value, bool) or not _finite(value)
+            or not (value > low if low_open else value >= low) or not value <= high):
         bracket = "(" if low_open else "["
         raise ValueError(f"{name} must be a finite number in {bracket}{low:g}, {high:g}], got {value!r}")
 
@@ -135,10 +134,8 @@ def _finite(value: float) -> bool:
 
 
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
+    if (not isinstance(value, int) or isinstance(value, bool) or value < low
+            or (high is not None and value > high)):
         upper = f"{high}" if high is not None else "inf"
         raise ValueError(f"{name} must be an integer in [{low}, {upper}], got {value!r}")
 
@@ -180,7 +177,7 @@ def parse_weights(text: str, field: str = "l1_weight") -> list[float]:
     if not weights:
         raise ValueError(f"give at least one {what} weight")
     for weight in weights:
-        TrainConfig(**{field: weight})  # validates
+        TrainConfig().replace(**{field: weight})  # validates
     return weights
 
 

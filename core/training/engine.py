@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -39,6 +39,8 @@ from .fast_step import FastStep
 from .graphed_step import GraphedStep
 from .model import build_model
 from .sparsity import SparsityReport, sparsity
+
+Ending = tuple[RunStatus, str]  # how a run ends early: its status and why
 
 STEP_VALUES = ("ce", "l1", "l2", "abs_sum", "square_sum")  # what a training step returns, (K,) each
 SNAPSHOT_INTERVAL_S = 0.25  # a run's or a comparison's weights for live views, four times a second
@@ -122,7 +124,7 @@ class Control:
     def _set_penalty(self, field: str, value: float) -> None:
         if self.models > 1:
             raise ValueError("a sweep's L1 and L2 weights are fixed; only its learning rate can change")
-        TrainConfig(**{field: value})  # validates
+        TrainConfig().replace(**{field: value})  # validates
         self._request(field, value)
 
     def set_lr(self, value: float) -> None:
@@ -159,8 +161,8 @@ class Trainer:
         `l1_weights`, `l2_weights`: a sweep, model m with the m-th of each (one list alone: the
         other weight from the config); without them, one model computed as the notebook does.
         `clock`: seconds, for speeds and the snapshot interval (tests give one of their own)."""
-        sweep = l1_weights is not None or l2_weights is not None
-        k = len(l1_weights if l1_weights is not None else l2_weights) if sweep else 1
+        given = l1_weights if l1_weights is not None else l2_weights
+        k = len(given) if given is not None else 1
         l1 = [float(w) for w in l1_weights] if l1_weights is not None else [config.l1_weight] * k
         l2 = [float(w) for w in l2_weights] if l2_weights is not None else [config.l2_weight] * k
         if not 1 <= k <= MAX_SWEEP_MODELS or len(l1) != len(l2):
@@ -233,7 +235,7 @@ class Trainer:
                 return
         yield from self._end(RunStatus.FINISHED, f"finished {cfg.epochs} epoch(s)")
 
-    def _run_epoch(self, epoch: int) -> Iterator[Event]:
+    def _run_epoch(self, epoch: int) -> Generator[Event, None, Ending | None]:
         cfg, control = self.config, self.control
         self._batches.start_epoch()
         window: list[tuple[int, int]] = []  # (step, batch) awaiting readout
@@ -272,7 +274,8 @@ class Trainer:
         clock.snapshot_taken()
         return None
 
-    def _read_out(self, window: list[tuple[int, int]], epoch: int, clock: _Clock) -> Iterator[Event]:
+    def _read_out(self, window: list[tuple[int, int]], epoch: int,
+                  clock: _Clock) -> Generator[Event, None, Ending | None]:
         """Yield the buffered steps; mark models whose loss or weights stopped being finite.
 
         Returns an ending when every model has diverged."""
@@ -301,7 +304,8 @@ class Trainer:
         if shown:
             steps, batches = (np.array(v[:shown]) for v in zip(*window))
             yield Steps(frozen(steps), frozen(epoch - 1 + batches / self.config.steps_per_epoch),
-                        frozen(batches), *(frozen(v[:shown]) for v in (ce, l1, l2, abs_sum, square_sum)),
+                        frozen(batches), frozen(ce[:shown]), frozen(l1[:shown]), frozen(l2[:shown]),
+                        frozen(abs_sum[:shown]), frozen(square_sum[:shown]),
                         counted_at=frozen(steps[-1:]), near_zero=frozen(near[None]),
                         exact_zeros=frozen(exact[None]),
                         samples_per_s=n * self.config.batch_size / max(clock.lap(), 1e-9))

@@ -103,22 +103,22 @@ class Penalties:
         self._sign = torch.empty_like(self.penalized)
         self._amount = torch.empty_like(self.penalized)
         self._blocks = [stack.blocks[name] for name in stack.penalized_names]
-        self._per_model = torch.empty(stack.k, device=stack.param.device)
+        device = stack.param.device
+        self._per_model = torch.empty(stack.k, device=device)
+        # Made once and written into by set_weights: a captured CUDA graph reads them there.
+        self.l1 = torch.zeros(stack.k, device=device)
+        self.l2 = torch.zeros(stack.k, device=device)
+        self._l1_scale = torch.zeros(n, device=device)  # each penalized element's model's l1
+        self._l2_slope = torch.zeros(n, device=device)  # d(l2 * p^2)/dp = 2 * l2 * p, per element
+        self.uses_l2 = False
         self.set_weights(l1, l2)
 
     def set_weights(self, l1: list[float], l2: list[float]) -> None:
-        """New weights, written into the same tensors: a captured CUDA graph reads them there."""
-        device = self.stack.param.device
-        values = {"l1": torch.tensor(l1, dtype=torch.float32, device=device),
-                  "l2": torch.tensor(l2, dtype=torch.float32, device=device)}
-        # Each penalized element's own model's weight, in the buffer's layout.
-        values["_l1_scale"] = self._per_element(values["l1"])
-        values["_l2_slope"] = self._per_element(2 * values["l2"])  # d(l2 * p^2)/dp = 2 * l2 * p
-        for name, value in values.items():
-            if hasattr(self, name):
-                getattr(self, name).copy_(value)
-            else:
-                setattr(self, name, value)
+        """New weights, written into the same tensors."""
+        self.l1.copy_(torch.tensor(l1, dtype=torch.float32))
+        self.l2.copy_(torch.tensor(l2, dtype=torch.float32))
+        self._l1_scale.copy_(self._per_element(self.l1))
+        self._l2_slope.copy_(self._per_element(2 * self.l2))
         self.uses_l2 = any(w != 0 for w in l2)  # without it, no L2 work at all in the step
 
     def values(self) -> tuple[torch.Tensor, ...]:
