@@ -104,8 +104,7 @@ def window_run(window, config, probe: bool) -> tuple[float, list[float]]:
     settle(window)
     loop = QEventLoop()
     window.session.events.run_ended.connect(lambda record: loop.quit())
-    window.controls.apply_config(config)
-    window.start()
+    window.controller.start(config)
     record = window.session.active
     if probe:
         expected[0] = time.perf_counter() + 0.010
@@ -123,8 +122,7 @@ def stop_latency(window, config) -> float:
 
     from l1_trainer.core.app.session import AppState
 
-    window.controls.apply_config(config.replace(epochs=50))
-    window.start()
+    window.controller.start(config.replace(epochs=50))
     pressed = []
     loop = QEventLoop()
 

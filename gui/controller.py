@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.app.numbers import short
 from ..core.app.records import Kind
@@ -14,6 +15,9 @@ from ..core.app.session import AppState, CurrentModel, Session
 from ..core.training.config import TrainConfig
 from .history import History
 from .jobs import JobRunner
+
+if TYPE_CHECKING:  # the engine pulls in PyTorch, which the window loads in the background
+    from ..core.training.engine import Control
 
 STEPS_INTERVAL_S = 0.2  # steps reach the window at most five times a second, as often as it redraws
 
@@ -25,8 +29,12 @@ class Controller:
         self.runner = runner
         self.data_dir = data_dir
         self.data = data  # MnistTensors on the CPU
-        self.control = None  # the active run's core.engine.Control
+        self.control: Control | None = None  # the active run's
         self.history = History(session, runner, self)
+        # A change of these while a run goes on reaches it from the next step.
+        session.settings.events["l1_weight"].connect(self.set_l1_weight)
+        session.settings.events["l2_weight"].connect(self.set_l2_weight)
+        session.settings.events["lr"].connect(self.set_lr)
 
     # ---- start-up ----------------------------------------------------------------------------
 

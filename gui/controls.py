@@ -1,8 +1,12 @@
-"""The left panel: presets, hyperparameter inputs and the run buttons."""
+"""The left panel: the settings' inputs, which write through the settings model and render from
+it (core/app/settings.py), and the run buttons."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -18,11 +22,12 @@ from PySide6.QtWidgets import (
 
 from ..core.app.numbers import short
 from ..core.app.session import Enabled
-from ..core.training.config import COMPARED_PRESETS, MNIST_TRAIN_SIZE, PRESETS, TrainConfig
+from ..core.app.settings import CUSTOM, FIELDS, Settings, batch_problem
+from ..core.training.config import MNIST_TRAIN_SIZE
 from .inputs import Expander, IntSpinBox, LogInput, plain_label
 
 PRESET_ITEMS = [
-    ("Custom", None, "Your own settings."),
+    ("Custom", CUSTOM, "Your own settings."),
     ("Seed notebook", "seed",
      "The notebook's settings: L1 weight 1.0, lr 1e-4, 5 epochs. The penalty is so strong that "
      "every weight is driven to zero and the net collapses to chance (10%, CE = ln 10)."),
@@ -98,11 +103,11 @@ class RunButtons(QWidget):
         super().__init__(parent)
         self.buttons = {name: QPushButton(text) for name, text, _, _ in BUTTONS}
         # The shortcuts live on actions (the window's Run menu), which trigger the buttons.
-        self.actions = {name: QAction(text, self) for name, text, _, _ in BUTTONS}
+        self.menu_actions = {name: QAction(text, self) for name, text, _, _ in BUTTONS}
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         for i, (name, text, key, tip) in enumerate(BUTTONS):
-            button, action = self.buttons[name], self.actions[name]
+            button, action = self.buttons[name], self.menu_actions[name]
             button.setObjectName(name)
             button.setAccessibleName(text)
             button.setToolTip(f"{tip} ({key})")
@@ -112,31 +117,32 @@ class RunButtons(QWidget):
             grid.addWidget(button, i // 2, i % 2)
         self.step_many = QAction("Step 50 mini-batches", self)
         self.step_many.setShortcut(QKeySequence("Shift+F7"))
-        self.actions["stepManyAction"] = self.step_many
+        self.menu_actions["stepManyAction"] = self.step_many
 
-    def render(self, can: Enabled, paused: bool) -> None:
+    def set_enabled(self, can: Enabled, paused: bool) -> None:
         for name, on in (("startButton", can.start), ("pauseButton", can.pause),
                          ("stopButton", can.stop), ("resetButton", can.reset), ("stepButton", can.step)):
             self.buttons[name].setEnabled(on)
-            self.actions[name].setEnabled(on)
+            self.menu_actions[name].setEnabled(on)
         pause_text = "Resume" if paused else "Pause"
         self.buttons["pauseButton"].setText(pause_text)
-        self.actions["pauseButton"].setText(pause_text)
+        self.menu_actions["pauseButton"].setText(pause_text)
         self.step_many.setEnabled(can.step)
 
 
-class ControlsPanel(QWidget):
-    """Builds a TrainConfig from its inputs; says nothing about runs except through signals."""
+Binding = tuple[Callable[[], Any], Callable[[Any], None], SignalInstance]  # read, show, edited
 
-    l1WeightChanged = Signal(float)
-    l2WeightChanged = Signal(float)
-    learningRateChanged = Signal(float)
-    thresholdChanged = Signal(float)
-    l1MethodChanged = Signal(str)
+
+class ControlsPanel(QWidget):
+    """An input per setting: what the user types goes to the settings model, and the inputs
+    show what the model holds (a preset, a restored setting, the readout's method switch).
+    Nothing reads the truth back from here."""
+
     inputRejected = Signal(str)  # typed text a field did not take, and why
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.settings = settings
         self.preset = QComboBox()
         for i, (label, key, tip) in enumerate(PRESET_ITEMS):
             self.preset.addItem(label, key)
@@ -171,35 +177,16 @@ class ControlsPanel(QWidget):
         self.field_problem.setStyleSheet("color:#a3231b;")
         self.field_problem.hide()
         self.run_buttons = RunButtons()
-        self.buttons, self.actions = self.run_buttons.buttons, self.run_buttons.actions
+        self.buttons, self.menu_actions = self.run_buttons.buttons, self.run_buttons.menu_actions
         self.step_many = self.run_buttons.step_many
         self.more = Expander("More settings", "moreSettingsButton")  # what a demo seldom needs
         self.summary = plain_label()  # the settings in short, in place of the form on a projector
         self.summary.setObjectName("settingsSummary")
         self.summary.setWordWrap(True)
-        self._applying = False
+        self._showing = False  # the inputs are being set from the model, not by the user
         self._describe_inputs()
         self._lay_out()
-        # A first start shows a useful run: the balanced preset, not the notebook's collapse.
-        self.preset.setCurrentIndex(self.preset.findData("balanced"))
-        self.apply_config(PRESETS["balanced"])
-        self.preset.currentIndexChanged.connect(self._preset_chosen)
-        self.l1_weight.valueChanged.connect(self.l1WeightChanged)
-        self.l2_weight.valueChanged.connect(self.l2WeightChanged)
-        self.lr.valueChanged.connect(self.learningRateChanged)
-        self.threshold.valueChanged.connect(self.thresholdChanged)
-        self.l1_method.currentIndexChanged.connect(lambda: self.l1MethodChanged.emit(self.l1_method.currentData()))
-        for signal in self.edit_signals():
-            signal.connect(self._edited)
-        for field in (self.epochs, self.batch_size, self.train_images, self.seed):
-            field.rejected.connect(self.inputRejected)
-        for field in (self.l1_weight, self.l2_weight, self.lr, self.weight_decay, self.threshold):
-            field.spin_box.rejected.connect(self.inputRejected)
-        self.batch_size.valueChanged.connect(self._check_batch)
-        self.train_images.valueChanged.connect(self._check_batch)
-        for signal in [*self.edit_signals(), self.preset.currentIndexChanged, self.compare.toggled]:
-            signal.connect(self._summarize)
-        self._summarize()
+        self._bind()
 
     def _describe_inputs(self) -> None:
         for attribute, name, label, tip in DESCRIPTIONS:
@@ -220,11 +207,12 @@ class ControlsPanel(QWidget):
                       ("Images", self.train_images)])
         main.addRow(self.field_problem)
         extra = QWidget()
-        extra.setLayout(_form([("Batch size", self.batch_size), ("Weight decay", self.weight_decay),
-                               ("Optimizer", self.optimizer), ("Device", self.device), ("Seed", self.seed),
-                               ("", self.penalize_biases), ("", self.augment),
-                               ("Sparsity threshold", self.threshold)]))
-        extra.layout().setContentsMargins(0, 0, 0, 0)
+        extra_form = _form([("Batch size", self.batch_size), ("Weight decay", self.weight_decay),
+                            ("Optimizer", self.optimizer), ("Device", self.device), ("Seed", self.seed),
+                            ("", self.penalize_biases), ("", self.augment),
+                            ("Sparsity threshold", self.threshold)])
+        extra_form.setContentsMargins(0, 0, 0, 0)
+        extra.setLayout(extra_form)
         extra.hide()
         self.more.setToolTip("Batch size, weight decay, optimizer, device, seed, biases, augmentation "
                              "and the sparsity threshold")
@@ -234,196 +222,133 @@ class ControlsPanel(QWidget):
         box.addWidget(self.more)
         box.addWidget(extra)
         box.addStretch(1)
-        settings = QGroupBox("Settings")
-        settings.setLayout(box)
-        self.scroll = QScrollArea()
-        self.scroll.setWidget(settings)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        group = QGroupBox("Settings")
+        group.setLayout(box)
+        self.form_area = QScrollArea()
+        self.form_area.setWidget(group)
+        self.form_area.setWidgetResizable(True)
+        self.form_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.form_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.summary.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.form_area, 1)
         layout.addWidget(self.summary, 1, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.run_buttons)
 
-    def set_presenting(self, on: bool) -> None:
-        """On a projector the form gives way to the settings in short, large enough to read."""
-        self.scroll.setVisible(not on)
-        self.summary.setVisible(on)
+    # ---- the settings model in and out ------------------------------------------------------
 
-    @Slot()
-    def _summarize(self) -> None:
-        lines = [f"Preset: {self.preset.currentText()}"]
-        if self.compare.isChecked():
-            lines.append("Side by side: none, L2, L1")
-        lines += [f"L1 weight {short(self.l1_weight.value())}, {self.l1_method.currentData()}",
-                  f"L2 weight {short(self.l2_weight.value())}",
-                  f"Learning rate {short(self.lr.value())}",
-                  f"{self.epochs.value()} epoch(s), {self.train_images.value():,} images"]
-        self.summary.setText("\n".join(lines))
+    def _bindings(self) -> dict[str, Binding]:
+        """Each setting's input: how to read it, how to show a value in it, when it is edited."""
+        def box(combo: QComboBox) -> Binding:
+            return (combo.currentData, lambda v: combo.setCurrentIndex(max(combo.findData(v), 0)),
+                    combo.currentIndexChanged)
 
-    def edit_signals(self) -> list:
-        return [
-            self.l1_weight.valueChanged, self.l2_weight.valueChanged, self.lr.valueChanged,
-            self.weight_decay.valueChanged, self.epochs.valueChanged,
-            self.batch_size.valueChanged, self.train_images.valueChanged,
-            self.optimizer.currentIndexChanged, self.seed.valueChanged,
-            self.penalize_biases.toggled, self.augment.toggled, self.l1_method.currentIndexChanged,
-            self.compare.toggled,
-        ]
+        def check(tick: QCheckBox) -> Binding:
+            return tick.isChecked, tick.setChecked, tick.toggled
 
-    # ---- config in and out ----------------------------------------------------------------
-
-    def config(self) -> TrainConfig:
-        """The settings as a TrainConfig; raises ValueError naming the fields or the setting."""
-        if problem := self._batch_problem():
-            raise ValueError(problem)
-        images = self.train_images.value()
-        return TrainConfig(
-            l1_weight=self.l1_weight.value(),
-            l2_weight=self.l2_weight.value(),
-            lr=self.lr.value(),
-            weight_decay=self.weight_decay.value(),
-            epochs=self.epochs.value(),
-            batch_size=self.batch_size.value(),
-            train_subset=None if images >= MNIST_TRAIN_SIZE else images,
-            optimizer=self.optimizer.currentData(),
-            device=self.device.currentData(),
-            seed=self.seed.value(),
-            penalize_biases=self.penalize_biases.isChecked(),
-            augment=self.augment.isChecked(),
-            l1_method=self.l1_method.currentData(),
-            l1_threshold=self.threshold.value(),
-        )
-
-    @Slot(str)
-    def set_l1_method(self, method: str) -> None:
-        self.l1_method.setCurrentIndex(self.l1_method.findData(method))
-
-    def comparing(self) -> bool:
-        """Whether Start trains the three models side by side."""
-        return self.compare.isChecked()
-
-    def apply_config(self, config: TrainConfig, compare: bool = False) -> None:
-        """Fill the inputs (the device is kept: presets do not choose hardware)."""
-        values = {key: getattr(config, key) for key in self._fields() if key not in ("train_images", "compare")}
-        self._set_values({**values, "train_images": config.train_size, "compare": compare})
-
-    def _fields(self) -> dict[str, tuple]:
-        """Each persisted input: key (a TrainConfig field where there is one), getter, setter."""
-        def box(combo: QComboBox) -> tuple:
-            return combo.currentData, lambda v: combo.setCurrentIndex(max(combo.findData(v), 0))
+        def number(field: LogInput | IntSpinBox) -> Binding:
+            return field.value, field.setValue, field.valueChanged
 
         return {
-            "l1_weight": (self.l1_weight.value, self.l1_weight.setValue),
-            "l2_weight": (self.l2_weight.value, self.l2_weight.setValue),
-            "lr": (self.lr.value, self.lr.setValue),
-            "weight_decay": (self.weight_decay.value, self.weight_decay.setValue),
-            "epochs": (self.epochs.value, self.epochs.setValue),
-            "batch_size": (self.batch_size.value, self.batch_size.setValue),
-            "train_images": (self.train_images.value, self.train_images.setValue),
-            "optimizer": box(self.optimizer),
-            "seed": (self.seed.value, self.seed.setValue),
-            "penalize_biases": (self.penalize_biases.isChecked, self.penalize_biases.setChecked),
-            "augment": (self.augment.isChecked, self.augment.setChecked),
-            "l1_method": box(self.l1_method),
-            "l1_threshold": (self.threshold.value, self.threshold.setValue),
-            "compare": (self.compare.isChecked, self.compare.setChecked),
+            "preset": box(self.preset), "compare": check(self.compare), "l1_weight": number(self.l1_weight),
+            "l1_method": box(self.l1_method), "l2_weight": number(self.l2_weight), "lr": number(self.lr),
+            "epochs": number(self.epochs), "train_images": number(self.train_images),
+            "batch_size": number(self.batch_size), "weight_decay": number(self.weight_decay),
+            "optimizer": box(self.optimizer), "device": box(self.device), "seed": number(self.seed),
+            "penalize_biases": check(self.penalize_biases), "augment": check(self.augment),
+            "threshold": number(self.threshold),
         }
 
-    def _set_values(self, values: dict[str, object]) -> None:
-        self._applying = True  # not a user's edit: the preset stays as it is
+    def _bind(self) -> None:
+        bindings = self._bindings()
+        assert set(bindings) == set(FIELDS), "every setting has its input"
+        for name, (read, show, edited) in bindings.items():
+            edited.connect(lambda *_, n=name, r=read: self._edited(n, r()))
+            self.settings.events[name].connect(lambda value, s=show: self._show(s, value))
+            self._show(show, self.settings[name])
+        for name in FIELDS:
+            self.settings.events[name].connect(lambda _: self._summarize())
+        for name in ("batch_size", "train_images"):
+            self.settings.events[name].connect(lambda _: self._check_batch())
+        for field in (self.epochs, self.batch_size, self.train_images, self.seed):
+            field.rejected.connect(self.inputRejected)
+        for log_field in (self.l1_weight, self.l2_weight, self.lr, self.weight_decay, self.threshold):
+            log_field.spin_box.rejected.connect(self.inputRejected)
+        self._summarize()
+
+    def _edited(self, name: str, value: Any) -> None:
+        if self._showing:
+            return
         try:
-            fields = self._fields()
-            for key, value in values.items():
-                fields[key][1](value)
+            if name == "preset":
+                self.settings.choose_preset(value)
+            else:
+                self.settings.set(name, value)
+        except ValueError as exc:  # what the input took but a run cannot: said, and shown back
+            self.inputRejected.emit(str(exc))
+            self._show(self._bindings()[name][1], self.settings[name])
+
+    def _show(self, show: Callable[[Any], None], value: Any) -> None:
+        self._showing = True
+        try:
+            show(value)
         finally:
-            self._applying = False
+            self._showing = False
 
-    def _batch_problem(self) -> str:
-        batch, images = self.batch_size.value(), self.train_images.value()
-        if batch <= images:
-            return ""
-        return (f"Batch size {batch:,} is larger than the {images:,} training images: "
-                "lower the batch size or use more images.")
+    def set_presenting(self, on: bool) -> None:
+        """On a projector the form gives way to the settings in short, large enough to read."""
+        self.form_area.setVisible(not on)
+        self.summary.setVisible(on)
 
-    @Slot()
+    def _summarize(self) -> None:
+        v = self.settings.values
+        lines = [f"Preset: {self.preset.currentText()}"]
+        if v.compare:
+            lines.append("Side by side: none, L2, L1")
+        lines += [f"L1 weight {short(v.l1_weight)}, {v.l1_method}", f"L2 weight {short(v.l2_weight)}",
+                  f"Learning rate {short(v.lr)}", f"{v.epochs} epoch(s), {v.train_images:,} images"]
+        self.summary.setText("\n".join(lines))
+
     def _check_batch(self) -> None:
         """Flag both fields, and say why under them, while the batch outgrows the images."""
-        problem = self._batch_problem()
+        problem = batch_problem(self.settings.values)
         for field in (self.batch_size, self.train_images):
             field.setStyleSheet("QSpinBox { border: 2px solid #d9534f; }" if problem else "")
         self.field_problem.setText(problem)
         self.field_problem.setVisible(bool(problem))
 
-    @Slot(int)
-    def _preset_chosen(self, index: int) -> None:
-        key = self.preset.itemData(index)
-        if key is not None:
-            self.apply_config(PRESETS[key], compare=key in COMPARED_PRESETS)
-
-    @Slot()
-    def _edited(self) -> None:
-        if not self._applying:
-            self.preset.blockSignals(True)
-            self.preset.setCurrentIndex(0)  # "Custom"
-            self.preset.blockSignals(False)
-
     def set_devices(self, devices: list, auto_label: str) -> bool:
         """Offer `auto` (naming what it picks) and each device that exists here.
 
-        Returns False when the device chosen before (e.g. restored) is not among them."""
-        wanted = self.device.currentData()
-        self.device.clear()
-        self.device.addItem(f"Auto ({auto_label})", "auto")
-        for info in devices:
-            self.device.addItem(info.label, info.name)
-        index = self.device.findData(wanted)
-        self.device.setCurrentIndex(max(index, 0))
-        return index >= 0
+        Returns False when the device chosen before (e.g. restored) is not among them; the
+        setting is then Auto."""
+        wanted = self.settings["device"]
+        self._showing = True
+        try:
+            self.device.clear()
+            self.device.addItem(f"Auto ({auto_label})", "auto")
+            for info in devices:
+                self.device.addItem(info.label, info.name)
+        finally:
+            self._showing = False
+        found = self.device.findData(wanted) >= 0
+        self.settings.set("device", wanted if found else "auto")
+        self._show(self._bindings()["device"][1], self.settings["device"])
+        return found
 
     # ---- run state --------------------------------------------------------------------------
 
-    def render(self, can: Enabled, paused: bool) -> None:
-        """Enable what the session allows now (core.session.enabled decides)."""
-        self.run_buttons.render(can, paused)
+    def set_enabled(self, can: Enabled, paused: bool) -> None:
+        """Enable what the session allows now (core.app.session.enabled decides)."""
+        self.run_buttons.set_enabled(can, paused)
         for widget in (self.preset, self.epochs, self.batch_size, self.train_images,
                        self.optimizer, self.device, self.seed, self.penalize_biases, self.augment,
-                       self.l1_method, self.weight_decay, self.compare):
+                       self.l1_method, self.weight_decay, self.compare, self.threshold):
             widget.setEnabled(can.settings)
         self.l1_weight.setEnabled(can.live_l1)
-        self.l2_weight.setEnabled(can.live_l1)
+        self.l2_weight.setEnabled(can.live_l2)
         self.lr.setEnabled(can.live_lr)
-
-    # ---- persistence ------------------------------------------------------------------------
-
-    def save(self, settings: QSettings) -> None:
-        settings.setValue("controls/preset", self.preset.currentIndex())
-        settings.setValue("controls/device", self.device.currentData())
-        for key, value in self.config_values().items():
-            settings.setValue(f"controls/{key}", value)
-
-    def config_values(self) -> dict[str, object]:
-        return {key: get() for key, (get, _) in self._fields().items()}
-
-    def restore(self, settings: QSettings) -> None:
-        current = self.config_values()
-        stored = {key: settings.value(f"controls/{key}") for key in current}
-        # An ini file gives strings back: each value takes the type of the input it fills.
-        self._set_values({key: _typed(value, type(current[key]))
-                          for key, value in stored.items() if value is not None})
-        device = settings.value("controls/device")
-        if device is not None:
-            if self.device.findData(device) < 0:
-                self.device.addItem(str(device), device)  # checked against the hardware later
-            self.device.setCurrentIndex(self.device.findData(device))
-        preset = settings.value("controls/preset")
-        if preset is not None:  # a first start keeps the preset chosen in __init__
-            self.preset.blockSignals(True)
-            self.preset.setCurrentIndex(int(preset))
-            self.preset.blockSignals(False)
 
 
 def _form(rows: list[tuple[str, QWidget]]) -> QFormLayout:
@@ -432,9 +357,3 @@ def _form(rows: list[tuple[str, QWidget]]) -> QFormLayout:
     for label, widget in rows:
         form.addRow(plain_label(label), widget)
     return form
-
-
-def _typed(value: object, kind: type) -> object:
-    if kind is bool:
-        return str(value).lower() == "true"
-    return kind(value)

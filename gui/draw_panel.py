@@ -130,7 +130,7 @@ class DrawPanel(QWidget):
         super().__init__(parent)
         self.session = session
         session.events.model.connect(self._model_changed)
-        session.events.threshold.connect(lambda threshold: self.predict())  # which units are dead
+        session.settings.events["threshold"].connect(lambda threshold: self.predict())  # which units are dead
         self.units = UnitsView()
         self._state = None  # the latest weights, used when the panel is on screen
         self._stale = False

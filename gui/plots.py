@@ -343,7 +343,9 @@ class LossPlots(QWidget):
         events = session.events
         events.run_started.connect(self._run_started)
         events.run_event.connect(self._run_event)
-        events.history.connect(self._history_changed)
+        events.runs.connect(self._history_changed)
+        events.run_ended.connect(lambda record: self._history_changed())  # its lines, finished
+        events.names.connect(self._rename)
         # The empty plots' ranges, as the first data will have them (not a cramped band round
         # the chance lines).
         self._set_range("ce", self.ce_widget, (0.0, nice_ceiling(CHANCE_CE)))
@@ -391,10 +393,15 @@ class LossPlots(QWidget):
                 line.finish()
         if self.live is not None and self.live.ended is not None:
             self.live = None
-        self.legend.show_entries([(line.colour, names[key], not line.finished)
-                                  for key, line in self.lines.items()])
+        self._rename()
         self._dirty = True
         self._redraw()  # now: a finished line is drawn whole at once (this happens once a run)
+
+    def _rename(self) -> None:
+        """The legend only: a live change renames its run (and maybe the others), nothing more."""
+        names = self.session.lines()
+        self.legend.show_entries([(line.colour, names[key], not line.finished)
+                                  for key, line in self.lines.items() if key in names])
 
     def _mark(self, record: RunRecord, change: HyperparamsChanged) -> None:
         """A dashed vertical line where a penalty weight or the learning rate changed mid-run,

@@ -4,7 +4,7 @@ model or, side by side, for each model of a comparison; and why only one L1 meth
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGridLayout,
@@ -36,8 +36,6 @@ class SparsityReadout(QGroupBox):
     """What share of weights is near zero, and how many are exactly zero: one large figure for
     one model, a row per model for a comparison. The session computes nothing here; this view
     counts from the models it shows."""
-
-    methodChosen = Signal(str)  # "penalty" or "proximal", from the switch under the figures
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__("Sparsity", parent)
@@ -80,7 +78,7 @@ class SparsityReadout(QGroupBox):
             button.setProperty("method", key)
             self.methods.addButton(button)
             switch.addWidget(button)
-        self.methods.buttonClicked.connect(lambda button: self.methodChosen.emit(button.property("method")))
+        self.methods.buttonClicked.connect(lambda button: session.settings.set("l1_method", button.property("method")))
         layout = QVBoxLayout(self)
         layout.addWidget(self.figure)
         layout.addWidget(self.caption)
@@ -91,7 +89,10 @@ class SparsityReadout(QGroupBox):
         layout.addLayout(switch)
         layout.addStretch(1)
         session.events.model.connect(self._refresh)
-        session.events.threshold.connect(self._refresh)
+        session.settings.events["threshold"].connect(self._refresh)
+        # The switch and the settings' L1 method are one setting.
+        session.settings.events["l1_method"].connect(self.set_method)
+        self.set_method(session.settings["l1_method"])
 
     def set_method(self, method: str) -> None:
         """Show the L1 method the settings hold (the switch and the settings stay as one)."""

@@ -45,7 +45,7 @@ class StatusReadout:
         events.run_started.connect(self._started)
         events.run_event.connect(self._event)
         events.run_ended.connect(self._ended)
-        events.history.connect(self._history_changed)
+        events.runs.connect(self._history_changed)
         events.evaluation.connect(self._evaluated)
 
     def _state_changed(self, state: AppState) -> None:

@@ -135,7 +135,7 @@ class SweepView(QWidget):
         session.events.run_started.connect(self._started)
         session.events.run_event.connect(self._event)
         session.events.run_ended.connect(self._ended)
-        session.events.history.connect(self._history_changed)
+        session.events.runs.connect(self._history_changed)
 
     def _lay_out(self) -> None:
         top = QHBoxLayout()

@@ -160,7 +160,7 @@ class WeightsView(QWidget):
         self._timer.timeout.connect(self._draw_if_stale)
         self._timer.start()
         session.events.model.connect(self._changed)
-        session.events.threshold.connect(self._changed)
+        session.settings.events["threshold"].connect(self._changed)
         session.events.run_ended.connect(self._changed)  # the last weights, at once
 
     def _changed(self, *_: object) -> None:

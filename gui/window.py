@@ -8,6 +8,7 @@ where it stops them and waits for their threads to end.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from ..core.app.records import Kind
 from ..core.app.session import AppState, Session
+from ..core.app.settings import FIELDS
 from ..core.training.config import TrainConfig, compared_weights, parse_weights, sweep_grid
 from .controller import Controller
 from .controls import ControlsPanel
@@ -64,7 +66,7 @@ class MainWindow(QMainWindow):
         self.session = session = Session()
         self.runner = JobRunner(self)
         self.controller = Controller(session, self.runner, data_dir, data)
-        self.controls = ControlsPanel()
+        self.controls = ControlsPanel(session.settings)
         self.curves = CurvesTab(session)
         self.plots = self.curves.plots
         self.sparsity = SparsityReadout(session)
@@ -88,8 +90,6 @@ class MainWindow(QMainWindow):
         self._menus()
         self._connect()
         self._restore()
-        session.set_threshold(self.controls.threshold.value())
-        self.sparsity.set_method(self.controls.l1_method.currentData())
         self.controller.history.open()
         self._render()
 
@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
                 text, lambda _=False, t=text, n=name, p=pattern, e=export: self.exports.dialog(t, n, p, e)))
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
-        self.menuBar().addMenu("&Run").addActions(list(self.controls.actions.values()))
+        self.menuBar().addMenu("&Run").addActions(list(self.controls.menu_actions.values()))
         self.presentation = self._presentation.action
         self.menuBar().addMenu("&View").addAction(self.presentation)
         help_menu = self.menuBar().addMenu("&Help")
@@ -152,15 +152,9 @@ class MainWindow(QMainWindow):
         buttons["resetButton"].clicked.connect(self.reset)
         buttons["stepButton"].clicked.connect(self._step_clicked)
         controls.step_many.triggered.connect(lambda: self.step(50))
-        controls.l1WeightChanged.connect(controller.set_l1_weight)
-        controls.l2WeightChanged.connect(controller.set_l2_weight)
-        controls.learningRateChanged.connect(controller.set_lr)
-        controls.thresholdChanged.connect(session.set_threshold)
-        controls.l1MethodChanged.connect(self.sparsity.set_method)  # the readout's switch: one setting
-        self.sparsity.methodChosen.connect(controls.set_l1_method)
         controls.inputRejected.connect(self.message.show_rejection)
-        for signal in controls.edit_signals():  # a value taken: the complaint about the last one goes
-            signal.connect(self.message.value_taken)
+        for name in FIELDS:  # a value taken: the complaint about the last one goes
+            session.settings.events[name].connect(lambda _: self.message.value_taken())
         self.draw.trainRequested.connect(self.start)
         self.draw.loadRequested.connect(self.open_model_dialog)
         self.gallery.drawOverRequested.connect(self.draw_over)
@@ -177,7 +171,7 @@ class MainWindow(QMainWindow):
             lambda: self.exports.dialog("Export kept runs", "runs.csv", "CSV (*.csv)", self.exports.runs))
         session.events.notice.connect(self.message.show_message)
         session.events.diagnosis.connect(self._diagnosis)
-        for emitter in (session.events.history, session.events.run_ended):
+        for emitter in (session.events.runs, session.events.run_ended):
             emitter.connect(lambda *_: self._render())
         session.events.model.connect(self._model_changed)
         session.events.state.connect(self._state_changed)
@@ -198,7 +192,7 @@ class MainWindow(QMainWindow):
     def _render(self) -> None:
         self._rendered_with_model = self.session.current is not None
         can = self.session.enabled()
-        self.controls.render(can, paused=self.session.state is AppState.PAUSED)
+        self.controls.set_enabled(can, paused=self.session.state is AppState.PAUSED)
         self.sparsity.set_enabled_method(can.settings)
         self.open_action.setEnabled(can.open_model)
         self.save_action.setEnabled(can.save_model)
@@ -217,7 +211,7 @@ class MainWindow(QMainWindow):
 
     def _loaded(self, devices: list, auto_label: str) -> None:
         self.gallery.images = self.controller.data.test_x
-        wanted = self.controls.device.currentData()
+        wanted = self.session.settings["device"]
         if not self.controls.set_devices(devices, auto_label):
             self.session.notify(f"The device used last time ({wanted}) is not available on this "
                                 "machine; using Auto.", "info")
@@ -236,7 +230,7 @@ class MainWindow(QMainWindow):
 
     def _begin(self, config: TrainConfig, steps: int | None = None) -> None:
         self.message.hide()
-        if self.controls.comparing():
+        if self.session.settings["compare"]:
             self.controller.start(config, *compared_weights(config), steps=steps, kind=Kind.COMPARISON)
         else:
             self.controller.start(config, steps=steps)
@@ -258,7 +252,7 @@ class MainWindow(QMainWindow):
 
     def _config(self, failure: str):  # -> TrainConfig | None
         try:
-            return self.controls.config()
+            return self.session.settings.config()
         except ValueError as exc:
             self.session.notify(f"{failure}: {exc}")
             return None
@@ -313,7 +307,7 @@ class MainWindow(QMainWindow):
     # ---- persistence and closing -------------------------------------------------------------
 
     def _restore(self) -> None:
-        self.controls.restore(self.settings)
+        self.session.settings.restore({name: self.settings.value(f"controls/{name}") for name in FIELDS})
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
@@ -325,7 +319,8 @@ class MainWindow(QMainWindow):
             self.curves.smoothing.setValue(int(smoothing))
 
     def _save(self) -> None:
-        self.controls.save(self.settings)
+        for name, value in dataclasses.asdict(self.session.settings.values).items():
+            self.settings.setValue(f"controls/{name}", value)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("plots/smoothing", self.curves.smoothing.value())
         self.settings.sync()

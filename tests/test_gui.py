@@ -313,22 +313,24 @@ def test_presets_fill_the_controls(window):
     seed = select.findData("seed")
     assert "chance" in select.itemData(seed, Qt.ItemDataRole.ToolTipRole)
     select.setCurrentIndex(seed)
-    values = controls.config_values()
-    assert (values["l1_weight"], values["lr"], values["epochs"], values["batch_size"]) == (1.0, 1e-4, 5, 64)
+    values = window.session.settings.values  # the inputs write through the settings model
+    assert (values.l1_weight, values.lr, values.epochs, values.batch_size) == (1.0, 1e-4, 5, 64)
     select.setCurrentIndex(select.findData("balanced"))
-    assert controls.config_values()["l1_weight"] == pytest.approx(1e-4)
+    assert window.session.settings["l1_weight"] == pytest.approx(1e-4)
     controls.epochs.setValue(3)
-    assert select.currentData() is None  # edited, so "Custom"
+    assert select.currentData() == "" and window.session.settings["preset"] == ""  # edited: "Custom"
+    window.session.settings.choose_preset("sparse")  # and render from it: the model's value shows
+    assert controls.l1_weight.value() == pytest.approx(1e-3) and select.currentData() == "sparse"
 
 
 def test_augment_is_a_setting_and_off_in_the_notebook_preset(window):
     box = named(window, "augmentCheck")
-    assert not window.controls.config().augment
+    assert not window.session.settings.config().augment
     box.setChecked(True)
-    assert window.controls.config().augment
+    assert window.session.settings.config().augment
     select = named(window, "presetSelect")
     select.setCurrentIndex(select.findData("seed"))
-    assert not box.isChecked() and not window.controls.config().augment
+    assert not box.isChecked() and not window.session.settings.config().augment
 
 
 def test_failed_run_shows_its_reason_and_keeps_the_curves(qtbot, tmp_path, mnist):
@@ -393,9 +395,9 @@ def test_settings_and_geometry_persist_across_windows(qtbot, tmp_path, mnist):
     first.resize(first.width(), 640)  # the offscreen screen is 800 px wide, so keep the width
     first.close()
     second = make_window(qtbot, path, mnist)
-    values = second.controls.config_values()
-    assert values["l1_weight"] == pytest.approx(3e-4) and values["epochs"] == 7
-    assert values["penalize_biases"] is False
+    values = second.session.settings.values
+    assert values.l1_weight == pytest.approx(3e-4) and values.epochs == 7
+    assert values.penalize_biases is False and second.controls.epochs.value() == 7
     assert named(second, "smoothingInput").value() == 20
     assert second.height() == 640  # the default is 820
     second.close()
@@ -545,14 +547,14 @@ def test_the_collapse_message_appears_with_evidence_and_goes_with_a_good_model(w
 
 def test_first_start_shows_the_balanced_preset(window):
     assert named(window, "presetSelect").currentData() == "balanced"
-    config, balanced = window.controls.config(), PRESETS["balanced"]
+    config, balanced = window.session.settings.config(), PRESETS["balanced"]
     assert (config.l1_weight, config.lr, config.epochs) == (balanced.l1_weight, balanced.lr, balanced.epochs)
 
 
 def test_l2_is_set_changed_live_and_drawn_dashed(qtbot, window):
     window.controls.l2_weight.setValue(1e-3)
     window.controls.weight_decay.setValue(0.0)
-    config = window.controls.config()
+    config = window.session.settings.config()
     assert (config.l2_weight, config.weight_decay) == (1e-3, 0.0)
     record = start_long_run(qtbot, window)
     assert record.config.l2_weight == 1e-3 and not window.controls.weight_decay.isEnabled()
@@ -748,7 +750,7 @@ def test_presentation_mode_is_full_screen_with_larger_text_and_thicker_lines(qtb
 def test_l1_vs_l2_trains_side_by_side_and_shows_exact_zeros_only_for_l1(qtbot, window, mnist):
     controls = window.controls
     controls.preset.setCurrentIndex(controls.preset.findData("l1-vs-l2"))
-    assert controls.comparing() and controls.config().l1_method == "proximal"
+    assert window.session.settings["compare"] and window.session.settings.config().l1_method == "proximal"
     assert named(window, "proximalMethodRadio").isChecked()  # the readout's switch shows it too
     set_inputs(window, train_images=6400, epochs=2, batch_size=64)
     window.tabs.setCurrentWidget(window.weights)
@@ -778,7 +780,7 @@ def test_the_window_fits_with_nothing_cut_off(window, size):
 
     window.resize(*size)
     assert window.minimumSizeHint().width() <= size[0] and window.minimumSizeHint().height() <= size[1]
-    assert not window.controls.scroll.horizontalScrollBar().isVisible()
+    assert not window.controls.form_area.horizontalScrollBar().isVisible()
     tabs = window.tabs.tabBar()
     assert tabs.sizeHint().width() <= window.tabs.width()  # every tab seen, no scroll arrows
     for button in window.controls.findChildren(QPushButton):

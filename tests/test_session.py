@@ -113,13 +113,14 @@ def test_labels_name_what_differs_between_runs():
 def test_reset_and_clear_old_runs_clear_one_history():
     session = Session()
     session.set_state(AppState.IDLE)
-    seen = []
-    session.events.history.connect(lambda: seen.append(len(session.history)))
+    seen, named = [], []
+    session.events.runs.connect(lambda: seen.append(len(session.history)))
+    session.events.names.connect(lambda: named.append(True))
     for _ in range(2):
         session.begin(PRESETS["balanced"])
         session.end(RunEnded(RunStatus.FINISHED, "", 1, 1))
     session.clear_old_runs()
-    assert session.history == [] and seen[-1] == 0
+    assert session.history == [] and seen == [1, 2, 0] and named == []  # begun, begun, cleared
     session.begin(PRESETS["balanced"])
     session.clear_old_runs()  # the live run stays
     assert len(session.history) == 1

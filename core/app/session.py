@@ -6,7 +6,6 @@ a widget. The window's job runner feeds it engine events; it decides nothing abo
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -22,7 +21,9 @@ from ..training.events import (
 )
 from ..training.sparsity import SparsityReport, sparsity
 from ..training.weights import weight_matrices
+from .emitter import Emitter
 from .records import MIN_STEPS, Kind, RunRecord, differing
+from .settings import Settings
 
 if TYPE_CHECKING:  # the window imports this module before PyTorch has loaded
     import torch
@@ -57,7 +58,8 @@ class Enabled:
     step: bool  # train a mini-batch (or 50), then pause
     settings: bool  # the settings that are fixed while a run goes on
     live_l1: bool  # the L1 weight: at rest, or changed live in a single run
-    live_lr: bool
+    live_l2: bool  # the L2 weight: the same
+    live_lr: bool  # the learning rate: at rest, or live in any run
 
 
 def enabled(state: AppState, has_model: bool, has_history: bool, several: bool) -> Enabled:
@@ -70,7 +72,8 @@ def enabled(state: AppState, has_model: bool, has_history: bool, several: bool) 
         start=idle, pause=active, stop=active, reset=idle and (has_model or has_history),
         open_model=idle, save_model=has_model and state is not AppState.LOADING,
         prune=has_model and idle, step=idle or state is AppState.PAUSED, settings=at_rest,
-        live_l1=at_rest or (active and not several), live_lr=at_rest or active,
+        live_l1=at_rest or (active and not several), live_l2=at_rest or (active and not several),
+        live_lr=at_rest or active,
     )
 
 
@@ -91,30 +94,16 @@ class CurrentModel:
         return weight_matrices(self.state)
 
 
-class Emitter:
-    """A Qt-free signal: callbacks connected to it are called, in order, with what is emitted."""
-
-    def __init__(self) -> None:
-        self._callbacks: list[Callable[..., None]] = []
-
-    def connect(self, callback: Callable[..., None]) -> None:
-        self._callbacks.append(callback)
-
-    def emit(self, *args: object) -> None:
-        for callback in list(self._callbacks):
-            callback(*args)
-
-
 class SessionEvents:
     def __init__(self) -> None:
         self.state = Emitter()  # (AppState)
         self.run_started = Emitter()  # (RunRecord)
         self.run_event = Emitter()  # (RunRecord, Event): steps, epochs, changes, divergence
         self.run_ended = Emitter()  # (RunRecord)
-        self.history = Emitter()  # () the list of runs or their labels changed
+        self.runs = Emitter()  # () runs came into the history or left it (Clear, Reset, Shown)
+        self.names = Emitter()  # () the runs' names changed (a live change, a renumbering)
         self.model = Emitter()  # (CurrentModel | None) new weights, or none
         self.evaluation = Emitter()  # (CurrentModel) its test-set evaluation arrived
-        self.threshold = Emitter()  # (float)
         self.notice = Emitter()  # (text, kind) kind: "error" or "info"
         self.diagnosis = Emitter()  # (text or "") what the app says about the current run
         self.pruning = Emitter()  # () a pruning curve was added, or all were cleared
@@ -122,15 +111,15 @@ class SessionEvents:
 
 
 class Session:
-    def __init__(self, threshold: float = 1e-3) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         self.events = SessionEvents()
+        self.settings = settings or Settings()
         self.state = AppState.LOADING
         self.history: list[RunRecord] = []
         self.active: RunRecord | None = None
         self.current: CurrentModel | None = None
         # The models of a comparison, side by side (current is one of them); else empty.
         self.compared: tuple[CurrentModel, ...] = ()
-        self.threshold = threshold
         self.diagnosis = ""
         self.pruning: list[tuple[str, list]] = []  # (label, PrunePoints): one per click
         self.stored: list = []  # StoredRun: the runs kept across restarts, newest first
@@ -172,7 +161,7 @@ class Session:
         self._set_diagnosis("")
         self.set_state(AppState.RUNNING)
         self.events.run_started.emit(record)
-        self.events.history.emit()
+        self.events.runs.emit()
         return record
 
     def apply(self, event: Event) -> None:
@@ -191,7 +180,7 @@ class Session:
             return
         self.events.run_event.emit(record, event)
         if isinstance(event, HyperparamsChanged):
-            self.events.history.emit()  # the labels now carry the change
+            self.events.names.emit()  # they now carry the change
         if record.epochs and record.kind is Kind.RUN:
             self._set_diagnosis(self._collapse_text(record))
 
@@ -206,7 +195,6 @@ class Session:
             self._set_diagnosis(self._collapse_text(record) or _chance_text(record))
         self.set_state(AppState.IDLE)
         self.events.run_ended.emit(record)
-        self.events.history.emit()
         if ended.status is RunStatus.FAILED:
             self.notify(f"Training failed: {ended.reason}")
 
@@ -224,7 +212,7 @@ class Session:
         self.history.clear()
         self.current = None
         self._set_diagnosis("")
-        self.events.history.emit()
+        self.events.runs.emit()
         self.events.stored.emit()
         self.events.model.emit(None)
 
@@ -235,7 +223,7 @@ class Session:
         if ids[0] != record.number:
             record.number = ids[0]
             record.title = f"{record.kind.value} #{record.number}"
-            self.events.history.emit()
+            self.events.names.emit()
 
     def set_stored(self, runs: list) -> None:
         self.stored = runs
@@ -250,13 +238,13 @@ class Session:
         record.colour = self._colours
         self._colours += record.k
         self.history.append(record)
-        self.events.history.emit()
+        self.events.runs.emit()
         self.events.stored.emit()
 
     def hide_stored(self, run_id: int) -> None:
         self.history = [r for r in self.history if r.sweep or run_id not in r.stored_ids
                         or r is self.active]
-        self.events.history.emit()
+        self.events.runs.emit()
         self.events.stored.emit()
 
     def add_pruning(self, label: str, points: list) -> None:
@@ -269,7 +257,7 @@ class Session:
 
     def clear_old_runs(self) -> None:
         self.history = [r for r in self.history if r is self.active]
-        self.events.history.emit()
+        self.events.runs.emit()
         self.events.stored.emit()
 
     # ---- the current model -------------------------------------------------------------------
@@ -288,13 +276,14 @@ class Session:
             self.current = replace(self.current, evaluation=evaluation)
             self.events.evaluation.emit(self.current)
 
-    def set_threshold(self, threshold: float) -> None:
-        self.threshold = threshold
-        self.events.threshold.emit(threshold)
-
     def sparsity(self) -> SparsityReport | None:
         """The current model's sparsity at the threshold now chosen."""
         return None if self.current is None else sparsity(self.current.weights(), self.threshold)
+
+    @property
+    def threshold(self) -> float:
+        """The sparsity threshold: one, in the settings."""
+        return float(self.settings["threshold"])
 
     def shown_models(self) -> tuple[CurrentModel, ...]:
         """What the sparsity readout and the Weights tab show: a comparison's models side by
