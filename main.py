@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .cli import interrupts
+from .core import lazy
 
 DESKTOP_OPTIONS = ("--install-desktop-entry", "--uninstall-desktop-entry")
 TORCH_COMMANDS = ("train", "sweep", "prune")  # they import PyTorch; `runs` and --help do not
@@ -38,7 +39,7 @@ def _command(args: list[str]) -> int:
         from .cli.commands import main as cli_main
 
         if args[0] in TORCH_COMMANDS and not {"-h", "--help"} & set(args):
-            import torch  # noqa: F401
+            lazy.load()
     return cli_main(args)
 
 

@@ -22,7 +22,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..core import lazy
 from ..core.app.records import SUMMARY_FIELDS, Kind, RunRecord
+from ..core.files.export import summary_rows, write_csv, write_runs
+from ..core.files.store import RunStore, StoreError
+from ..core.files.writing import TargetError, check_target
 from ..core.training.config import (
     COMPARED_PRESETS,
     DEVICE_NAMES,
@@ -35,12 +39,13 @@ from ..core.training.config import (
     parse_weights,
     sweep_grid,
 )
+from ..core.training.events import EpochMetrics, EpochStarted, HyperparamsChanged, RunEnded, Steps
+from ..core.training.threads import default_threads
 from . import interrupts
 
-if TYPE_CHECKING:  # the engine pulls in torch, which --help and bad arguments should not wait for
+if TYPE_CHECKING:  # these import PyTorch, which --help and bad arguments should not wait for
     from ..core.files.data import MnistTensors
     from ..core.training.engine import Trainer
-    from ..core.training.events import EpochMetrics, RunEnded
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
 SEED_LOG_EVERY = 500  # the notebook prints every 500 mini-batches
@@ -158,11 +163,9 @@ def train_command(args: argparse.Namespace) -> int:
     save = _checked_target(args.save, "--save", _model_bytes(config))
     initial = None
     if args.load is not None:
-        from ..core.files.modelfile import ModelFileError, load_model
-
         try:
-            model, saved, summary = load_model(args.load)
-        except ModelFileError as exc:
+            model, saved, summary = lazy.load_model(args.load)
+        except lazy.ModelFileError as exc:
             raise CliError(str(exc)) from exc
         config = config.replace(hidden_sizes=saved.hidden_sizes)
         initial = model.state_dict()
@@ -174,9 +177,7 @@ def train_command(args: argparse.Namespace) -> int:
 
 def train(config: TrainConfig, data: MnistTensors, save: Path | None,
           initial_state: dict | None = None) -> int:
-    from ..core.training.engine import Trainer
-
-    trainer = Trainer(config, data, initial_state)
+    trainer = lazy.Trainer(config, data, initial_state)
     record = RunRecord(1, config, (config.l1_weight,))
     say(f"Training on {trainer.device} with {_describe(config)}")
     with _CtrlC(trainer.control.stop_from_signal) as ctrl_c:
@@ -188,8 +189,6 @@ def train(config: TrainConfig, data: MnistTensors, save: Path | None,
 
 
 def _print_events(trainer: Trainer, record: RunRecord) -> RunEnded:
-    from ..core.training.events import EpochMetrics, EpochStarted, HyperparamsChanged, RunEnded, Steps
-
     for event in trainer.run():
         record.apply(event)
         if isinstance(event, Steps):
@@ -224,17 +223,14 @@ def _epoch_line(m: EpochMetrics, epochs: int) -> str:
 
 
 def _save(path: Path, trainer: Trainer, record: RunRecord) -> None:
-    from ..core.files.modelfile import ModelFileError, save_model
-    from ..core.training.inference import model_from_state
-
     snapshot = trainer.latest_weights()
     summary = {key: record.summary()[key] for key in ("status", "epochs_done", "schedule")}
     summary.update(step=snapshot.step, epoch=snapshot.epoch, test_accuracy=record.test_accuracy(),
                    sparsity=record.sparsity().fraction)
-    model = model_from_state(snapshot.state)
+    model = lazy.model_from_state(snapshot.state)
     try:
-        _written_or_rescued(path, "the model", lambda p: save_model(p, model, trainer.config, summary))
-    except ModelFileError as exc:
+        _written_or_rescued(path, "the model", lambda p: lazy.save_model(p, model, trainer.config, summary))
+    except lazy.ModelFileError as exc:
         raise CliError(str(exc)) from exc
     say(f"Saved the model to {path}")
 
@@ -275,11 +271,7 @@ def _compare(args: argparse.Namespace, config: TrainConfig) -> int:
 
 def sweep(config: TrainConfig, l1: list[float], l2: list[float], data: MnistTensors,
           csv: Path | None, kind: Kind = Kind.SWEEP) -> int:
-    from ..core.files.export import summary_rows, write_csv
-    from ..core.training.engine import Trainer
-    from ..core.training.events import EpochMetrics, RunEnded
-
-    trainer = Trainer(config, data, l1_weights=l1, l2_weights=l2)
+    trainer = lazy.Trainer(config, data, l1_weights=l1, l2_weights=l2)
     record = RunRecord(1, config, tuple(l1), tuple(l2), kind)
     what = "Comparing side by side: " + ", ".join(record.model_name(m) for m in range(record.k)) \
         if record.comparison else f"Sweeping {len(l1)} models at once"
@@ -311,26 +303,20 @@ def sweep(config: TrainConfig, l1: list[float], l2: list[float], data: MnistTens
 
 def prune_command(args: argparse.Namespace) -> int:
     """Print the pruning curve of a saved model: share of weights removed, test accuracy."""
-    from ..core.files.modelfile import ModelFileError, load_model
-    from ..core.training.pruning import pruning_curve
-
     try:
-        model, config, summary = load_model(args.model)
-    except ModelFileError as exc:
+        model, config, summary = lazy.load_model(args.model)
+    except lazy.ModelFileError as exc:
         raise CliError(str(exc)) from exc
     data = _load_data("cpu", args.data_dir)
     say(f"{args.model}: trained with {_trained_with(config, summary)}, {config.l1_method}")
     say("weights at zero  test accuracy")
-    for point in pruning_curve(model, data.test_x, data.test_y):
+    for point in lazy.pruning_curve(model, data.test_x, data.test_y):
         say(f"{point.removed:14.1%}  {point.accuracy:13.2%}")
     return EXIT_OK
 
 
 def runs_command(args: argparse.Namespace) -> int:
     """The kept runs, one line each, newest first; or all of them as CSV."""
-    from ..core.files.export import write_runs
-    from ..core.files.store import StoreError
-
     store = _store()
     try:
         runs = store.runs()
@@ -349,9 +335,7 @@ def runs_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _store():  # -> RunStore
-    from ..core.files.store import RunStore, StoreError
-
+def _store() -> RunStore:
     try:
         store = RunStore()
     except StoreError as exc:
@@ -373,8 +357,6 @@ def _kept_whatever_happens(record: RunRecord) -> Iterator[None]:
 
 def _keep(record: RunRecord) -> None:
     """Keep a finished run in the history; a history that cannot be written is said, not fatal."""
-    from ..core.files.store import RunStore, StoreError
-
     try:
         store = RunStore()
         ids = store.add(record)
@@ -391,16 +373,13 @@ def _keep(record: RunRecord) -> None:
 
 def _load_data(device_name: str, data_dir: Path | None, download: bool = False) -> MnistTensors:
     """MNIST on the CPU, after checking that `device_name` exists here."""
-    from ..core.files.data import DataError, load_mnist
-    from ..core.training.devices import DeviceUnavailableError, resolve_device
-
     try:
-        resolve_device(device_name)
-    except DeviceUnavailableError as exc:
+        lazy.resolve_device(device_name)
+    except lazy.DeviceUnavailableError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     try:
-        return load_mnist("cpu", data_dir, download)
-    except DataError as exc:
+        return lazy.load_mnist("cpu", data_dir, download)
+    except lazy.DataError as exc:
         raise CliError(str(exc)) from exc
 
 
@@ -412,16 +391,10 @@ def _check_threads(args: argparse.Namespace) -> None:
 
 def _set_threads(threads: int | None, config: TrainConfig, models: int) -> None:
     """The given count, or the measured default for this step size (core/training/threads.py)."""
-    import torch
-
-    from ..core.training.threads import default_threads
-
-    torch.set_num_threads(threads or default_threads(config.batch_size, models))
+    lazy.torch.set_num_threads(threads or default_threads(config.batch_size, models))
 
 
 def _checked_target(path: str | None, option: str, size: int) -> Path | None:
-    from ..core.files.writing import TargetError, check_target
-
     if path is None:
         return None
     try:

@@ -6,8 +6,12 @@ import os
 import sys
 from collections.abc import Sequence
 
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QApplication, QMessageBox
+
 from ..cli.desktop import PNG_SIZES
 from ..core.files.resources import resource
+from .window import MainWindow
 
 
 def no_display_reason() -> str | None:
@@ -20,10 +24,8 @@ def no_display_reason() -> str | None:
             "from a desktop session, or train on the command line with `l1-trainer train`")
 
 
-def app_icon():  # -> QIcon
+def app_icon() -> QIcon:
     """The icon at every size shipped, read through importlib.resources (no file path needed)."""
-    from PySide6.QtGui import QIcon, QPixmap
-
     icon = QIcon()
     for size in PNG_SIZES:
         pixmap = QPixmap()
@@ -37,10 +39,6 @@ def run(argv: Sequence[str] = ()) -> int:
     if reason:
         print(f"l1-trainer: error: {reason}", file=sys.stderr)
         return 1
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
-    from .window import MainWindow
-
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("L1 Trainer")
     app.setOrganizationName("l1-trainer")

@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core import lazy
 from ..core.app.session import CurrentModel, Session
+from ..core.training.sparsity import dead_units
 from .inputs import plain_label
 from .plots import probability_chart
 from .units_view import UnitsView
@@ -226,13 +228,11 @@ class DrawPanel(QWidget):
         if self._state is None:
             self.set_model(None)
             return
-        from ..core.training.inference import model_from_state
-
         # A CPU model of its own, loaded from the snapshot's copy: never the live tensors. The
         # module is made once for an architecture and then only loaded, which costs far less.
         if self.model is None or set(self.model.state_dict()) != set(self._state) or any(
                 self.model.state_dict()[k].shape != t.shape for k, t in self._state.items()):
-            self.set_model(model_from_state(self._state))
+            self.set_model(lazy.model_from_state(self._state))
         else:
             self.model.load_state_dict(self._state)
             self.predict()
@@ -251,18 +251,14 @@ class DrawPanel(QWidget):
             self.preview.clear()
             self.units.show_units([])
             return
-        from ..core.training.preprocess import preprocess_drawing
-
-        field = None if self.canvas.blank else preprocess_drawing(self.canvas.ink())
+        field = None if self.canvas.blank else lazy.preprocess_drawing(self.canvas.ink())
         self._show_preview(field)
         self._show_units(field)
         if field is None:
             self._show_text("Draw a digit on the canvas", 14)
             self.bars.setOpts(height=np.zeros(10))
             return
-        from ..core.training.inference import probabilities
-
-        probs = probabilities(self.model, field[None])[0].numpy()
+        probs = lazy.probabilities(self.model, field[None])[0].numpy()
         digit = int(probs.argmax())
         self.probabilities = probs
         self.prediction.setText(
@@ -275,16 +271,11 @@ class DrawPanel(QWidget):
 
     def _show_units(self, field) -> None:
         """Each hidden layer's activations for the drawing (none yet: all silent), dead greyed."""
-        import torch
-
-        from ..core.training.inference import activations
-        from ..core.training.sparsity import dead_units
-
-        image = torch.zeros(28, 28) if field is None else field
+        image = lazy.torch.zeros(28, 28) if field is None else field
         matrices = list(self.model.weight_names())
         state = self.model.state_dict()
         layers = [(values.numpy(), set(dead_units(state[name], self.session.threshold)))
-                  for values, name in zip(activations(self.model, image), matrices)]
+                  for values, name in zip(lazy.activations(self.model, image), matrices)]
         self.units.show_units(layers)
 
     def _show_text(self, text: str, size: int) -> None:

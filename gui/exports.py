@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from ..core.app.session import Session
+from ..core.files.export import write_curves, write_runs, write_summaries
 
 
 class Exports:
@@ -19,8 +20,6 @@ class Exports:
     def curves(self, path: Path) -> int:
         """Every run's per-step losses and per-epoch accuracy so far (a paused or running one's
         too), one row per point."""
-        from ..core.files.export import write_curves
-
         lines = {key: label for key, label in self.session.lines().items() if key[0].steps_done}
         if not lines:
             self.session.notify("There are no curves to export yet: train a model first.")
@@ -29,19 +28,13 @@ class Exports:
 
     def summaries(self, path: Path) -> int:
         """One row per run (and per model of a sweep) in the history."""
-        from ..core.files.export import write_summaries
-
         return self._export(path, lambda: write_summaries(path, self.session.history))
 
     def sweep(self, path: Path) -> int:
-        from ..core.files.export import write_summaries
-
         record = self.sweep_view.record
         return self._export(path, lambda: write_summaries(path, [record] if record else []))
 
     def runs(self, path: Path) -> int:
-        from ..core.files.export import write_runs
-
         return self._export(path, lambda: write_runs(path, self.session.stored))
 
     def plots_png(self, stem: Path) -> int:

@@ -1,20 +1,28 @@
 """The runs kept across restarts, as the window uses them: opening the history, keeping each
 run as it ends (in a job; at once while the window closes), showing, opening and deleting kept
-runs. The store is Qt-free (core/store.py); this holds it and talks to the session.
+runs. The store is Qt-free (core/files/store.py); this holds it and talks to the session.
+
+Every failure of the store is a StoreError whose message is written for the user: it is shown
+in the message bar by `_told`, and what was asked does nothing more.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
+from ..core import lazy
+from ..core.app.records import RunRecord
 from ..core.app.session import CurrentModel, Session
+from ..core.errors import describe
+from ..core.files.store import RunStore, StoreError
 from .jobs import JobRunner
 
 if TYPE_CHECKING:
-    from ..core.app.records import RunRecord
-    from ..core.files.store import RunStore
     from .controller import Controller
+
+T = TypeVar("T")
 
 
 class History:
@@ -25,28 +33,16 @@ class History:
 
     def open(self) -> None:
         """The runs kept across restarts (a damaged history is set aside and said so)."""
-        from ..core.files.store import RunStore, StoreError
-
-        try:
-            self.store = RunStore()
-        except StoreError as exc:
-            self.session.notify(f"Runs will not be kept: {exc}")
+        self.store = self._told(RunStore, "Runs will not be kept: ")
+        if self.store is None:
             return
         if self.store.notice:
             self.session.notify(self.store.notice, "info")
-        try:  # runs are named by the id they will be kept under: one numbering everywhere
-            self.session.next_number = self.store.next_id()
-        except StoreError as exc:
-            self.session.notify(str(exc))
+        # Runs are named by the id they will be kept under: one numbering everywhere.
+        next_id = self._told(self.store.next_id)
+        if next_id is not None:
+            self.session.next_number = next_id
         self._refresh_stored()
-
-    def _refresh_stored(self) -> None:
-        from ..core.files.store import StoreError
-
-        try:
-            self.session.set_stored(self.store.runs())
-        except StoreError as exc:
-            self.session.notify(str(exc))
 
     def keep(self, record: RunRecord) -> None:
         store = self.store
@@ -59,12 +55,10 @@ class History:
             self._refresh_stored()
 
         # A kind per run: a second run ending meanwhile must not replace this one's outcome.
-        self.runner.start(f"keep {record.number}", lambda emit: store.add(record), done=kept,
-                          fail=lambda message: self.session.notify(f"The run was not kept: {message}"))
+        self.runner.call(f"keep {record.number}", lambda: store.add(record), done=kept,
+                         fail=lambda exc: self.session.notify(f"The run was not kept: {describe(exc)}"))
 
     def keep_now(self, record: RunRecord) -> None:
-        from ..core.files.store import StoreError
-
         if self.store is None:
             return
         try:
@@ -75,39 +69,33 @@ class History:
     def show(self, run_id: int, shown: bool) -> None:
         """Draw a kept run's curves beside this session's runs, or take them away; a kept
         comparison's models come and go together."""
-        from ..core.files.store import StoreError
+        store = self.store
+        if store is None:
+            return
 
-        try:
-            ids = self.store.group(run_id)
-            for one in ids:
+        def change() -> None:
+            for one in store.group(run_id):
                 if not shown:
                     self.session.hide_stored(one)
                 elif one not in self.session.shown_ids():
-                    self.session.show_record(self.store.record(one))
-        except StoreError as exc:
-            self.session.notify(str(exc))
+                    self.session.show_record(store.record(one))
+
+        self._told(change)
 
     def open_run(self, run_id: int) -> bool:
         """A kept run's weights as the current model; a kept comparison's models side by side
         (their curves drawn too), its last (L1) model the current one."""
-        from ..core.files.modelfile import ModelFileError, load_model
-        from ..core.files.store import StoreError
-
+        store = self.store
+        ids = self._told(store.group, args=(run_id,)) if store is not None else None
+        if store is None or ids is None:
+            return False
+        if len(ids) == 1:
+            return self.models.open_model(store.weights_file(run_id), origin=f"run #{run_id}")
+        self.show(run_id, True)
+        records = {r.stored_ids[0]: r for r in self.session.history if r.stored_ids}
         try:
-            ids = self.store.group(run_id)
-            if len(ids) == 1:
-                return self.models.open_model(self.store.weights_file(run_id), origin=f"run #{run_id}")
-            self.show(run_id, True)
-            records = {r.stored_ids[0]: r for r in self.session.history if r.stored_ids}
-            models = []
-            for one in ids:
-                model, config, summary = load_model(self.store.weights_file(one))
-                record = records[one]
-                models.append(CurrentModel({k: v.detach().clone() for k, v in model.state_dict().items()},
-                                           config, record.line_name(), record.model_name(),
-                                           int(summary.get("step") or 0), float(summary.get("epoch") or 0.0),
-                                           colour=record.colour))
-        except (StoreError, ModelFileError, KeyError) as exc:
+            models = [_kept_model(store, one, records[one]) for one in ids]
+        except (StoreError, lazy.ModelFileError, KeyError) as exc:
             self.session.notify(f"Could not open the comparison: {exc}")
             return False
         self.models.use(models[-1], tuple(models))
@@ -116,11 +104,28 @@ class History:
         return True
 
     def delete(self, run_id: int) -> None:
-        from ..core.files.store import StoreError
-
+        if self.store is None:
+            return
         self.session.hide_stored(run_id)
-        try:
-            self.store.delete(run_id)
-        except StoreError as exc:
-            self.session.notify(str(exc))
+        self._told(self.store.delete, args=(run_id,))
         self._refresh_stored()
+
+    def _refresh_stored(self) -> None:
+        if self.store is not None:
+            runs = self._told(self.store.runs)
+            if runs is not None:
+                self.session.set_stored(runs)
+
+    def _told(self, work: Callable[..., T], prefix: str = "", args: tuple = ()) -> T | None:
+        """`work(*args)`, or None when the store failed, said in the message bar."""
+        try:
+            return work(*args)
+        except StoreError as exc:
+            self.session.notify(prefix + str(exc))
+            return None
+
+
+def _kept_model(store: RunStore, run_id: int, record: RunRecord) -> CurrentModel:
+    """A kept model of a comparison, named and coloured as its curves are."""
+    return CurrentModel.from_file(*lazy.load_model(store.weights_file(run_id)), record.line_name(),
+                                  record.model_name(), colour=record.colour)

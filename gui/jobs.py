@@ -1,10 +1,11 @@
-"""Background work: one family of jobs, one exclusive slot, one shutdown.
+"""Background work: two kinds of job, one exclusive slot, one shutdown.
 
-Every job is one function run in its own QThread (the shape of PySide's mandelbrot example, and
-of superqt's function and generator workers): it may report progress through the `emit` it is
-given, and its result or failure comes back as queued signals in the GUI thread. A QThread
-subclass rather than a worker object: the function needs no event loop or slots of its own,
-and the thread object, living in the GUI thread, is safe to wait on from there.
+A job is a function or a generator run in its own QThread, as superqt's FunctionWorker and
+GeneratorWorker: a function's return value is its result; a generator's yielded values are its
+progress and its return value its result. A failure travels as the exception itself, so the
+one who started the job can branch on its type and make the text where it is shown (Orange3's
+pattern). A QThread subclass rather than a worker object: the work needs no event loop or slots
+of its own, and the thread object, living in the GUI thread, is safe to wait on from there.
 
 The runner holds one exclusive slot, for a run or a sweep; for every other kind of job only the
 newest counts: the result of an older evaluation is dropped, never shown over a newer one.
@@ -12,40 +13,70 @@ newest counts: the result of an older evaluation is dropped, never shown over a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
-Work = Callable[[Callable[[object], None]], object]  # work(emit) -> result
+Function = Callable[[], Any]
+Steps = Callable[[], Generator[Any, None, Any]]  # makes the generator, in the job's thread
+Handler = Callable[[Any], None]
+Failure = Callable[[Exception], None]
 
 
 class Job(QThread):
-    progressed = Signal(object)
+    yielded = Signal(object)
     returned = Signal(object)
-    failed = Signal(str)
+    raised = Signal(object)  # the exception
 
-    def __init__(self, kind: str, work: Work, cancel: Callable[[], None] | None = None) -> None:
+    def __init__(self, kind: str, cancel: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.kind = kind
-        self._work = work
         self.cancel = cancel or (lambda: None)
 
     def run(self) -> None:
         try:
-            result = self._work(self.progressed.emit)
+            result = self.work()
         except Exception as exc:  # noqa: BLE001  every failure must reach the window, not kill the thread
-            self.failed.emit(describe_failure(exc))
+            self.raised.emit(exc)
         else:
             self.returned.emit(result)
+
+    def work(self) -> Any:
+        raise NotImplementedError
+
+
+class FunctionJob(Job):
+    def __init__(self, kind: str, function: Function) -> None:
+        super().__init__(kind)
+        self._function = function
+
+    def work(self) -> Any:
+        return self._function()
+
+
+class GeneratorJob(Job):
+    def __init__(self, kind: str, steps: Steps, cancel: Callable[[], None] | None = None) -> None:
+        super().__init__(kind, cancel)
+        self._steps = steps
+
+    def work(self) -> Any:
+        generator = self._steps()
+        while True:
+            try:
+                value = next(generator)
+            except StopIteration as end:
+                return end.value
+            self.yielded.emit(value)
 
 
 @dataclass
 class _Handlers:
-    progress: Callable[[object], None] | None
-    done: Callable[[object], None] | None
-    fail: Callable[[str], None] | None
-    outcome: tuple[bool, object] | None = None  # (succeeded, result or message)
+    progress: Handler | None
+    done: Handler | None
+    fail: Failure | None
+    outcome: tuple[bool, Any] | None = None  # (succeeded, result or exception)
 
 
 class JobRunner(QObject):
@@ -75,20 +106,31 @@ class JobRunner(QObject):
         job = self._newest.get(self.EXCLUSIVE)
         return job is not None and job in self._handlers
 
-    def start(self, kind: str, work: Work, *, progress: Callable[[object], None] | None = None,
-              done: Callable[[object], None] | None = None, fail: Callable[[str], None] | None = None,
-              cancel: Callable[[], None] | None = None) -> Job | None:
-        """Run `work` in a new thread; None when `kind` is the exclusive one and it is taken,
-        or when the runner has shut down."""
-        if self._closed or (kind == self.EXCLUSIVE and self.busy):
+    def call(self, kind: str, function: Function, *, done: Handler | None = None,
+             fail: Failure | None = None) -> Job | None:
+        """Run `function()` in a new thread; `done(result)` or `fail(exception)` follow.
+        None when the runner has shut down."""
+        return self._start(FunctionJob(kind, function), _Handlers(None, done, fail))
+
+    def iterate(self, kind: str, steps: Steps, *, progress: Handler | None = None,
+                done: Handler | None = None, fail: Failure | None = None,
+                cancel: Callable[[], None] | None = None) -> Job | None:
+        """Run the generator `steps()` in a new thread: `progress(value)` for each value it
+        yields, then `done(returned)` or `fail(exception)`. None when `kind` is the exclusive
+        one and it is taken, or when the runner has shut down."""
+        if kind == self.EXCLUSIVE and self.busy:
             return None
-        job = Job(kind, work, cancel)
-        self._handlers[job] = _Handlers(progress, done, fail)
-        self._newest[kind] = job
+        return self._start(GeneratorJob(kind, steps, cancel), _Handlers(progress, done, fail))
+
+    def _start(self, job: Job, handlers: _Handlers) -> Job | None:
+        if self._closed:
+            return None
+        self._handlers[job] = handlers
+        self._newest[job.kind] = job
         # Bound slots of this GUI-thread object: queued from the job's thread, never run in it.
-        job.progressed.connect(self._progressed)
+        job.yielded.connect(self._yielded)
         job.returned.connect(self._returned)
-        job.failed.connect(self._failed)
+        job.raised.connect(self._raised)
         job.finished.connect(self._finished)
         job.start()
         return job
@@ -110,6 +152,11 @@ class JobRunner(QObject):
         # Their results and ends are queued to this object; the event loop will not run again.
         QCoreApplication.sendPostedEvents(self)
 
+    def _job(self) -> Job:
+        job = self.sender()
+        assert isinstance(job, Job)
+        return job
+
     def _current(self, job: Job) -> _Handlers | None:
         """The job's handlers, unless a newer job of its kind has replaced it."""
         if self._newest.get(job.kind) is not job:
@@ -117,23 +164,23 @@ class JobRunner(QObject):
         return self._handlers.get(job)
 
     @Slot(object)
-    def _progressed(self, value: object) -> None:
-        handlers = self._current(self.sender())
+    def _yielded(self, value: Any) -> None:
+        handlers = self._current(self._job())
         if handlers is not None and handlers.progress is not None:
             handlers.progress(value)
 
     @Slot(object)
-    def _returned(self, value: object) -> None:
-        self._handlers[self.sender()].outcome = (True, value)
+    def _returned(self, value: Any) -> None:
+        self._handlers[self._job()].outcome = (True, value)
 
-    @Slot(str)
-    def _failed(self, message: str) -> None:
-        self._handlers[self.sender()].outcome = (False, message)
+    @Slot(object)
+    def _raised(self, exc: Exception) -> None:
+        self._handlers[self._job()].outcome = (False, exc)
 
     @Slot()
     def _finished(self) -> None:
         """The outcome is handed on only now, when the thread is over and its slot is free."""
-        job = self.sender()
+        job = self._job()
         handlers = self._current(job)
         self._handlers.pop(job)
         if self._newest.get(job.kind) is job:
@@ -145,17 +192,3 @@ class JobRunner(QObject):
         callback = handlers.done if succeeded else handlers.fail
         if callback is not None:
             callback(result)
-
-
-def describe_failure(exc: BaseException) -> str:
-    """One line a user can act on, for any exception a job can raise."""
-    import torch
-
-    from ..core.files.data import DataError
-    from ..core.training.devices import DeviceUnavailableError
-
-    if isinstance(exc, torch.OutOfMemoryError):
-        return "out of memory on the training device: try a smaller batch size or the CPU"
-    if isinstance(exc, (DataError, DeviceUnavailableError, ValueError)):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph.exporters import ImageExporter
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 from ..core.app.numbers import short
 from ..core.app.records import CHANCE_CE, RunRecord
 from ..core.app.session import Session
+from ..core.files.writing import check_target, write_atomic
 from ..core.training.events import EpochMetrics, HyperparamsChanged, Steps
 from .inputs import plain_label
 from .smoothing import EmaState, smooth
@@ -463,10 +465,6 @@ class LossPlots(QWidget):
     def export_png(self, stem: Path) -> list[Path]:
         """Each plot as `<stem>-ce.png`, `-penalties.png`, `-accuracy.png`, `-zeros.png`, via
         pyqtgraph's exporter. All targets are checked before any is written, each atomically."""
-        from pyqtgraph.exporters import ImageExporter
-
-        from ..core.files.writing import check_target, write_atomic
-
         plots = (("ce", self.ce_widget), ("penalties", self.penalty_widget), ("accuracy", self.acc_widget),
                  ("zeros", self.zeros_widget))
         paths = [stem.with_name(f"{stem.name}-{suffix}.png") for suffix, _ in plots]

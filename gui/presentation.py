@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyqtgraph as pg
 from PySide6.QtGui import QAction, QFont
 from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget, QWidget
 
@@ -26,8 +27,6 @@ class Presentation:
 
     def set(self, on: bool) -> None:
         """Full screen, larger text, thicker lines (F11 again to leave)."""
-        import pyqtgraph as pg
-
         app = QApplication.instance()
         if self._normal_font is None:
             self._normal_font = QFont(app.font())

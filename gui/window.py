@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from ..core.app.records import Kind
 from ..core.app.session import AppState, Session
 from ..core.app.settings import FIELDS
+from ..core.files.version import app_version
 from ..core.training.config import TrainConfig, compared_weights, parse_weights, sweep_grid
 from .controller import Controller
 from .controls import ControlsPanel
@@ -59,8 +60,6 @@ class MainWindow(QMainWindow):
                  data: object | None = None) -> None:
         """`data`: MNIST tensors already in memory; by default they are loaded at start."""
         super().__init__()
-        from ..core.files.version import app_version
-
         self.setWindowTitle(f"L1 Trainer {app_version()}")
         self.settings = settings or QSettings("l1-trainer", "L1 Trainer")
         self.session = session = Session()

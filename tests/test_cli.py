@@ -157,7 +157,7 @@ def test_unusable_model_files_are_one_line_and_exit_1(run, tmp_path, command):
 
 def test_sweep_prints_the_trade_off_and_writes_csv(run, tmp_path, monkeypatch):
     asked = []
-    monkeypatch.setattr("l1_trainer.core.training.threads.default_threads", lambda *a: asked.append(a) or 1)
+    monkeypatch.setattr("l1_trainer.cli.commands.default_threads", lambda *a: asked.append(a) or 1)
     path = tmp_path / "sweep.csv"
     code, out, err = run("sweep", "--l1-weights", "0,1e-3", "--epochs", "1", "--train-subset", "3200",
                          "--lr", "1e-3", "--csv", path)
@@ -188,7 +188,7 @@ def test_the_l1_vs_l2_preset_trains_three_models_side_by_side(run, tmp_path, mon
 def test_threads_given_are_used_by_train_and_sweep(run, monkeypatch):
     used = []
     monkeypatch.setattr("torch.set_num_threads", used.append)
-    monkeypatch.setattr("l1_trainer.core.training.threads.default_threads", lambda *a: 99)
+    monkeypatch.setattr("l1_trainer.cli.commands.default_threads", lambda *a: 99)
     tiny = ["--epochs", "1", "--train-subset", "320"]
     assert run("train", *tiny, "--threads", "1")[0] == 0
     assert run("sweep", "--l1-weights", "0,1e-3", *tiny, "--threads", "1")[0] == 0
@@ -230,9 +230,9 @@ def test_ctrl_c_while_starting_is_one_line_and_130(run, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("l1_trainer.core.files.data.load_mnist", interrupted)
+    monkeypatch.setattr("l1_trainer.core.lazy.load_mnist", interrupted)
     for command in (["train", *SMALL], ["sweep", "--l1-weights", "0"], ["prune", "/dev/null"]):
-        monkeypatch.setattr("l1_trainer.core.files.modelfile.load_model", interrupted)
+        monkeypatch.setattr("l1_trainer.core.lazy.load_model", interrupted)
         code, out, err = run(*command)
         assert code == 130
         _one_line_error(err, "l1-trainer: interrupted")
@@ -246,7 +246,7 @@ def test_second_ctrl_c_during_the_save_lets_it_finish(run, tmp_path, monkeypatch
         os.kill(os.getpid(), signal.SIGINT)  # arrives in the middle of the save
         real_save(*args, **kwargs)
 
-    monkeypatch.setattr("l1_trainer.core.files.modelfile.save_model", save_while_interrupted)
+    monkeypatch.setattr("l1_trainer.core.lazy.save_model", save_while_interrupted)
     code, out, err = run("train", *SMALL, "--save", path)
     assert code == 0 and f"Saved the model to {path}" in out
     assert "interrupted while writing: the files were finished first" in err and "Traceback" not in err
@@ -267,7 +267,7 @@ def test_a_save_that_fails_after_all_is_rescued_not_lost(run, tmp_path, monkeypa
             raise OSError(28, "No space left on device")
         real_save(path, *args, **kwargs)
 
-    monkeypatch.setattr("l1_trainer.core.files.modelfile.save_model", disk_full_at_the_target)
+    monkeypatch.setattr("l1_trainer.core.lazy.save_model", disk_full_at_the_target)
     code, out, err = run("train", *SMALL, "--save", target)
     assert code == 1
     _one_line_error(err, f"could not write the model to {target} (No space left on device); it was saved to ")
@@ -285,7 +285,7 @@ def test_a_table_that_cannot_be_written_still_keeps_the_sweep(run, tmp_path, mon
     def disk_full(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("l1_trainer.core.files.export.write_csv", disk_full)
+    monkeypatch.setattr("l1_trainer.cli.commands.write_csv", disk_full)
     code, out, err = run("sweep", "--l1-weights", "0,1e-3", *SMALL, "--csv", tmp_path / "t.csv")
     assert code == 1 and "nor to a new file in" in err and "Kept as run #1 to #2" in out
     assert not list(tmp_path.glob("l1-trainer-rescued-*"))  # the rescue failed too: no empty file left

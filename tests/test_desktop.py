@@ -130,7 +130,7 @@ def test_damaged_bundled_data_is_reported_at_start(qtbot, tmp_path, monkeypatch)
     def damaged(*args, **kwargs):
         raise DataError("resources/mnist/t10k-images-idx3-ubyte.gz is damaged")
 
-    monkeypatch.setattr("l1_trainer.core.files.data.load_mnist", damaged)
+    monkeypatch.setattr("l1_trainer.core.lazy.load_mnist", damaged)
     window = make_window_unready(qtbot, tmp_path / "damaged.ini")
     with qtbot.waitSignal(window.fatalError, timeout=60_000) as fatal:
         window.load_torch()
@@ -187,7 +187,7 @@ def test_closing_while_pytorch_loads_hides_at_once_and_finishes_later(qtbot, tmp
 
         raise DataError("never mind")
 
-    monkeypatch.setattr("l1_trainer.core.files.data.load_mnist", slow_load)
+    monkeypatch.setattr("l1_trainer.core.lazy.load_mnist", slow_load)
     window = make_window_unready(qtbot, tmp_path / "closing.ini")
     window.load_torch()
     closed = []

@@ -462,7 +462,7 @@ def test_export_curves_summaries_and_plots(qtbot, window, tmp_path):
 
 def test_sweep_tab_fills_the_frontier_and_opens_a_model(qtbot, window, tmp_path, monkeypatch):
     asked = []
-    monkeypatch.setattr("l1_trainer.core.training.threads.default_threads", lambda *a: asked.append(a) or 1)
+    monkeypatch.setattr("l1_trainer.gui.controller.default_threads", lambda *a: asked.append(a) or 1)
     set_inputs(window, train_images=3200, epochs=2, batch_size=64)
     view = window.sweep_view
     view.weights_input.setText("0, 1e-3, 1e-2")

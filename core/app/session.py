@@ -6,6 +6,7 @@ a widget. The window's job runner feeds it engine events; it decides nothing abo
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # the window imports this module before PyTorch has loaded
     import torch
 
     from ..training.inference import Evaluation
+    from ..training.model import MLP
 
 
 CHANCE_LIMIT = 0.2  # test accuracy below this after MIN_STEPS steps: the net only guesses
@@ -89,6 +91,15 @@ class CurrentModel:
     epoch: float = 0.0
     evaluation: Evaluation | None = None  # on the test set, once measured
     colour: int | None = None  # its line's place in the palette, when it is one of a comparison
+
+    @classmethod
+    def from_file(cls, model: MLP, config: TrainConfig, summary: Mapping[str, object], origin: str,
+                  trained_with: str, colour: int | None = None) -> CurrentModel:
+        """A model read from a model file (core/files/modelfile.load_model's three parts)."""
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        step, epoch = summary.get("step"), summary.get("epoch")
+        return cls(state, config, origin, trained_with, int(step) if isinstance(step, (int, float)) else 0,
+                   float(epoch) if isinstance(epoch, (int, float)) else 0.0, colour=colour)
 
     def weights(self) -> dict[str, torch.Tensor]:
         return weight_matrices(self.state)

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import lazy
+from ..errors import ExplainedError
 from .reading import NotAFile, TooLarge, read_regular
 from .resources import resource
 
@@ -35,7 +37,7 @@ _SUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *]?(\S+)$")
 _IDX_UBYTE = 0x08
 
 
-class DataError(RuntimeError):
+class DataError(ExplainedError):
     """The MNIST files are missing, damaged or not MNIST; the message names the file."""
 
 
@@ -126,11 +128,10 @@ def load_mnist(
 
 
 def _download(root: Path) -> None:
-    from torchvision.datasets import MNIST  # only for --download: a heavy import
 
     try:
-        MNIST(str(root), train=True, download=True)
-        MNIST(str(root), train=False, download=True)
+        lazy.MNIST(str(root), train=True, download=True)
+        lazy.MNIST(str(root), train=False, download=True)
     except (OSError, RuntimeError) as exc:
         reason = " ".join(str(exc).split())  # torchvision's message spans several lines
         raise DataError(f"downloading MNIST into {root} failed: {reason}") from exc

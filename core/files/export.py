@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..app.records import SUMMARY_FIELDS, RunRecord
+from .store import StoredRun
 from .writing import write_atomic
 
 CURVE_FIELDS = ("run", "epoch", "ce", "l1", "l2", "abs_sum", "square_sum", "test_accuracy")
@@ -39,8 +40,6 @@ def write_summaries(path: Path, records: Iterable[RunRecord]) -> int:
 
 def write_runs(path: Path, runs: list) -> int:
     """The kept runs (core.store.StoredRun), one row each, as CSV; returns the number of rows."""
-    from .store import StoredRun
-
     fields = [f.name for f in dataclasses.fields(StoredRun)]
     return write_csv(path, fields, [[getattr(run, f) for f in fields] for run in runs])
 

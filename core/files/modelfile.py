@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import TypeGuard
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load, save
 
+from ..errors import ExplainedError
 from ..training.config import IMAGE_PIXELS, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS, NUM_CLASSES, TrainConfig
 from ..training.model import MLP
 from .reading import NotAFile, TooLarge, read_regular
@@ -28,7 +31,7 @@ _LARGEST = [IMAGE_PIXELS, *[MAX_UNITS] * MAX_HIDDEN_LAYERS, NUM_CLASSES]
 MAX_FILE_BYTES = 8 + MAX_HEADER_BYTES + 8 * sum((a + 1) * b for a, b in zip(_LARGEST, _LARGEST[1:]))
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(ExplainedError):
     """A model file that cannot be used: unreadable, not ours, damaged or another architecture."""
 
 
@@ -39,8 +42,6 @@ def save_model(path: Path, model: MLP, config: TrainConfig, summary: dict[str, o
 
 def model_bytes(model: MLP, config: TrainConfig, summary: dict[str, object]) -> bytes:
     """The model file's bytes: the weights in safetensors, the config and summary as metadata."""
-    from safetensors.torch import save
-
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     bad = _non_finite(state)
     if bad:
@@ -55,9 +56,6 @@ def model_bytes(model: MLP, config: TrainConfig, summary: dict[str, object]) -> 
 
 def load_model(path: Path) -> tuple[MLP, TrainConfig, dict[str, object]]:
     """Read a file written by save_model; raise ModelFileError saying what is wrong."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     path = Path(path)
     raw = _read_bounded(path)
     header = _header(raw, path)

@@ -33,8 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import platformdirs
 
+from .. import lazy
 from ..app.records import Kind, RunRecord
+from ..errors import ExplainedError
 from ..training.config import TrainConfig
 from ..training.events import EpochMetrics, HyperparamsChanged, RunEnded, RunStatus, Steps, frozen
 from ..training.sparsity import LayerSparsity, SparsityReport
@@ -57,7 +60,7 @@ _SCHEMA = (f"CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY AUTOINCREME
            "curves BLOB)")
 
 
-class StoreError(RuntimeError):
+class StoreError(ExplainedError):
     """The history cannot be read or written; the message says where and what to do."""
 
 
@@ -122,8 +125,6 @@ def default_folder() -> Path:
     override = os.environ.get(DATA_ENV)
     if override:
         return Path(override)
-    import platformdirs  # only here: the CLI's --help should not pay for it
-
     return Path(platformdirs.user_data_dir("l1-trainer"))
 
 
@@ -401,14 +402,11 @@ class RunStore:
 
 def _weights_bytes(one: RunRecord) -> bytes | None:
     """The model file of a record's final weights (None when it has none)."""
-    from ..training.inference import model_from_state
-    from .modelfile import model_bytes
-
     snapshot = one.snapshots.get(0)
     if snapshot is None:
         return None
-    return model_bytes(model_from_state(snapshot.state), one.config,
-                       {"step": snapshot.step, "epoch": snapshot.epoch, "schedule": one.schedule()})
+    return lazy.model_bytes(lazy.model_from_state(snapshot.state), one.config,
+                            {"step": snapshot.step, "epoch": snapshot.epoch, "schedule": one.schedule()})
 
 
 def _thinned(items: list | np.ndarray, most: int) -> list | np.ndarray:

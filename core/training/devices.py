@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import ExplainedError
 
-class DeviceUnavailableError(RuntimeError):
+
+class DeviceUnavailableError(ExplainedError):
     """The requested device does not exist on this machine."""
 
 

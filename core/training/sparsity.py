@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .. import lazy
+
 if TYPE_CHECKING:
     import torch
 
@@ -49,8 +51,7 @@ class SparsityReport:
 
 def sparsity(weights: Mapping[str, torch.Tensor], threshold: float) -> SparsityReport:
     """Count, for each named tensor, the entries with |w| <= threshold and those exactly 0."""
-    import torch  # here: the report's types are imported by the window before torch loads
-
+    torch = lazy.torch  # the report's types are imported by the window before PyTorch has loaded
     with torch.no_grad():
         counts = [
             torch.stack([(w.abs() <= threshold).sum(), (w == 0).sum()]) for w in weights.values()

@@ -1,0 +1,24 @@
+"""What went wrong, as the user reads it.
+
+Errors the app raises for something a user can act on (a damaged file, a missing device, the
+history's folder) derive from ExplainedError: their message is written to be shown as it is.
+Anything else is a bug or the system's own error and is shown with its type.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+class ExplainedError(RuntimeError):
+    """An error whose message says, in the user's words, what is wrong and what to do."""
+
+
+def describe(exc: BaseException) -> str:
+    """One line for any exception a background job can raise."""
+    torch = sys.modules.get("torch")  # a job that ran out of memory has imported it
+    if torch is not None and isinstance(exc, torch.OutOfMemoryError):
+        return "out of memory on the training device: try a smaller batch size or the CPU"
+    if isinstance(exc, (ExplainedError, ValueError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
