@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter
-from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Slot
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QBuffer, QIODevice, Qt
+from PySide6.QtGui import QFont, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QGraphicsItem,
@@ -35,11 +35,9 @@ from ..core.app.session import Session
 from ..core.files.writing import check_target, write_atomic
 from ..core.training.events import EpochMetrics, HyperparamsChanged, Steps
 from .inputs import plain_label
+from .redraw import CURVES_MS, Redraw
 from .smoothing import EmaState, smooth
 
-# 5 Hz: a frame holds the GIL while it paints (1.5 px lines take 2 ms a plot), and the training
-# thread waits for it between kernels; 10 Hz cost training 3-13 points more (bench_gui.py).
-REDRAW_MS = 200
 LINE_WIDTH = 1.5  # the live run's smoothed lines; presentation mode scales it
 PRESENTING_LINE_SCALE = 2.5
 FINISHED_ALPHA = 150  # a finished model's lines: lighter than the live ones, still clear
@@ -337,11 +335,7 @@ class LossPlots(QWidget):
         self.live: RunRecord | None = None
         self.markers: dict[RunRecord, list[tuple[pg.PlotItem, pg.InfiniteLine]]] = {}
         self._ranges: dict[str, tuple[float, float]] = {}
-        self._dirty = False
-        self._timer = QTimer(self)
-        self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self._redraw)
-        self._timer.start()
+        self.redraw = Redraw(self, self._draw, CURVES_MS)
         events = session.events
         events.run_started.connect(self._run_started)
         events.run_event.connect(self._run_event)
@@ -374,7 +368,7 @@ class LossPlots(QWidget):
                 line = self.lines.get((record, m))
                 if line is not None:
                     line.follow()
-        self._dirty = True
+        self.redraw.mark()
 
     def _history_changed(self) -> None:
         """One line per model the session names (a new run may rename the older ones, by what
@@ -396,8 +390,8 @@ class LossPlots(QWidget):
         if self.live is not None and self.live.ended is not None:
             self.live = None
         self._rename()
-        self._dirty = True
-        self._redraw()  # now: a finished line is drawn whole at once (this happens once a run)
+        self.redraw.mark()
+        self.redraw.now()  # a finished line is drawn whole at once (this happens once a run)
 
     def _rename(self) -> None:
         """The legend only: a live change renames its run (and maybe the others), nothing more."""
@@ -434,7 +428,7 @@ class LossPlots(QWidget):
         for line in self.lines.values():
             for curve in line.curves.values():
                 curve.set_weight(weight)
-        self._dirty = True
+        self.redraw.mark()
 
     def set_unweighted(self, on: bool) -> None:
         """The penalty plot as sum|w| and sum w^2 (on) or as the weighted terms (off)."""
@@ -445,14 +439,14 @@ class LossPlots(QWidget):
             line.drop_penalties()
             line.follow()
         self._ranges.pop("penalty", None)
-        self._dirty = True
+        self.redraw.mark()
 
     def set_log_penalties(self, on: bool) -> None:
         """A log y axis for the penalties: the notebook's 0.64 plateau next to its 65 at start."""
         self.log_penalties = on
         self.penalty_widget.setLogMode(y=on)
         self._ranges.pop("penalty", None)
-        self._dirty = True
+        self.redraw.mark()
 
     def set_presenting(self, on: bool) -> None:
         """Thicker lines and finished runs as clear as live ones, for a projector."""
@@ -460,11 +454,12 @@ class LossPlots(QWidget):
         self.finished_alpha = 230 if on else FINISHED_ALPHA
         for line in self.lines.values():
             line.restyle()
-        self._dirty = True
+        self.redraw.mark()
 
     def export_png(self, stem: Path) -> list[Path]:
         """Each plot as `<stem>-ce.png`, `-penalties.png`, `-accuracy.png`, `-zeros.png`, via
         pyqtgraph's exporter. All targets are checked before any is written, each atomically."""
+        self.redraw.now()
         plots = (("ce", self.ce_widget), ("penalties", self.penalty_widget), ("accuracy", self.acc_widget),
                  ("zeros", self.zeros_widget))
         paths = [stem.with_name(f"{stem.name}-{suffix}.png") for suffix, _ in plots]
@@ -481,11 +476,11 @@ class LossPlots(QWidget):
 
     # ---- drawing ---------------------------------------------------------------------------
 
-    @Slot()
-    def _redraw(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.redraw.flush()
+
+    def _draw(self) -> None:
         for line in self.lines.values():
             if line.dirty:
                 line.redraw()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal, Slot
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QFontMetrics, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -28,13 +28,13 @@ from ..core.app.session import Session
 from ..core.training.events import EpochMetrics, Steps
 from .inputs import named_button, plain_label
 from .plots import Series, line_colour, titled_plot
+from .redraw import SWEEP_MS, Redraw
 from .smoothing import EmaState, smooth
 from .status import duration
 
 DEFAULT_WEIGHTS = "0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2"
 COLUMNS = ("L1", "L2", "status", "accuracy", "sparsity", "exact 0s")
 LOSS_SMOOTHING = 0.95
-REDRAW_MS = 500  # K curves are a summary: twice a second is enough, and K can be 64
 
 
 # Where a label may go around its point: pyqtgraph anchors, the label's corner on the point.
@@ -126,11 +126,7 @@ class SweepView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setToolTip("Select a row, then open it as the current model")
-        self._dirty = False
-        self._timer = QTimer(self)
-        self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self._redraw)
-        self._timer.start()
+        self.redraw = Redraw(self, self._draw, SWEEP_MS)
         self._lay_out()
         session.events.run_started.connect(self._started)
         session.events.run_event.connect(self._event)
@@ -196,7 +192,7 @@ class SweepView(QWidget):
                 values, state = smooth(event.ce[:, m], LOSS_SMOOTHING, state)
                 series.extend(event.epoch, values)
                 self._smoothed[m] = (series, state)
-            self._dirty = True
+            self.redraw.mark()
         elif isinstance(event, EpochMetrics):
             self._fill_table()
             self._draw_frontier()
@@ -206,8 +202,8 @@ class SweepView(QWidget):
             return
         self._fill_table()
         self._draw_frontier()
-        self._dirty = True
-        self._redraw()
+        self.redraw.mark()
+        self.redraw.now()
         ended = record.ended
         self.status.setText(f"Sweep {ended.status.value} after {ended.step:,} steps "
                             f"({ended.epochs_done} full epoch(s)): pick a row to open it as a model")
@@ -219,12 +215,14 @@ class SweepView(QWidget):
 
     # ---- drawing -----------------------------------------------------------------------------
 
-    @Slot()
-    def _redraw(self) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.redraw.flush()
+
+    def _draw(self) -> None:
         record = self.record
-        if not self._dirty or record is None:
+        if record is None:
             return
-        self._dirty = False
         for curve, (series, _) in zip(self.loss_curves, self._smoothed):
             curve.setData(*series.data())
         if record.ended is None:

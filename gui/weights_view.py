@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
@@ -22,6 +22,7 @@ from ..core.training.sparsity import dead_inputs, dead_units
 from .draw_panel import grey_pixmap
 from .inputs import plain_label
 from .plots import line_colour, titled_plot
+from .redraw import WEIGHTS_MS, Redraw
 
 if TYPE_CHECKING:
     import torch
@@ -46,7 +47,6 @@ def mosaic(first_layer: np.ndarray) -> tuple[np.ndarray, int]:
     return image, columns
 
 
-RUNNING_INTERVAL_MS = 1000
 MASK_PX = 112
 
 
@@ -124,7 +124,6 @@ class WeightsView(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self._stale = False
         self.columns: list[ModelColumn] = []
         self._columns = QHBoxLayout()
         self.colour_bar = pg.ColorBarItem(values=(-0.1, 0.1), colorMap=DIVERGING, interactive=False,
@@ -155,28 +154,21 @@ class WeightsView(QWidget):
         layout.addLayout(left, 3)  # the tiles get the room: they grow with the window
         layout.addLayout(right, 2)
         self._ensure_columns(1)
-        self._timer = QTimer(self)
-        self._timer.setInterval(RUNNING_INTERVAL_MS)
-        self._timer.timeout.connect(self._draw_if_stale)
-        self._timer.start()
+        self.redraw = Redraw(self, self._draw, WEIGHTS_MS)
         session.events.model.connect(self._changed)
         session.settings.events["threshold"].connect(self._changed)
         session.events.run_ended.connect(self._changed)  # the last weights, at once
 
     def _changed(self, *_: object) -> None:
-        self._stale = True
+        self.redraw.mark()
         if self.session.active is None:  # at rest: at once; during a run: the timer's pace
-            self._draw_if_stale()
+            self.redraw.flush()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self._draw_if_stale()
+        self.redraw.flush()
 
-    @Slot()
-    def _draw_if_stale(self) -> None:
-        if not self._stale or not self.isVisible():
-            return
-        self._stale = False
+    def _draw(self) -> None:
         models = self.session.shown_models()
         if not models:
             self._ensure_columns(1)

@@ -380,7 +380,7 @@ def test_smoothing_zero_shows_the_raw_values(qtbot, window):
     assert len(raw) and np.array_equal(raw, smoothed)
     window.controller.stop()
     qtbot.waitUntil(lambda: ended(window) is record, timeout=30_000)
-    window.plots._redraw()
+    window.plots.redraw.now()
     finished_y = curve.line_item.yData  # all of it: getData() is downsampled
     assert np.array_equal(finished_y, record.curves()[1][:, 0])
 
@@ -490,6 +490,7 @@ def test_sweep_tab_fills_the_frontier_and_opens_a_model(qtbot, window, tmp_path,
 
 
 def test_a_sweep_pauses_shows_its_own_progress_and_stops(qtbot, window):
+    window.tabs.setCurrentWidget(window.sweep_view)  # where its Start is: its curves draw while seen
     window.sweep_view.weights_input.setText("0, -1")
     qtbot.mouseClick(named(window, "sweepStartButton"), Qt.MouseButton.LeftButton)
     assert window.session.state is AppState.IDLE
@@ -587,7 +588,7 @@ def test_chance_lines_accuracy_zoom_and_log_penalties(qtbot, window):
     assert window.plots.ce_widget.plotItem.viewRange()[1] == pytest.approx([0, 3])
     set_inputs(window, train_images=3200, epochs=2, batch_size=64)
     run_to_end(qtbot, window)
-    window.plots._redraw()
+    window.plots.redraw.now()
     low, high = window.plots.acc_widget.plotItem.viewRange()[1]
     assert 50 <= low and high <= 100  # zoomed to the run's accuracies, not 0-100
     named(window, "penaltyLogScaleCheck").setChecked(True)
@@ -710,7 +711,7 @@ def test_a_diverged_run_does_not_flatten_the_others(window):
         if failed:
             session.apply(Diverged(40, 0, "diverged", 20))
         session.end(RunEnded(RunStatus.FAILED if failed else RunStatus.FINISHED, "", 40, 2))
-    window.plots._redraw()
+    window.plots.redraw.now()
     assert window.plots.ce_widget.plotItem.viewRange()[1][1] == pytest.approx(3)  # not 4e32
 
 
