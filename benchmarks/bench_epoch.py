@@ -1,4 +1,5 @@
-"""One epoch of the seed notebook's own loop versus one epoch of the engine, in one run.
+"""One epoch of the seed notebook's own loop versus one epoch of the engine, in one run, with
+the engine's written-out step and with its readable autograd twin (core/training/reference_step.py).
 
     python benchmarks/bench_epoch.py [--repeats 2] [--skip-cli]
 
@@ -47,13 +48,14 @@ def seed_epoch(root: Path) -> float:
     return time.perf_counter() - start
 
 
-def engine_epoch(data) -> tuple[float, float]:
+def engine_epoch(data, autograd: bool = False) -> tuple[float, float]:
     """One epoch of the engine at the same settings, with the app's thread count (the CLI's and
-    the window's default); returns (train seconds, eval seconds)."""
+    the window's default); returns (train seconds, eval seconds). `autograd`: with the
+    reference step instead of the written-out one."""
     notebook_threads = torch.get_num_threads()
     torch.set_num_threads(default_threads(SEED_PRESET.batch_size))
     try:
-        trainer = Trainer(SEED_PRESET.replace(epochs=1, device="cpu"), data)
+        trainer = Trainer(SEED_PRESET.replace(epochs=1, device="cpu", autograd=autograd), data)
         start = time.perf_counter()
         metrics = next(e for e in trainer.run() if isinstance(e, EpochMetrics))
     finally:
@@ -98,16 +100,20 @@ def main() -> None:
     data = load_mnist("cpu")
     print(f"torch {torch.__version__}, CPU; the notebook at PyTorch's default {torch.get_num_threads()} "
           f"thread(s), the engine at the app's {default_threads(SEED_PRESET.batch_size)}")
-    seed_times, engine_runs = [], []
-    for _ in range(args.repeats):  # alternating: a burst of load elsewhere hits both sides
+    seed_times, engine_runs, reference_times = [], [], []
+    for _ in range(args.repeats):  # alternating: a burst of load elsewhere hits every side
         seed_times.append(seed_epoch(root))
         engine_runs.append(engine_epoch(data))
+        reference_times.append(engine_epoch(data, autograd=True)[0])
     seed_s = min(seed_times)
     engine_s = min(t for t, _ in engine_runs)
     eval_s = min(e for _, e in engine_runs)
     print(f"seed notebook loop: {seed_s:6.2f} s/epoch  (runs: {', '.join(f'{t:.2f}' for t in seed_times)})")
     print(f"engine:             {engine_s:6.2f} s/epoch  (runs: {', '.join(f'{t:.2f}' for t, _ in engine_runs)})")
-    print(f"speed-up:           {seed_s / engine_s:6.1f}x  (target: at least 15x)")
+    reference_s = min(reference_times)
+    print(f"engine, autograd:   {reference_s:6.2f} s/epoch  (runs: {', '.join(f'{t:.2f}' for t in reference_times)})")
+    print(f"speed-up:           {seed_s / engine_s:6.1f}x  (target: at least 15x); "
+          f"the written-out step {reference_s / engine_s:.1f}x its autograd twin")
     print(f"test-set evaluation (10,000 images) plus train accuracy (60,000): {eval_s:.3f} s")
     if not args.skip_cli:
         wall, peak = cli_run()

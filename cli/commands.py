@@ -108,6 +108,8 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-subset", type=int, help="train on the first N images only")
     parser.add_argument("--augment", action="store_true",
                         help="randomly rotate, shift, scale, slant and thicken the training digits")
+    parser.add_argument("--autograd", action="store_true",
+                        help="train with autograd and torch.optim, the readable reference step (slower)")
     parser.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root")
     parser.add_argument("--threads", type=int,
                         help=f"CPU threads for PyTorch, 1 to {_cores()} (default: 1, or half the cores "
@@ -126,8 +128,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     }
     if getattr(args, "weights_only", False):
         changes["penalize_biases"] = False
-    if getattr(args, "augment", False):
-        changes["augment"] = True
+    for flag in ("augment", "autograd"):
+        if getattr(args, flag, False):
+            changes[flag] = True
     try:
         return base.replace(**changes)
     except ValueError as exc:
@@ -523,4 +526,4 @@ def _describe(c: TrainConfig, l1_weight: bool = True) -> str:
                  if l1_weight else "")
     return (penalties + f"lr {c.lr:g}, {c.epochs} epoch(s), batch {c.batch_size}, {c.optimizer}, "
             f"{c.l1_method}, seed {c.seed}, {c.train_size:,} training images"
-            + (", augmented" if c.augment else ""))
+            + (", augmented" if c.augment else "") + (", autograd step" if c.autograd else ""))

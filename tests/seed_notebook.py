@@ -1,7 +1,8 @@
 """The seed notebook's own training loop (cell 6), the reference the engine is checked against.
 
-Only the data source and the epoch count are parameters; the arithmetic is the notebook's line
-for line. tests/test_seed.py runs it beside the CLI, and benchmarks/bench_epoch.py times it.
+Only the data source, the epoch count, the L1 weight and the learning rate are parameters (the
+notebook's by default); the arithmetic is the notebook's line for line. tests/test_seed.py runs
+it beside the CLI, and benchmarks/bench_epoch.py times it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def shuffled_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int = 64) -> 
 
 
 def notebook_loop(make_loader: Callable[[], Iterable], epochs: int = 5,
-                  on_step: Callable[[float, float], None] | None = None) -> list[str]:
+                  on_step: Callable[[float, float], None] | None = None, l1_weight: float = 1.0,
+                  lr: float = 1e-4) -> list[str]:
     """Cell 6 of the notebook; returns the lines it prints, and gives every step's
     (loss, L1 part) to `on_step`.
 
@@ -59,7 +61,7 @@ def notebook_loop(make_loader: Callable[[], Iterable], epochs: int = 5,
     trainloader = make_loader()
     mlp = MLP()
     loss_function = nn.CrossEntropyLoss()
-    optimizer = torch.optim.AdamW(mlp.parameters(), lr=1e-4)
+    optimizer = torch.optim.AdamW(mlp.parameters(), lr=lr)
     for epoch in range(0, epochs):
         lines.append(f"Starting epoch {epoch+1}")
         for i, data in enumerate(trainloader, 0):
@@ -67,7 +69,6 @@ def notebook_loop(make_loader: Callable[[], Iterable], epochs: int = 5,
             optimizer.zero_grad()
             outputs = mlp(inputs)
             loss = loss_function(outputs, targets)
-            l1_weight = 1.0
             l1_parameters = []
             for parameter in mlp.parameters():
                 l1_parameters.append(parameter.view(-1))

@@ -437,3 +437,9 @@ def test_runs_lists_what_train_and_sweep_kept(run, tmp_path, monkeypatch):
     code, out, _ = run("runs")
     assert len(out.splitlines()) == 3 and "forged line" in out
     assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]", out), repr(out)
+
+
+def test_train_with_the_autograd_step(run):
+    code, out, err = run("train", "--autograd", "--epochs", "1", "--train-subset", "640", "--lr", "1e-3")
+    assert code == 0, err
+    assert "autograd step" in out.splitlines()[0] and "Training process has finished." in out

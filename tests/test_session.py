@@ -5,7 +5,17 @@ import math
 import numpy as np
 import pytest
 
-from l1_trainer.core.app.records import SUMMARY_FIELDS, Kind, RunRecord, collapsed, differing
+from l1_trainer.core.app.records import (
+    CHANCE_SPREAD,
+    CHANCE_TOLERANCE,
+    MIN_STEPS,
+    SUMMARY_FIELDS,
+    TAIL_STEPS,
+    Kind,
+    RunRecord,
+    collapsed,
+    differing,
+)
 from l1_trainer.core.app.session import AppState, Session, enabled
 from l1_trainer.core.training.config import PRESETS, TrainConfig, compared_weights
 from l1_trainer.core.training.engine import Trainer
@@ -139,6 +149,25 @@ def test_collapse_needs_evidence_and_chance_level_loss():
     assert not collapsed(learning, test_accuracy=0.15)
     noisy = LN10 + np.random.default_rng(1).normal(0, 0.3, 300)
     assert not collapsed(noisy, test_accuracy=0.1)
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_collapse_bounds_are_the_stated_ones(inside):
+    """A tail whose mean is off ln 10 by just under (over) the tolerance, and one whose spread
+    is just under (over) the limit: each bound on its own decides."""
+    near = 0.9 if inside else 1.1
+    offset = np.full(MIN_STEPS, LN10 + near * CHANCE_TOLERANCE)
+    assert collapsed(offset, test_accuracy=0.1) is inside
+    alternating = LN10 + near * CHANCE_SPREAD * np.where(np.arange(MIN_STEPS) % 2, 1.0, -1.0)
+    assert alternating[-TAIL_STEPS:].std() == pytest.approx(near * CHANCE_SPREAD)
+    assert collapsed(alternating, test_accuracy=0.1) is inside
+
+
+def test_time_left_counts_samples_not_steps():
+    config = PRESETS["balanced"].replace(epochs=1, train_subset=6400, batch_size=64)
+    record = RunRecord(1, config, (1e-4,))
+    record.apply(steps(1, [2.0] * 10))  # 10 of 100 steps done, at 1,000 samples a second
+    assert record.seconds_left() == pytest.approx(90 * 64 / 1000.0)
 
 
 def test_collapse_rule_on_real_runs(mnist):

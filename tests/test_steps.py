@@ -10,10 +10,12 @@ from l1_trainer.core.training.config import PRESETS
 from l1_trainer.core.training.fast_step import FastStep
 from l1_trainer.core.training.graphed_step import GraphedStep
 from l1_trainer.core.training.model import build_model
+from l1_trainer.core.training.reference_step import ReferenceStep
 
 
-def reference_run(config, l1, l2, batches):
-    """The notebook's way: nn.Linear, autograd and torch.optim, one model."""
+def notebook_run(config, l1, l2, batches):
+    """The notebook's way, written as it writes it: nn.Linear, autograd and torch.optim over
+    each parameter, one model."""
     model = build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed))
     if config.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
@@ -34,49 +36,79 @@ def batches(mnist, n, sizes=(64, 64, 64, 17)):
     return [(mnist.train_x[s : s + k], mnist.train_y[s : s + k]) for s, k in zip(starts, sizes)][:n]
 
 
+def trained(step_type, config, pairs, data, **kwargs):
+    template = build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed))
+    step = step_type(template, config, [a for a, _ in pairs], [b for _, b in pairs], torch.device("cpu"),
+                     **kwargs)
+    outputs = [step(x, y) for x, y in data]
+    return step, outputs
+
+
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
-def test_one_model_is_autograd_to_the_last_bit(mnist, optimizer):
-    config = PRESETS["seed"].replace(optimizer=optimizer, lr=1e-3)
+def test_the_reference_step_is_the_notebooks_loop(mnist, optimizer):
+    config = PRESETS["balanced"].replace(optimizer=optimizer, l2_weight=1e-3)
     data = batches(mnist, 4)  # the last one partial, as an epoch's last batch
-    step = FastStep(build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed)), config,
-                [1.0], [0.0], torch.device("cpu"))
-    for x, y in data:
-        ce, l1, *_ = step(x, y)
-    reference = reference_run(config, 1.0, 0.0, data)
-    for name, value in reference.items():
+    step, _ = trained(ReferenceStep, config, [(1e-4, 1e-3)], data)
+    for name, value in notebook_run(config, 1e-4, 1e-3, data).items():
         assert torch.equal(step.stack.blocks[name][0], value), name
-    assert ce.shape == l1.shape == (1,)
 
 
-def test_k_models_train_as_k_separate_runs(mnist):
-    config = PRESETS["balanced"].replace(lr=1e-3)
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
+@pytest.mark.parametrize("preset", ["seed", "balanced"])
+def test_one_model_fast_is_the_reference_to_the_last_bit(mnist, optimizer, preset):
+    config = PRESETS[preset].replace(optimizer=optimizer)
+    data = batches(mnist, 4)
+    pair = [(config.l1_weight, 0.0)]
+    fast, fast_out = trained(FastStep, config, pair, data)
+    reference, reference_out = trained(ReferenceStep, config, pair, data)
+    for name, value in reference.stack.blocks.items():
+        assert torch.equal(fast.stack.blocks[name], value), name
+    for got, want in zip(fast_out[-1], reference_out[-1]):  # ce, l1, l2, sum|p|, sum p^2
+        assert got.shape == want.shape == (1,)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=0.0)
+
+
+@pytest.mark.parametrize("method", ["penalty", "proximal"])
+def test_k_models_train_as_k_separate_runs(mnist, method):
+    config = PRESETS["balanced"].replace(lr=1e-3, l1_method=method)
     pairs = [(0.0, 0.0), (1e-3, 0.0), (1e-4, 1e-3)]
     data = batches(mnist, 4)
-    step = FastStep(build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed)), config,
-                [a for a, _ in pairs], [b for _, b in pairs], torch.device("cpu"))
-    for x, y in data:
-        blocks = [step.stack.blocks[name].reshape(3, -1).clone() for name in step.stack.penalized_names]
-        _, l1, l2, abs_sum, square_sum = step(x, y)  # the sums of the weights the step started from
-        assert torch.allclose(abs_sum, sum(b.abs().sum(1) for b in blocks), rtol=1e-5)
-        assert torch.allclose(square_sum, sum(b.square().sum(1) for b in blocks), rtol=1e-5)
-        assert torch.equal(l1, abs_sum * torch.tensor([a for a, _ in pairs]))
-        assert torch.equal(l2, square_sum * torch.tensor([b for _, b in pairs]))
-    for m, (l1, l2) in enumerate(pairs):
-        reference = reference_run(config, l1, l2, data)
-        for name, value in reference.items():
-            # The fused optimizer and batched products round differently: close, not equal.
-            torch.testing.assert_close(step.stack.blocks[name][m], value, rtol=1e-4, atol=1e-6)
+    fast, outputs = trained(FastStep, config, pairs, data)
+    together, _ = trained(ReferenceStep, config, pairs, data)
+    for m, pair in enumerate(pairs):
+        alone, alone_out = trained(ReferenceStep, config, [pair], data)
+        for name, value in alone.stack.blocks.items():
+            # K models by autograd are K runs; the fast step's fused optimizer and batched
+            # products round differently: close, not equal.
+            assert torch.equal(together.stack.blocks[name][m], value[0]), name
+            torch.testing.assert_close(fast.stack.blocks[name][m], value[0], rtol=1e-4, atol=1e-6)
+        for got, want in zip(outputs[-1], alone_out[-1]):
+            torch.testing.assert_close(got[m : m + 1], want, rtol=1e-4, atol=1e-6)
+    _, l1, l2, abs_sum, square_sum = outputs[-1]
+    assert torch.equal(l1, abs_sum * torch.tensor([a for a, _ in pairs]))
+    assert torch.equal(l2, square_sum * torch.tensor([b for _, b in pairs]))
+
+
+def test_sgd_with_a_device_learning_rate_is_torch_sgd(mnist):
+    """The CUDA path's SGD reads the learning rate from a tensor (a graph replays it)."""
+    config = PRESETS["balanced"].replace(optimizer="sgd", lr=0.05)
+    data = batches(mnist, 4)
+    fast, _ = trained(FastStep, config, [(1e-4, 0.0)], data, lr=torch.tensor(config.lr))
+    reference, _ = trained(ReferenceStep, config, [(1e-4, 0.0)], data)
+    for name, value in reference.stack.blocks.items():
+        torch.testing.assert_close(fast.stack.blocks[name], value, rtol=1e-5, atol=1e-7)
 
 
 def test_logits_for_evaluation_match_the_model(mnist):
     config = PRESETS["balanced"]
     model = build_model(config.hidden_sizes, torch.Generator().manual_seed(1))
-    step = FastStep(model, config, [0.0, 0.0], [0.0, 0.0], torch.device("cpu"))
     x = mnist.test_x[:100]
     expected = model(x)
-    logits = step.logits(x)
-    assert logits.shape == (2, 100, 10)
-    torch.testing.assert_close(logits[0], expected) and torch.testing.assert_close(logits[1], expected)
+    for step_type in (FastStep, ReferenceStep):
+        logits = step_type(model, config, [0.0, 0.0], [0.0, 0.0], torch.device("cpu")).logits(x)
+        assert logits.shape == (2, 100, 10)
+        for m in range(2):
+            torch.testing.assert_close(logits[m], expected)
 
 
 def eager_capture(calls):

@@ -45,7 +45,12 @@ def test_a_kept_run_comes_back_whole(tmp_path, mnist):
 def test_each_model_of_a_sweep_is_kept_as_a_run_and_listing_is_newest_first(tmp_path, mnist):
     store = RunStore(tmp_path)
     store.add(trained(mnist))
-    ids = store.add(trained(mnist, l1_weights=[0.0, 1e-3]))
+    sweep = trained(mnist, l1_weights=[0.0, 1e-3])
+    ids = store.add(sweep)
+    for m, run_id in enumerate(ids):  # each its own curves, as kept (float32)
+        kept = store.record(run_id)
+        for mine, theirs in zip((*kept.curves()[1:], *kept.sums()), (*sweep.curves()[1:], *sweep.sums())):
+            assert np.array_equal(mine[:, 0], theirs[:, m].astype(np.float32))
     runs = store.runs()
     assert [r.id for r in runs] == [3, 2, 1] and ids == [2, 3]
     assert [(r.kind, r.l1_weight) for r in runs[:2]] == [("sweep", 1e-3), ("sweep", 0.0)]

@@ -286,17 +286,19 @@ SHOWN_CHANGES = 8  # live changes written out in a schedule; the rest are counte
 
 MIN_STEPS = 200  # the evidence a collapse needs: an untrained net also sits at ln 10 at first
 TAIL_STEPS = 100
+CHANCE_TOLERANCE = 0.02  # how near ln 10 the tail's mean cross-entropy is
+CHANCE_SPREAD = 0.05  # the most its standard deviation may be: a flat line, not a noisy one
 
 
 def collapsed(ce: np.ndarray, test_accuracy: float) -> bool:
     """A net that has collapsed to chance: after at least MIN_STEPS steps, its raw
-    cross-entropy has stayed at ln 10 (mean within 0.02, little spread) over the last
+    cross-entropy has stayed at ln 10 (mean within 0.02, spread under 0.05) over the last
     TAIL_STEPS steps while test accuracy is below 20%. Every weight has then been pulled to
     zero: the logits are all equal, and the net can only guess."""
     if len(ce) < MIN_STEPS or test_accuracy >= 0.2:
         return False
     tail = ce[-TAIL_STEPS:]
-    return bool(abs(tail.mean() - CHANCE_CE) < 0.02 and tail.std() < 0.05)
+    return bool(abs(tail.mean() - CHANCE_CE) < CHANCE_TOLERANCE and tail.std() < CHANCE_SPREAD)
 
 
 def _picker(m: int):

@@ -49,6 +49,9 @@ class TrainConfig:
     # that digits written unlike MNIST's are read too (core/training/augment.py). The notebook has none.
     augment: bool = False
     train_subset: int | None = None  # first N training images; None = all 60,000
+    # Train with autograd and torch.optim (reference_step.py), the readable twin of the
+    # written-out step: the same numbers, several times slower.
+    autograd: bool = False
     log_every: int = 25  # steps between host reads of the loss (each read is a sync)
 
     def __post_init__(self) -> None:
@@ -65,7 +68,7 @@ class TrainConfig:
         _check_int("epochs", self.epochs, low=1, high=MAX_EPOCHS)
         _check_int("log_every", self.log_every, low=1)
         _check_int("seed", self.seed, low=0, high=2**63 - 1)
-        for name in ("penalize_biases", "augment"):
+        for name in ("penalize_biases", "augment", "autograd"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.train_subset is not None:

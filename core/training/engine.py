@@ -38,6 +38,7 @@ from .events import (
 from .fast_step import FastStep
 from .graphed_step import GraphedStep
 from .model import build_model
+from .reference_step import ReferenceStep
 from .sparsity import SparsityReport, sparsity
 
 Ending = tuple[RunStatus, str]  # how a run ends early: its status and why
@@ -179,7 +180,8 @@ class Trainer:
         if initial_state is not None:
             template.load_state_dict(initial_state)
         # On a GPU the step is one CUDA graph: at batch 64 its kernel launches were the epoch.
-        step = GraphedStep if self.device.type == "cuda" else FastStep
+        step: type[FastStep | ReferenceStep] = (ReferenceStep if config.autograd else
+                                                GraphedStep if self.device.type == "cuda" else FastStep)
         self.compute = step(template, config, l1, l2, self.device)
         self.stack = self.compute.stack
         self.control = control or Control(self.k)
