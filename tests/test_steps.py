@@ -89,6 +89,18 @@ def test_k_models_train_as_k_separate_runs(mnist, method):
     assert torch.equal(l2, square_sum * torch.tensor([b for _, b in pairs]))
 
 
+def test_the_proximal_step_lands_on_the_same_exact_zeros(mnist):
+    config = PRESETS["l1-vs-l2"].replace(l2_weight=0.0)  # L1 0.1, proximal: 1e-4 off each |w| a step
+    data = batches(mnist, 20, (64,) * 20)
+    pair = [(config.l1_weight, 0.0)]
+    fast, _ = trained(FastStep, config, pair, data)
+    reference, _ = trained(ReferenceStep, config, pair, data)
+    assert int((reference.stack.param == 0).sum()) > 500
+    for name, value in reference.stack.blocks.items():
+        assert torch.equal(fast.stack.blocks[name] == 0, value == 0), name
+        torch.testing.assert_close(fast.stack.blocks[name], value, rtol=1e-5, atol=1e-7)
+
+
 def test_sgd_with_a_device_learning_rate_is_torch_sgd(mnist):
     """The CUDA path's SGD reads the learning rate from a tensor (a graph replays it)."""
     config = PRESETS["balanced"].replace(optimizer="sgd", lr=0.05)

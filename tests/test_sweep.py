@@ -110,3 +110,17 @@ def test_a_sweep_can_vary_l2_and_l1_together(mnist):
     assert sparsity[2] > sparsity[1] + 0.2  # L1 alone beats L2 alone at sparsity
     single = Trainer(config.replace(l1_weight=0.0, l2_weight=1e-2), mnist)
     assert _run(single)[-1].sparsity[0].fraction == pytest.approx(sparsity[1], abs=0.01)
+
+
+def test_a_penalty_that_overflows_is_a_divergence_even_with_finite_loss_and_weights(mnist):
+    """Two finite weights of 3e38 make sum(|w|) overflow float32; on pixel 0, never inked in
+    MNIST, they leave the cross-entropy finite: only the penalty tells."""
+    config = PRESETS["balanced"].replace(epochs=1, train_subset=640, device="cpu")
+    trainer = Trainer(config, mnist, l1_weights=[1e-4, 1e-4])
+    assert not mnist.train_x[:, 0].any()
+    with torch.no_grad():
+        trainer.stack.blocks["layers.1.weight"][1, :2, 0] = 3e38
+    events = _run(trainer)
+    steps = next(e for e in events if isinstance(e, Steps))
+    assert np.isfinite(steps.ce[0, 1]) and not np.isfinite(steps.l1[0, 1])
+    assert [(e.model, e.step) for e in events if isinstance(e, Diverged)] == [(1, 1)]
