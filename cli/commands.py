@@ -228,8 +228,9 @@ def _epoch_line(m: EpochMetrics, epochs: int) -> str:
 def _save(path: Path, trainer: Trainer, record: RunRecord) -> None:
     snapshot = trainer.latest_weights()
     summary = {key: record.summary()[key] for key in ("status", "epochs_done", "schedule")}
+    report = record.sparsity()
     summary.update(step=snapshot.step, epoch=snapshot.epoch, test_accuracy=record.test_accuracy(),
-                   sparsity=record.sparsity().fraction)
+                   sparsity=report.fraction if report else None)
     model = lazy.model_from_state(snapshot.state)
     try:
         _written_or_rescued(path, "the model", lambda p: lazy.save_model(p, model, trainer.config, summary))

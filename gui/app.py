@@ -39,7 +39,8 @@ def run(argv: Sequence[str] = ()) -> int:
     if reason:
         print(f"l1-trainer: error: {reason}", file=sys.stderr)
         return 1
-    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0], *argv])
     app.setApplicationName("L1 Trainer")
     app.setOrganizationName("l1-trainer")
     app.setDesktopFileName("l1-trainer")  # Wayland shells match the window to the menu entry

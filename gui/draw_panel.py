@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import (
@@ -32,6 +34,11 @@ from ..core.training.sparsity import dead_units
 from .inputs import plain_label
 from .plots import probability_chart
 from .units_view import UnitsView
+
+if TYPE_CHECKING:  # PyTorch loads in the background, after the window is up
+    import torch
+
+    from ..core.training.model import MLP
 
 PREDICT_MS = 60  # predictions at most about 16 times a second while drawing
 CANVAS = 240  # with the panels beside it, the window still fits 1024 x 700
@@ -134,9 +141,9 @@ class DrawPanel(QWidget):
         session.events.model.connect(self._model_changed)
         session.settings.events["threshold"].connect(lambda threshold: self.predict())  # which units are dead
         self.units = UnitsView()
-        self._state = None  # the latest weights, used when the panel is on screen
+        self._state: dict[str, torch.Tensor] | None = None  # the latest weights, used when on screen
         self._stale = False
-        self.model = None
+        self.model: MLP | None = None
         self.predicted: int | None = None
         self.probabilities: np.ndarray | None = None
         self.canvas = DrawCanvas()
@@ -225,27 +232,29 @@ class DrawPanel(QWidget):
         if not self._stale:
             return
         self._stale = False
-        if self._state is None:
+        state = self._state
+        if state is None:
             self.set_model(None)
             return
         # A CPU model of its own, loaded from the snapshot's copy: never the live tensors. The
         # module is made once for an architecture and then only loaded, which costs far less.
-        if self.model is None or set(self.model.state_dict()) != set(self._state) or any(
-                self.model.state_dict()[k].shape != t.shape for k, t in self._state.items()):
-            self.set_model(lazy.model_from_state(self._state))
+        if self.model is None or set(self.model.state_dict()) != set(state) or any(
+                self.model.state_dict()[k].shape != t.shape for k, t in state.items()):
+            self.set_model(lazy.model_from_state(state))
         else:
-            self.model.load_state_dict(self._state)
+            self.model.load_state_dict(state)
             self.predict()
 
-    def set_model(self, model: object | None) -> None:
+    def set_model(self, model: MLP | None) -> None:
         self.model = model
         self.predict()
 
     @Slot()
     def predict(self) -> None:
         self._timer.stop()
-        self.no_model.setVisible(self.model is None)
-        if self.model is None:  # also before torch has loaded: nothing here may need it
+        model = self.model
+        self.no_model.setVisible(model is None)
+        if model is None:  # also before torch has loaded: nothing here may need it
             self._show_text("No trained model yet: train one, or load a saved model.", 13)
             self.bars.setOpts(height=np.zeros(10))
             self.preview.clear()
@@ -253,12 +262,12 @@ class DrawPanel(QWidget):
             return
         field = None if self.canvas.blank else lazy.preprocess_drawing(self.canvas.ink())
         self._show_preview(field)
-        self._show_units(field)
+        self._show_units(model, field)
         if field is None:
             self._show_text("Draw a digit on the canvas", 14)
             self.bars.setOpts(height=np.zeros(10))
             return
-        probs = lazy.probabilities(self.model, field[None])[0].numpy()
+        probs = lazy.probabilities(model, field[None])[0].numpy()
         digit = int(probs.argmax())
         self.probabilities = probs
         self.prediction.setText(
@@ -269,20 +278,20 @@ class DrawPanel(QWidget):
         self.predicted, self.probabilities = digit, probs
         self.bars.setOpts(height=probs, brushes=["#d62728" if i == digit else "#1f77b4" for i in range(10)])
 
-    def _show_units(self, field) -> None:
+    def _show_units(self, model: MLP, field: torch.Tensor | None) -> None:
         """Each hidden layer's activations for the drawing (none yet: all silent), dead greyed."""
         image = lazy.torch.zeros(28, 28) if field is None else field
-        matrices = list(self.model.weight_names())
-        state = self.model.state_dict()
+        matrices = list(model.weight_names())
+        state = model.state_dict()
         layers = [(values.numpy(), set(dead_units(state[name], self.session.threshold)))
-                  for values, name in zip(lazy.activations(self.model, image), matrices)]
+                  for values, name in zip(lazy.activations(model, image), matrices)]
         self.units.show_units(layers)
 
     def _show_text(self, text: str, size: int) -> None:
         self.predicted, self.probabilities = None, None
         self.prediction.setText(f"<span style='font-size:{size}pt; color:#555'>{text}</span>")
 
-    def _show_preview(self, field) -> None:
+    def _show_preview(self, field: torch.Tensor | None) -> None:
         if field is None:
             self.preview.clear()
             return

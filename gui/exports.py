@@ -11,10 +11,12 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from ..core.app.session import Session
 from ..core.files.export import write_curves, write_runs, write_summaries
+from .plots import LossPlots
+from .sweep_view import SweepView
 
 
 class Exports:
-    def __init__(self, parent: QWidget, session: Session, plots: object, sweep_view: object) -> None:
+    def __init__(self, parent: QWidget, session: Session, plots: LossPlots, sweep_view: SweepView) -> None:
         self.parent, self.session, self.plots, self.sweep_view = parent, session, plots, sweep_view
 
     def curves(self, path: Path) -> int:

@@ -4,6 +4,7 @@ confusion matrix (click a cell to see those images), and "Draw over this" to the
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal, Slot
@@ -25,6 +26,11 @@ from .draw_panel import grey_pixmap
 from .inputs import named_button, plain_label
 from .plots import probability_chart
 
+if TYPE_CHECKING:
+    import torch
+
+    from ..core.training.inference import Evaluation
+
 MAX_LISTED = 500  # the list shows this many images at most (a weak model makes thousands)
 
 
@@ -37,8 +43,8 @@ class Gallery(QWidget):
         super().__init__(parent)
         session.events.evaluation.connect(self._evaluated)
         session.events.model.connect(self._model_changed)
-        self.images = None  # test images, (N, 784) on the CPU
-        self.evaluation = None  # core.inference.Evaluation of the current model
+        self.images: torch.Tensor | None = None  # test images, (N, 784) on the CPU
+        self.evaluation: Evaluation | None = None  # of the current model
         self.shown: int | None = None
         self.cell: tuple[int, int] | None = None  # (true, predicted) listed; None: the mistakes
         self.image = plain_label()
@@ -168,7 +174,7 @@ class Gallery(QWidget):
     def _list(self, cell: tuple[int, int] | None) -> None:
         """The images of a cell of the matrix, or all the mistakes."""
         self.cell = cell
-        indices = (self.evaluation.misclassified() if cell is None else self.evaluation.where(*cell)).tolist()
+        indices = (self._listed.misclassified() if cell is None else self._listed.where(*cell)).tolist()
         what = "misclassified images" if cell is None else f"digit {cell[0]} predicted as {cell[1]}"
         self.listing.setText(f"{what}: {len(indices):,}" + (f" (the first {MAX_LISTED} listed)"
                                                             if len(indices) > MAX_LISTED else ""))
@@ -181,16 +187,16 @@ class Gallery(QWidget):
 
     @Slot()
     def show_random(self) -> None:
-        self.show_index(random.randrange(len(self.evaluation.labels)))
+        self.show_index(random.randrange(len(self._listed.labels)))
 
     def show_index(self, index: int) -> None:
         self.shown = index
         self.image.setPixmap(grey_pixmap(self._image(index), self.image.width()))
-        truth = int(self.evaluation.labels[index])
-        guess = int(self.evaluation.predictions[index])
+        truth = int(self._listed.labels[index])
+        guess = int(self._listed.predictions[index])
         verdict = "right" if truth == guess else "wrong"
         self.caption.setText(f"Test image {index}: true label {truth}, predicted {guess} ({verdict})")
-        probs = self.evaluation.probabilities[index].numpy()
+        probs = self._listed.probabilities[index].numpy()
         self.bars.setOpts(height=probs, brushes=[
             "#2ca02c" if i == truth else "#d62728" if i == guess else "#1f77b4" for i in range(10)])
         self._enable()
@@ -205,12 +211,19 @@ class Gallery(QWidget):
         if self.shown is not None:
             self.drawOverRequested.emit(self._image(self.shown))
 
-    def _image(self, index: int):
+    @property
+    def _listed(self) -> Evaluation:
+        """The evaluation the listing and the shown image come from (there are none without)."""
+        assert self.evaluation is not None
+        return self.evaluation
+
+    def _image(self, index: int) -> np.ndarray:
+        assert self.images is not None  # loaded before any model could be evaluated
         return self.images[index].reshape(28, 28).numpy()
 
     def _icon(self, index: int) -> QIcon:
         return QIcon(grey_pixmap(self._image(index), 48))
 
     def _label(self, index: int) -> str:
-        return (f"pred {int(self.evaluation.predictions[index])}\n"
-                f"true {int(self.evaluation.labels[index])}")
+        return (f"pred {int(self._listed.predictions[index])}\n"
+                f"true {int(self._listed.labels[index])}")

@@ -69,7 +69,7 @@ class IntSpinBox(_SaysWhy, QSpinBox):
     def expected(self) -> str:
         return f"a whole number from {self.minimum():,} to {self.maximum():,}"
 
-    def validate(self, text: str, pos: int) -> object:
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
         value = self._parse(text)
         ok = value is not None and self.minimum() <= value <= self.maximum()
         return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
@@ -114,7 +114,7 @@ class SciSpinBox(_SaysWhy, QDoubleSpinBox):
         except ValueError:
             return self.value()
 
-    def validate(self, text: str, pos: int) -> object:
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
         # Never Invalid: QDoubleSpinBox drops such keystrokes without a word ("abc", "nan" left
         # nothing). Text it cannot take stays as typed, and _SaysWhy says why when editing ends.
         try:

@@ -33,7 +33,7 @@ from ..core.app.numbers import short
 from ..core.app.records import CHANCE_CE, RunRecord
 from ..core.app.session import Session
 from ..core.files.writing import check_target, write_atomic
-from ..core.training.events import EpochMetrics, HyperparamsChanged, Steps
+from ..core.training.events import EpochMetrics, Event, HyperparamsChanged, Steps
 from .inputs import plain_label
 from .redraw import CURVES_MS, Redraw
 from .smoothing import EmaState, smooth
@@ -358,7 +358,7 @@ class LossPlots(QWidget):
         # A fixed x range for the whole run also spares the axes a redraw on every frame.
         self.ce_widget.setXRange(0, record.config.epochs, padding=0.02)
 
-    def _run_event(self, record: RunRecord, event: object) -> None:
+    def _run_event(self, record: RunRecord, event: Event) -> None:
         if record is not self.live:
             return
         if isinstance(event, HyperparamsChanged):
@@ -471,7 +471,7 @@ class LossPlots(QWidget):
             buffer = QBuffer()
             buffer.open(QIODevice.OpenModeFlag.WriteOnly)
             exporter.export(toBytes=True).save(buffer, "PNG")
-            write_atomic(path, bytes(buffer.data()))
+            write_atomic(path, bytes(buffer.data().data()))
         return paths
 
     # ---- drawing ---------------------------------------------------------------------------

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import pyqtgraph as pg
 from PySide6.QtGui import QAction, QFont
-from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget
 
 from .plots import LossPlots, scale_text
+
+
+class Presenting(Protocol):
+    def set_presenting(self, on: bool) -> None: ...
 
 TEXT_SCALE = 1.5
 
@@ -14,7 +20,7 @@ TEXT_SCALE = 1.5
 class Presentation:
     """The View menu's checkable action (F11) and what it switches."""
 
-    def __init__(self, window: QMainWindow, plots: LossPlots, panels: list[QWidget], tabs: QTabWidget) -> None:
+    def __init__(self, window: QMainWindow, plots: LossPlots, panels: list[Presenting], tabs: QTabWidget) -> None:
         """`panels`: the side panels, each with set_presenting(on) (the settings give way to
         their summary, the sparsity readout widens)."""
         self.window, self.plots, self.panels, self.tabs = window, plots, panels, tabs
@@ -28,6 +34,7 @@ class Presentation:
     def set(self, on: bool) -> None:
         """Full screen, larger text, thicker lines (F11 again to leave)."""
         app = QApplication.instance()
+        assert isinstance(app, QApplication)
         if self._normal_font is None:
             self._normal_font = QFont(app.font())
         factor = TEXT_SCALE if on else 1.0

@@ -3,6 +3,9 @@ this session's, open its weights as the current model, delete it, export them al
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -18,8 +21,8 @@ from ..core.app.session import Session
 from .inputs import named_button, plain_label
 
 # (header, StoredRun field, how it is shown); the field's own value is what a column sorts by.
-COLUMNS = (
-    ("Shown", None, None),
+COLUMNS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("Shown", "", str),  # the tick box
     ("#", "id", str),
     ("When", "created", str),
     ("Kind", "kind", str),
@@ -115,7 +118,8 @@ class RunsView(QWidget):
 
     def selected_id(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()
-        return self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole) if rows else None
+        item = self.table.item(rows[0].row(), 0) if rows else None
+        return None if item is None else item.data(Qt.ItemDataRole.UserRole)
 
     @Slot(QTableWidgetItem)
     def _item_changed(self, item: QTableWidgetItem) -> None:

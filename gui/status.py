@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QProgressBar, QSizePolicy, QStatusBar
 
 from ..core.app.records import RunRecord
 from ..core.app.session import AppState, CurrentModel, Session
-from ..core.training.events import HyperparamsChanged, Paused, Steps
+from ..core.training.events import Event, HyperparamsChanged, Paused, Steps
 from .inputs import plain_label
 
 TEXT_INTERVAL_S = 0.25  # repainting the status bar costs the training thread GIL time
@@ -76,7 +76,7 @@ class StatusReadout:
         self.speed.setText("")
         self.state.setText(self._what(record))
 
-    def _event(self, record: RunRecord, event: object) -> None:
+    def _event(self, record: RunRecord, event: Event) -> None:
         if isinstance(event, HyperparamsChanged) and self.session.state is AppState.RUNNING:
             self.state.setText(self._what(record))  # the schedule, with the change
         if isinstance(event, Paused):  # where it stopped, at once; no speed while it waits
@@ -102,6 +102,7 @@ class StatusReadout:
 
     def _ended(self, record: RunRecord) -> None:
         ended = record.ended
+        assert ended is not None
         self._show_position(record)
         self.speed.setText("")
         name = _named(record)
@@ -124,6 +125,8 @@ class StatusReadout:
         """How the last run ended (if there was one), then what the current model scores."""
         if self.session.active is None:
             evaluation = model.evaluation
+            if evaluation is None:
+                return
             prefix = f"{self.ending}. " if self.ending and self.session.history else ""
             self.state.setText(f"{prefix}Current model ({model.origin}): test accuracy "
                                f"{evaluation.accuracy:.2%} on {len(evaluation.labels):,} test images")

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from ..core.app.numbers import short
 from ..core.app.records import RunRecord
 from ..core.app.session import Session
-from ..core.training.events import EpochMetrics, Steps
+from ..core.training.events import EpochMetrics, Event, Steps
 from .inputs import named_button, plain_label
 from .plots import Series, line_colour, titled_plot
 from .redraw import SWEEP_MS, Redraw
@@ -182,9 +182,9 @@ class SweepView(QWidget):
             for m in range(record.k)]
         self._smoothed = [(Series(), EmaState()) for _ in record.l1_weights]
         self.status.setText(f"Training {record.k} models at once…")
-        self._fill_table()
+        self._fill_table(record)
 
-    def _event(self, record: RunRecord, event: object) -> None:
+    def _event(self, record: RunRecord, event: Event) -> None:
         if record is not self.record:
             return
         if isinstance(event, Steps):
@@ -194,17 +194,18 @@ class SweepView(QWidget):
                 self._smoothed[m] = (series, state)
             self.redraw.mark()
         elif isinstance(event, EpochMetrics):
-            self._fill_table()
-            self._draw_frontier()
+            self._fill_table(record)
+            self._draw_frontier(record)
 
     def _ended(self, record: RunRecord) -> None:
         if record is not self.record:
             return
-        self._fill_table()
-        self._draw_frontier()
+        self._fill_table(record)
+        self._draw_frontier(record)
         self.redraw.mark()
         self.redraw.now()
         ended = record.ended
+        assert ended is not None
         self.status.setText(f"Sweep {ended.status.value} after {ended.step:,} steps "
                             f"({ended.epochs_done} full epoch(s)): pick a row to open it as a model")
 
@@ -232,11 +233,12 @@ class SweepView(QWidget):
                 f"{record.total_steps:,}, {record.samples_per_s:,.0f} samples/s"
                 + (f", {duration(left)} left" if left is not None else ""))
 
-    def _draw_frontier(self) -> None:
-        record = self.record
-        shown = [m for m in range(record.k) if record.test_accuracy(m) is not None]
-        sparsity = np.array([100 * record.sparsity(m).fraction for m in shown])
-        accuracy = np.array([100 * record.test_accuracy(m) for m in shown])
+    def _draw_frontier(self, record: RunRecord) -> None:
+        measured = [(m, record.test_accuracy(m), record.sparsity(m)) for m in range(record.k)]
+        points = [(m, a, s) for m, a, s in measured if a is not None and s is not None]
+        shown = [m for m, _, _ in points]
+        sparsity = np.array([100 * s.fraction for _, _, s in points])
+        accuracy = np.array([100 * a for _, a, _ in points])
         log = self.log_sparsity.isChecked()
         xs = np.log10(np.maximum(sparsity, 1e-3)) if log else sparsity
         self.frontier_line.setData(sparsity, accuracy)
@@ -264,7 +266,7 @@ class SweepView(QWidget):
     @Slot()
     def _replace_labels(self) -> None:
         if self.record is not None and self.record.epochs:
-            self._draw_frontier()
+            self._draw_frontier(self.record)
 
     @Slot(bool)
     def _log_sparsity(self, on: bool) -> None:
@@ -275,10 +277,9 @@ class SweepView(QWidget):
         if not on:
             self.frontier.setXRange(0, 100, padding=0.02)
         if self.record is not None and self.record.epochs:
-            self._draw_frontier()
+            self._draw_frontier(self.record)
 
-    def _fill_table(self) -> None:
-        record = self.record
+    def _fill_table(self, record: RunRecord) -> None:
         self.table.setRowCount(record.k)
         for m in range(record.k):
             accuracy, report = record.test_accuracy(m), record.sparsity(m)

@@ -74,13 +74,13 @@ class ModelColumn(QWidget):
         self.caption = plain_label("First layer: no weights yet.")
         self.caption.setObjectName("weightImagesCaption")
         self.caption.setWordWrap(True)
-        self.mask = plain_label()
-        self.mask.setObjectName("inputMask")
-        self.mask.setAccessibleName("Input pixels the first layer still looks at")
-        self.mask.setToolTip("28 × 28: white pixels still feed the network; black ones have lost "
+        self.input_mask = plain_label()
+        self.input_mask.setObjectName("inputMask")
+        self.input_mask.setAccessibleName("Input pixels the first layer still looks at")
+        self.input_mask.setToolTip("28 × 28: white pixels still feed the network; black ones have lost "
                              "every weight to L1 (the empty borders of the digits go first)")
-        self.mask.setFixedSize(MASK_PX, MASK_PX)
-        self.mask.setStyleSheet("background: black; border: 1px solid #999;")
+        self.input_mask.setFixedSize(MASK_PX, MASK_PX)
+        self.input_mask.setStyleSheet("background: black; border: 1px solid #999;")
         self.mask_caption = plain_label("")
         self.mask_caption.setWordWrap(True)
         self.dead_count = self.ignored_count = 0
@@ -89,7 +89,7 @@ class ModelColumn(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.images, 1)
         layout.addWidget(self.caption)
-        layout.addWidget(self.mask, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.input_mask, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.mask_caption)
 
     def show_model(self, name: str, colour: str, first: torch.Tensor, threshold: float,
@@ -107,7 +107,7 @@ class ModelColumn(QWidget):
                              f"(every weight |w| ≤ {threshold:g})")
         ignored = dead_inputs(first, threshold).numpy()
         self.ignored_count = int(ignored.sum())
-        self.mask.setPixmap(grey_pixmap((~ignored).reshape(TILE, TILE).astype(np.float32), MASK_PX))
+        self.input_mask.setPixmap(grey_pixmap((~ignored).reshape(TILE, TILE).astype(np.float32), MASK_PX))
         gone = int(dead_inputs(first, 0.0).sum())
         self.mask_caption.setText(f"Pixels it still looks at: {ignored.size - self.ignored_count} of "
                                   f"{ignored.size} (black: every weight |w| ≤ {threshold:g}); "

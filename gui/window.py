@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -26,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.app.records import Kind
-from ..core.app.session import AppState, Session
+from ..core.app.session import AppState, CurrentModel, Session
 from ..core.app.settings import FIELDS
 from ..core.files.version import app_version
 from ..core.training.config import TrainConfig, compared_weights, parse_weights, sweep_grid
@@ -48,6 +50,10 @@ from .status import StatusReadout
 from .sweep_view import SweepView
 from .weights_view import WeightsView
 
+if TYPE_CHECKING:  # they import PyTorch, which the window loads in the background
+    from ..core.files.data import MnistTensors
+    from ..core.training.devices import DeviceInfo
+
 SIDE_PANEL = 270  # lets the window fit a 1024 x 700 screen with room for the tabs
 
 
@@ -57,7 +63,7 @@ class MainWindow(QMainWindow):
     closed = Signal()  # the window has closed for good (the app quits on it)
 
     def __init__(self, settings: QSettings | None = None, data_dir: Path | None = None,
-                 data: object | None = None) -> None:
+                 data: MnistTensors | None = None) -> None:
         """`data`: MNIST tensors already in memory; by default they are loaded at start."""
         super().__init__()
         self.setWindowTitle(f"L1 Trainer {app_version()}")
@@ -135,7 +141,7 @@ class MainWindow(QMainWindow):
                             ("About L1 Trainer", about_text())):
             help_menu.addAction(self._action(title, lambda _=False, t=title, h=html: show_help_box(self, t, h)))
 
-    def _action(self, text: str, slot: Callable, shortcut: object = None) -> QAction:
+    def _action(self, text: str, slot: Callable, shortcut: str | QKeySequence.StandardKey | None = None) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(shortcut)
@@ -183,7 +189,7 @@ class MainWindow(QMainWindow):
         if self._close_when_loaded and state is not AppState.LOADING:
             self.close()
 
-    def _model_changed(self, model: object) -> None:
+    def _model_changed(self, model: CurrentModel | None) -> None:
         # Only when there starts or stops being a model: new weights come four times a second.
         if (model is not None) != self._rendered_with_model:
             self._render()
@@ -208,7 +214,8 @@ class MainWindow(QMainWindow):
         """Import PyTorch and read MNIST in the background; Start is enabled when it is ready."""
         self.controller.load(self._loaded, self._load_failed)
 
-    def _loaded(self, devices: list, auto_label: str) -> None:
+    def _loaded(self, devices: list[DeviceInfo], auto_label: str) -> None:
+        assert self.controller.data is not None  # loaded with the devices
         self.gallery.images = self.controller.data.test_x
         wanted = self.session.settings["device"]
         if not self.controls.set_devices(devices, auto_label):
@@ -249,7 +256,7 @@ class MainWindow(QMainWindow):
             self.message.hide()
             self.controller.start(config, l1, l2, kind=Kind.SWEEP)
 
-    def _config(self, failure: str):  # -> TrainConfig | None
+    def _config(self, failure: str) -> TrainConfig | None:
         try:
             return self.session.settings.config()
         except ValueError as exc:
@@ -268,7 +275,7 @@ class MainWindow(QMainWindow):
         elif self.session.state is AppState.IDLE and (config := self._config("Cannot start")):
             self._begin(config, steps)
 
-    def draw_over(self, image: object) -> None:
+    def draw_over(self, image: np.ndarray) -> None:
         """A test image onto the drawing canvas, to change by hand and watch the prediction."""
         self.tabs.setCurrentWidget(self.draw)
         self.draw.canvas.set_image(image)

@@ -257,5 +257,5 @@ def test_weights_tab_shows_which_input_pixels_are_still_used(qtbot, window, mode
     (column,) = window.weights.columns
     assert column.ignored_count == ignored > 0  # border pixels carry no ink
     assert f"still looks at: {784 - ignored} of 784" in column.mask_caption.text()
-    mask = column.mask.pixmap().toImage()
+    mask = column.input_mask.pixmap().toImage()
     assert mask.pixelColor(0, 0).value() == 0  # a corner pixel: black, ignored

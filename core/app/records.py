@@ -23,6 +23,7 @@ from ..training.events import (
     Steps,
     WeightSnapshot,
 )
+from ..training.sparsity import SparsityReport
 from .numbers import short
 
 CHANCE_CE = math.log(10)  # the cross-entropy of a net that gives every digit 1/10
@@ -226,7 +227,7 @@ class RunRecord:
             return None
         return None if model in self.diverged_at or math.isnan(value) else value
 
-    def sparsity(self, model: int = 0):  # -> SparsityReport | None
+    def sparsity(self, model: int = 0) -> SparsityReport | None:
         if self.ended and self.ended.sparsity:
             return self.ended.sparsity[model]
         return self.epochs[-1].sparsity[model] if self.epochs else None

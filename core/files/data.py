@@ -137,7 +137,7 @@ def _download(root: Path) -> None:
         raise DataError(f"downloading MNIST into {root} failed: {reason}") from exc
 
 
-def _parse_idx(data: bytes, source: object) -> torch.Tensor:
+def _parse_idx(data: bytes, source: Traversable) -> torch.Tensor:
     """An IDX file of unsigned bytes as a tensor of its declared shape."""
     ndim = data[3] if len(data) >= 4 else 0
     header = 4 + 4 * ndim
