@@ -44,7 +44,7 @@ from ..core.training.threads import default_threads
 from . import interrupts
 
 if TYPE_CHECKING:  # these import PyTorch, which --help and bad arguments should not wait for
-    from ..core.files.data import MnistTensors
+    from ..core.training.dataset import MnistTensors
     from ..core.training.engine import Trainer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130

@@ -7,10 +7,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..core.files.resources import resource
+from ..core.files.resources import ICON_SIZES, resource
 
 APP_ID = "l1-trainer"
-PNG_SIZES = (16, 32, 48, 64, 128, 256)
 
 
 def data_home() -> Path:
@@ -59,7 +58,7 @@ def paths(home: Path | None = None) -> list[Path]:
     home = home or data_home()
     icons = home / "icons" / "hicolor"
     return ([home / "applications" / f"{APP_ID}.desktop", icons / "scalable" / "apps" / f"{APP_ID}.svg"]
-            + [icons / f"{s}x{s}" / "apps" / f"{APP_ID}.png" for s in PNG_SIZES])
+            + [icons / f"{s}x{s}" / "apps" / f"{APP_ID}.png" for s in ICON_SIZES])
 
 
 def install(home: Path | None = None) -> list[Path]:
@@ -73,7 +72,7 @@ def install(home: Path | None = None) -> list[Path]:
         if target.is_dir() and not target.is_symlink():
             raise OSError(f"could not install the menu entry: {target} is a folder; remove it first")
     contents = [entry_text(launcher()).encode(), resource("icons", f"{APP_ID}.svg").read_bytes()]
-    contents += [resource("icons", f"{APP_ID}-{size}.png").read_bytes() for size in PNG_SIZES]
+    contents += [resource("icons", f"{APP_ID}-{size}.png").read_bytes() for size in ICON_SIZES]
     made: list[Path] = []  # folders and files this call created, to undo
     kept: list[tuple[Path, Path]] = []  # (earlier version set aside, where it belongs)
     target = targets[0]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the names this module gives, for the checker (ruff: they ar
     import torch
     from torchvision.datasets import MNIST
 
-    from .files.data import DataError, MnistTensors, load_mnist
+    from .files.data import DataError, load_mnist
     from .files.modelfile import ModelFileError, load_model, model_bytes, save_model
     from .training.devices import DeviceUnavailableError, available_devices, resolve_device
     from .training.engine import Control, Trainer
@@ -34,7 +34,6 @@ _HOMES = {
     "torch": "torch",
     "MNIST": "torchvision.datasets",
     "DataError": ".files.data",
-    "MnistTensors": ".files.data",
     "load_mnist": ".files.data",
     "ModelFileError": ".files.modelfile",
     "load_model": ".files.modelfile",

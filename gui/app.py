@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from ..cli.desktop import PNG_SIZES
-from ..core.files.resources import resource
+from ..core.files.resources import ICON_SIZES, resource
 from .window import MainWindow
 
 
@@ -27,7 +26,7 @@ def no_display_reason() -> str | None:
 def app_icon() -> QIcon:
     """The icon at every size shipped, read through importlib.resources (no file path needed)."""
     icon = QIcon()
-    for size in PNG_SIZES:
+    for size in ICON_SIZES:
         pixmap = QPixmap()
         pixmap.loadFromData(resource("icons", f"l1-trainer-{size}.png").read_bytes(), "PNG")
         icon.addPixmap(pixmap)

@@ -21,7 +21,7 @@ from .history import History
 from .jobs import JobRunner
 
 if TYPE_CHECKING:  # for the checker only: these modules import PyTorch
-    from ..core.files.data import MnistTensors
+    from ..core.training.dataset import MnistTensors
     from ..core.training.devices import DeviceInfo
     from ..core.training.engine import Control, Trainer
     from ..core.training.inference import Evaluation

@@ -51,7 +51,7 @@ from .sweep_view import SweepView
 from .weights_view import WeightsView
 
 if TYPE_CHECKING:  # they import PyTorch, which the window loads in the background
-    from ..core.files.data import MnistTensors
+    from ..core.training.dataset import MnistTensors
     from ..core.training.devices import DeviceInfo
 
 SIDE_PANEL = 270  # lets the window fit a 1024 x 700 screen with room for the tabs

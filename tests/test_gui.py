@@ -16,8 +16,8 @@ from PySide6.QtWidgets import QWidget
 
 from l1_trainer.core.app.records import Kind
 from l1_trainer.core.app.session import AppState
-from l1_trainer.core.files.data import MnistTensors
 from l1_trainer.core.training.config import PRESETS
+from l1_trainer.core.training.dataset import MnistTensors
 from l1_trainer.core.training.engine import Trainer
 from l1_trainer.core.training.events import RunEnded
 from l1_trainer.gui.window import MainWindow

@@ -60,6 +60,32 @@ def test_no_import_cycles_between_modules():
     assert graph["gui.window"] and "core.app.session" in graph["gui.window"]
 
 
+# Each part imports only parts before it: the numerics know nothing of the application model,
+# which knows nothing of files; the front ends (the command line, the window) know nothing of
+# each other. errors and lazy (PyTorch-backed names, loaded on use) serve every part.
+LAYERS = ("core.training", "core.app", "core.files", "cli", "gui")
+FRONT_ENDS = ("cli", "gui")
+SHARED = ("core.errors", "core.lazy")
+
+
+def test_packages_depend_one_way():
+    def part(module):
+        return next(name for name in LAYERS if module == name or module.startswith(name + "."))
+
+    def allowed(a, b):
+        if b in SHARED or part(a) == part(b):
+            return True
+        if part(a) in FRONT_ENDS:
+            return part(b) not in FRONT_ENDS
+        return LAYERS.index(part(b)) < LAYERS.index(part(a))
+
+    graph = imports()
+    wrong = [f"{a} imports {b}" for a, targets in graph.items() if a not in SHARED
+             for b in targets if not allowed(a, b)]
+    assert wrong == []
+    assert "core.app.records" in graph["core.files.store"]  # the check sees real imports
+
+
 def test_the_window_stays_in_small_pieces():
     """window.py is layout, menus, dialogs and persistence; no class of the GUI grows into a
     second application model."""

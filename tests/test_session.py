@@ -141,7 +141,7 @@ def test_collapse_needs_evidence_and_chance_level_loss():
     assert not collapsed(noisy, test_accuracy=0.1)
 
 
-TOLERANCE, SPREAD = 0.02, 0.05  # the rule as the README and the window's advice state it
+TOLERANCE, SPREAD = 0.02, 0.05  # the rule as the user guide states it
 
 
 @pytest.mark.parametrize("inside", [True, False])

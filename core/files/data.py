@@ -13,7 +13,6 @@ import hashlib
 import re
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import torch
 
 from .. import lazy
 from ..errors import ExplainedError
+from ..training.dataset import MnistTensors
 from .reading import NotAFile, TooLarge, read_regular
 from .resources import resource
 
@@ -39,26 +39,6 @@ _IDX_UBYTE = 0x08
 
 class DataError(ExplainedError):
     """The MNIST files are missing, damaged or not MNIST; the message names the file."""
-
-
-@dataclass(frozen=True)
-class MnistTensors:
-    """Both splits as whole tensors on one device: images (N, 784) float in [0, 1], labels int64."""
-
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-
-    def to(self, device: torch.device | str, train_subset: int | None = None) -> MnistTensors:
-        """The same data on `device`, keeping only the first `train_subset` training images."""
-        n = train_subset or len(self.train_x)
-        return MnistTensors(
-            self.train_x[:n].to(device),
-            self.train_y[:n].to(device),
-            self.test_x.to(device),
-            self.test_y.to(device),
-        )
 
 
 def expected_sums(bundle: Traversable = BUNDLED_MNIST) -> dict[str, str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from ..files.data import MnistTensors
 from .augment import Augmenter
 from .config import TrainConfig
+from .dataset import MnistTensors
 
 AUGMENT_BLOCK = 1024  # images augmented per call: enough to hide each call's fixed cost
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..files.data import MnistTensors
 from .batches import Batches
 from .config import MAX_SWEEP_MODELS, TrainConfig
+from .dataset import MnistTensors
 from .devices import resolve_device
 from .events import (
     Diverged,
