@@ -39,7 +39,7 @@ from ..core.training.config import (
     parse_weights,
     sweep_grid,
 )
-from ..core.training.events import EpochMetrics, EpochStarted, HyperparamsChanged, RunEnded, Steps
+from ..core.training.events import EpochMetrics, EpochStarted, HyperparamsChanged, Notice, RunEnded, Steps
 from ..core.training.threads import default_threads
 from . import interrupts
 
@@ -203,6 +203,8 @@ def _print_events(trainer: Trainer, record: RunRecord) -> RunEnded:
             say(f"Starting epoch {event.epoch}")
         elif isinstance(event, EpochMetrics):
             say(_epoch_line(event, trainer.config.epochs))
+        elif isinstance(event, Notice):
+            say(f"l1-trainer: {event.text}", err=True)
         elif isinstance(event, HyperparamsChanged):
             say(f"From step {event.step}: L1 weight {event.l1_weights[0]:g}, "
                 f"L2 weight {event.l2_weights[0]:g}, lr {event.lr:g}")
@@ -285,6 +287,8 @@ def sweep(config: TrainConfig, l1: list[float], l2: list[float], data: MnistTens
             record.apply(event)
             if isinstance(event, EpochMetrics):
                 say(f"Epoch {event.epoch}/{config.epochs}: {event.seconds:.2f} s")
+            elif isinstance(event, Notice):
+                say(f"l1-trainer: {event.text}", err=True)
             elif isinstance(event, RunEnded) and event.status.value == "stopped":
                 say(f"Stopped at step {event.step:,}, in epoch {event.epochs_done + 1}")
         say(f"{'L1 weight':>10}  {'L2 weight':>10}  {'test accuracy':>13}  {'sparsity':>8}  {'exact zeros':>11}")

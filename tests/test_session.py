@@ -12,6 +12,7 @@ from l1_trainer.core.training.engine import Trainer
 from l1_trainer.core.training.events import (
     EpochMetrics,
     HyperparamsChanged,
+    Notice,
     Paused,
     Resumed,
     RunEnded,
@@ -234,3 +235,14 @@ def test_events_of_a_sweep_go_to_its_record_and_the_session_tracks_pause():
     assert session.state is AppState.PAUSED and not session.enabled().live_l1
     session.apply(Resumed(5))
     assert session.state is AppState.RUNNING
+
+
+def test_a_notice_from_the_engine_is_said_and_changes_no_number():
+    session = Session()
+    session.set_state(AppState.IDLE)
+    record = session.begin(PRESETS["balanced"])
+    said = []
+    session.events.notice.connect(lambda text, kind: said.append((text, kind)))
+    session.apply(Notice(4, "training on with the ordinary step"))
+    assert said == [(f"{record.title}: training on with the ordinary step", "info")]
+    assert record.steps_done == 0 and record.changes == []

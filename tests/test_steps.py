@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -154,15 +155,92 @@ def test_the_graphed_step_trains_as_the_plain_step_and_takes_live_changes(mnist,
     assert torch.equal(graphed.stack.param, plain.stack.param)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_a_cuda_graph_step_matches_the_eager_step(mnist):
-    config = PRESETS["balanced"].replace(lr=1e-3)
+def test_a_capture_that_fails_trains_on_eagerly_and_says_so_once(mnist):
+    config = PRESETS["balanced"].replace(lr=1e-3, batch_size=64)
+    data = batches(mnist, 6, (64,) * 6)
+    template = build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed))
+    told = []
+
+    def refused(step, x, y):
+        raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
+
+    graphed = GraphedStep(template, config, [1e-4], [0.0], torch.device("cpu"), capture=refused,
+                          notify=told.append)
+    plain = FastStep(template, config, [1e-4], [0.0], torch.device("cpu"), lr=torch.tensor(1e-3))
+    for x, y in data:
+        for a, b in zip(graphed(x, y), plain(x, y)):
+            assert torch.equal(a, b)
+    assert graphed.eager_only and len(told) == 1
+    assert "operation not permitted when stream is capturing)" in told[0] and "more detail" not in told[0]
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@cuda
+@pytest.mark.parametrize("optimizer, method", [("adamw", "penalty"), ("sgd", "penalty"), ("adamw", "proximal")])
+def test_a_cuda_graph_step_matches_the_eager_step_through_live_changes(mnist, optimizer, method):
+    config = PRESETS["balanced"].replace(lr=1e-3, optimizer=optimizer, l1_method=method)
     device = torch.device("cuda")
-    data = [(x.to(device), y.to(device)) for x, y in batches(mnist, 6, (64,) * 6)]
+    sizes = (64,) * 8 + (17,)  # the last, partial batch runs eagerly
+    data = [(x.to(device), y.to(device)) for x, y in batches(mnist, len(sizes), sizes)]
     template = build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed))
     graphed = GraphedStep(template, config, [1e-4], [0.0], device)
     eager = FastStep(template, config, [1e-4], [0.0], device, lr=torch.tensor(1e-3, device=device))
-    for x, y in data:
+    for i, (x, y) in enumerate(data):
+        if i == 6:  # live: a new learning rate and L2 switched on (a new capture)
+            for step in (graphed, eager):
+                step.set_lr(3e-3)
+                step.set_penalties([3e-4], [1e-3])
         for a, b in zip(graphed(x, y), eager(x, y)):
             torch.testing.assert_close(a, b)
     torch.testing.assert_close(graphed.stack.param, eager.stack.param)
+
+
+@cuda
+@pytest.mark.parametrize("optimizer, method", [("sgd", "penalty"), ("sgd", "proximal"), ("adamw", "proximal")])
+def test_the_cuda_graph_step_trains_as_torch_optim(mnist, optimizer, method):
+    """SGD (a tensor learning rate) and the proximal method through the graph, against the
+    readable twin (autograd, torch.optim.SGD/AdamW) on the same GPU."""
+    config = PRESETS["balanced"].replace(lr=0.05 if optimizer == "sgd" else 1e-3, optimizer=optimizer,
+                                         l1_method=method, l1_weight=1e-3)
+    device = torch.device("cuda")
+    data = [(x.to(device), y.to(device)) for x, y in batches(mnist, 12, (64,) * 12)]
+    template = build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed))
+    graphed = GraphedStep(template, config, [1e-3], [0.0], device)
+    reference = ReferenceStep(template, config, [1e-3], [0.0], device)
+    for x, y in data:
+        graphed(x, y)
+        reference(x, y)
+    torch.testing.assert_close(graphed.stack.param, reference.stack.param, rtol=1e-4, atol=1e-6)
+
+
+@cuda
+def test_a_run_on_cuda_prints_the_cpus_losses(mnist):
+    from l1_trainer.core.training.engine import Trainer
+    from l1_trainer.core.training.events import Steps
+
+    config = PRESETS["balanced"].replace(epochs=1, train_subset=6400)
+    losses = {}
+    for device in ("cpu", "cuda"):
+        events = list(Trainer(config.replace(device=device), mnist).run())
+        losses[device] = np.concatenate([e.total[:, 0] for e in events if isinstance(e, Steps)])
+    assert len(losses["cuda"]) == len(losses["cpu"]) == 100
+    np.testing.assert_allclose(losses["cuda"][:20], losses["cpu"][:20], rtol=1e-4)
+    np.testing.assert_allclose(losses["cuda"], losses["cpu"], rtol=2e-2)  # rounding grows over steps
+
+
+@cuda
+def test_a_run_on_cuda_whose_capture_fails_says_so_and_finishes(mnist, monkeypatch):
+    from l1_trainer.core.training import graphed_step
+    from l1_trainer.core.training.engine import Trainer
+    from l1_trainer.core.training.events import Notice, RunEnded, RunStatus
+
+    def refused(step, x, y):
+        raise RuntimeError("CUDA graphs are not supported here")
+
+    monkeypatch.setattr(graphed_step, "cuda_graph", refused)
+    events = list(Trainer(PRESETS["balanced"].replace(epochs=1, train_subset=1280, device="cuda"), mnist).run())
+    notices = [e for e in events if isinstance(e, Notice)]
+    assert len(notices) == 1 and "CUDA graphs are not supported here" in notices[0].text
+    assert isinstance(events[-1], RunEnded) and events[-1].status is RunStatus.FINISHED

@@ -14,6 +14,7 @@ from ..training.config import TrainConfig
 from ..training.events import (
     Event,
     HyperparamsChanged,
+    Notice,
     Paused,
     Resumed,
     RunEnded,
@@ -182,6 +183,9 @@ class Session:
             return
         if isinstance(event, (Paused, Resumed)) and self.state is not AppState.STOPPING:
             self.set_state(AppState.PAUSED if isinstance(event, Paused) else AppState.RUNNING)
+        if isinstance(event, Notice):
+            self.notify(f"{record.title}: {event.text}", "info")
+            return
         record.apply(event)
         if isinstance(event, WeightSnapshot):
             if record.kind is Kind.RUN:

@@ -27,6 +27,7 @@ from .events import (
     EpochStarted,
     Event,
     HyperparamsChanged,
+    Notice,
     Paused,
     Resumed,
     RunEnded,
@@ -179,10 +180,15 @@ class Trainer:
         template = build_model(config.hidden_sizes, self._rng)  # draws as the notebook's init did
         if initial_state is not None:
             template.load_state_dict(initial_state)
+        self._notices: list[str] = []  # for the user, yielded with the next readout
         # On a GPU the step is one CUDA graph: at batch 64 its kernel launches were the epoch.
-        step: type[FastStep | ReferenceStep] = (ReferenceStep if config.autograd else
-                                                GraphedStep if self.device.type == "cuda" else FastStep)
-        self.compute = step(template, config, l1, l2, self.device)
+        self.compute: FastStep | ReferenceStep
+        if config.autograd:
+            self.compute = ReferenceStep(template, config, l1, l2, self.device)
+        elif self.device.type == "cuda":
+            self.compute = GraphedStep(template, config, l1, l2, self.device, notify=self._notices.append)
+        else:
+            self.compute = FastStep(template, config, l1, l2, self.device)
         self.stack = self.compute.stack
         self.control = control or Control(self.k)
         self.lr = config.lr
@@ -281,6 +287,8 @@ class Trainer:
         """Yield the buffered steps; mark models whose loss or weights stopped being finite.
 
         Returns an ending when every model has diverged."""
+        while self._notices:
+            yield Notice(self.steps_done, self._notices.pop(0))
         if not window:
             return None
         n, rows = len(window), len(STEP_VALUES)

@@ -126,6 +126,14 @@ class Diverged:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should know that changes no number: the run goes on."""
+
+    step: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Paused:
     step: int
 
@@ -167,5 +175,5 @@ class WeightSnapshot:
         return weight_matrices(self.state)
 
 
-Event = (Steps | EpochStarted | EpochMetrics | HyperparamsChanged | Diverged | Paused | Resumed
+Event = (Steps | EpochStarted | EpochMetrics | HyperparamsChanged | Diverged | Notice | Paused | Resumed
          | RunEnded | WeightSnapshot)

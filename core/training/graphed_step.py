@@ -38,16 +38,22 @@ class GraphedStep(FastStep):
 
     def __init__(self, template: MLP, config: TrainConfig, l1_weights: list[float],
                  l2_weights: list[float], device: torch.device,
-                 capture: Callable[..., Replay] = cuda_graph) -> None:
-        """`capture(step, x, y)`: records step(x, y) and returns what replays it."""
+                 capture: Callable[..., Replay] | None = None,
+                 notify: Callable[[str], None] = lambda text: None) -> None:
+        """`capture(step, x, y)`: records step(x, y) and returns what replays it (by default a
+        CUDA graph, `cuda_graph`). `notify(text)`:
+        told once if a capture fails (an old driver, a GPU without graphs): the step then stays
+        eager for the rest of the run."""
         super().__init__(template, config, l1_weights, l2_weights, device,
                          lr=torch.tensor(config.lr, dtype=torch.float32, device=device))
         self.batch_size = config.batch_size
-        self._capture = capture
+        self._capture = capture or cuda_graph
         self._x = torch.empty(config.batch_size, template.linears()[0].in_features, device=device)
         self._y = torch.empty(config.batch_size, dtype=torch.long, device=device)
         self._replay: Replay | None = None
         self._eager_steps = 0
+        self._notify = notify
+        self.eager_only = False
         self._side = torch.cuda.Stream(device) if device.type == "cuda" else None
 
     def set_penalties(self, l1_weights: list[float], l2_weights: list[float]) -> None:
@@ -57,7 +63,7 @@ class GraphedStep(FastStep):
             self._replay = None  # the graph has (or lacks) the L2 kernels: capture again
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        if len(x) != self.batch_size:
+        if len(x) != self.batch_size or self.eager_only:
             return super().__call__(x, y)
         self._x.copy_(x)
         self._y.copy_(y)
@@ -65,7 +71,14 @@ class GraphedStep(FastStep):
             if self._eager_steps < WARMUP_STEPS:
                 self._eager_steps += 1
                 return self._warm_up()
-            self._replay = self._capture(super().__call__, self._x, self._y)
+            try:
+                self._replay = self._capture(super().__call__, self._x, self._y)
+            except RuntimeError as exc:  # a capture records kernels, runs none: nothing trained yet
+                self.eager_only = True
+                self._notify(f"this GPU could not capture the training step as a CUDA graph "
+                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                             "training on with the ordinary step, which is slower")
+                return super().__call__(x, y)
         return self._replay()
 
     def _warm_up(self) -> tuple[torch.Tensor, ...]:
