@@ -80,9 +80,10 @@ def test_k_models_train_as_k_separate_runs(mnist, method):
         alone, alone_out = trained(ReferenceStep, config, [pair], data)
         for name, value in alone.stack.blocks.items():
             # K models by autograd are K runs; the fast step's fused optimizer and batched
-            # products round differently: close, not equal.
+            # products round differently: close, not equal (a weight near 0 where AdamW divides
+            # by a tiny second moment moved 2.4e-6 apart on another machine's BLAS).
             assert torch.equal(together.stack.blocks[name][m], value[0]), name
-            torch.testing.assert_close(fast.stack.blocks[name][m], value[0], rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(fast.stack.blocks[name][m], value[0], rtol=1e-4, atol=1e-5)
         for got, want in zip(outputs[-1], alone_out[-1]):
             torch.testing.assert_close(got[m : m + 1], want, rtol=1e-4, atol=1e-6)
     _, l1, l2, abs_sum, square_sum = outputs[-1]

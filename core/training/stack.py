@@ -104,7 +104,13 @@ class Penalties:
         self._amount = torch.empty_like(self.penalized)
         self._blocks = [stack.blocks[name] for name in stack.penalized_names]
         device = stack.param.device
-        self._per_model = torch.empty(stack.k, device=device)
+        if stack.k > 1:
+            # |p| and p^2 side by side, each block's (2, K) sums, their total: a few kernels a
+            # step whatever the number of blocks (per-block abs, sum and add were three dozen).
+            self._values = torch.empty(2, n, device=device)
+            self._block_sums = torch.empty(len(self._blocks), 2, stack.k, device=device)
+            self._sums = torch.empty(2, stack.k, device=device)
+            self._block_views = self._views_by_block(self._values)
         # Made once and written into by set_weights: a captured CUDA graph reads them there.
         self.l1 = torch.zeros(stack.k, device=device)
         self.l2 = torch.zeros(stack.k, device=device)
@@ -127,8 +133,7 @@ class Penalties:
         gradient."""
         with torch.no_grad():
             torch.sign(self.penalized, out=self._sign)
-            abs_sum = self._sum(lambda block: block.abs(), self._sign)
-            square_sum = self._sum(torch.square, self.penalized)
+            abs_sum, square_sum = self._sums_per_model()
             return abs_sum * self.l1, square_sum * self.l2, abs_sum, square_sum
 
     def add_gradients(self, l1: bool = True) -> None:
@@ -151,16 +156,27 @@ class Penalties:
             torch.mul(self._l1_scale, lr, out=self._amount)
             self.penalized.abs_().sub_(self._amount).clamp_(min=0).mul_(self._sign)
 
-    def _sum(self, per_element, pair: torch.Tensor) -> torch.Tensor:
-        """(K,) each model's sum of per_element(p) over its penalized parameters."""
+    def _sums_per_model(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(K,) each model's sum(|p|) and sum(p^2) over its penalized parameters."""
+        p = self.penalized
         if self.stack.k == 1:
-            # One BLAS dot (sign(p) . p = sum(|p|), p . p = sum(p^2)), where the per-block sums
-            # below are a dozen kernels, a large share of a small model's step.
-            return torch.dot(pair, self.penalized).view(1)
-        self._per_model.zero_()
+            # Two BLAS dots (sign(p) . p = sum(|p|), p . p = sum(p^2)).
+            return torch.dot(self._sign, p).view(1), torch.dot(p, p).view(1)
+        torch.mul(self._sign, p, out=self._values[0])
+        torch.mul(p, p, out=self._values[1])
+        for view, out in zip(self._block_views, self._block_sums):
+            torch.sum(view, 2, out=out)
+        torch.sum(self._block_sums, 0, out=self._sums)
+        return self._sums[0].clone(), self._sums[1].clone()
+
+    def _views_by_block(self, values: torch.Tensor) -> list[torch.Tensor]:
+        """(2, K, n) views of `values` (laid out as the penalized buffer), one per block."""
+        views, offset = [], 0
         for block in self._blocks:
-            self._per_model += per_element(block).reshape(self.stack.k, -1).sum(1)
-        return self._per_model.clone()
+            size = block.numel()
+            views.append(values[:, offset : offset + size].view(2, self.stack.k, -1))
+            offset += size
+        return views
 
     def _per_element(self, weights: torch.Tensor) -> torch.Tensor:
         return torch.cat([weights.repeat_interleave(b[0].numel()) for b in self._blocks])
