@@ -317,9 +317,11 @@ def prune_command(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     data = _load_data("cpu", args.data_dir)
     say(f"{args.model}: trained with {_trained_with(config, summary)}, {config.l1_method}")
-    say("weights at zero  test accuracy")
+    say("weights at zero  test accuracy  compacted to")
     for point in lazy.pruning_curve(model, data.test_x, data.test_y):
-        say(f"{point.removed:14.1%}  {point.accuracy:13.2%}")
+        small = point.compacted
+        say(f"{point.removed:14.1%}  {point.accuracy:13.2%}  {'-'.join(map(str, small.sizes))}, "
+            f"{small.weight_count:,} weights")
     return EXIT_OK
 
 

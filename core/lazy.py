@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the names this module gives, for the checker (ruff: they ar
 
     from .files.data import DataError, load_mnist
     from .files.modelfile import ModelFileError, load_model, model_bytes, save_model
+    from .training.compaction import compact
     from .training.devices import DeviceUnavailableError, available_devices, resolve_device
     from .training.engine import Control, Trainer
     from .training.inference import activations, evaluate, model_from_state, probabilities
@@ -39,6 +40,7 @@ _HOMES = {
     "load_model": ".files.modelfile",
     "model_bytes": ".files.modelfile",
     "save_model": ".files.modelfile",
+    "compact": ".training.compaction",
     "DeviceUnavailableError": ".training.devices",
     "available_devices": ".training.devices",
     "resolve_device": ".training.devices",

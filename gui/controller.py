@@ -21,6 +21,7 @@ from .history import History
 from .jobs import JobRunner
 
 if TYPE_CHECKING:  # for the checker only: these modules import PyTorch
+    from ..core.training.compaction import Compacted
     from ..core.training.dataset import MnistTensors
     from ..core.training.devices import DeviceInfo
     from ..core.training.engine import Control, Trainer
@@ -162,15 +163,18 @@ class Controller:
         if model is None or data is None:
             return
 
-        def done(evaluation: Evaluation) -> None:
-            self.session.evaluated(model, evaluation)
+        def work() -> tuple[Evaluation, Compacted]:
+            return (lazy.evaluate(lazy.model_from_state(model.state), data.test_x, data.test_y),
+                    lazy.compact(model.state))
+
+        def done(result: tuple[Evaluation, Compacted]) -> None:
+            evaluation, compacted = result
+            self.session.evaluated(model, evaluation, compacted)
             if then is not None:
                 then(evaluation)
 
-        self.runner.call("evaluate",
-                         lambda: lazy.evaluate(lazy.model_from_state(model.state), data.test_x, data.test_y),
-                         done=done, fail=lambda exc: self.session.notify(
-                             f"Evaluating the model failed: {describe(exc)}"))
+        self.runner.call("evaluate", work, done=done, fail=lambda exc: self.session.notify(
+            f"Evaluating the model failed: {describe(exc)}"))
 
     def prune(self) -> None:
         """Add the current model's pruning curve (computed in the background)."""

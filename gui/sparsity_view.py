@@ -65,6 +65,12 @@ class SparsityReadout(QGroupBox):
         self._sizes = {self.figure: self.figure.font().pointSizeF(), self.zeros: self.zeros.font().pointSizeF()}
         self._rows = QGridLayout()
         self._bars: list[tuple[QLabel, QProgressBar, QLabel]] = []
+        self.compacted = plain_label("")
+        self.compacted.setObjectName("compactedSize")
+        self.compacted.setWordWrap(True)
+        self.compacted.setToolTip("The current model with the input pixels and hidden units that cannot "
+                                  "change an output taken out: the same predictions from fewer numbers "
+                                  "(File → Export ONNX… writes it)")
         self.hint = plain_label(EXACT_ZEROS)
         self.hint.setObjectName("exactZerosHint")
         self.hint.setWordWrap(True)
@@ -84,15 +90,23 @@ class SparsityReadout(QGroupBox):
         layout.addWidget(self.caption)
         layout.addLayout(self._rows)
         layout.addWidget(self.zeros)
+        layout.addWidget(self.compacted)
         layout.addSpacing(12)
         layout.addWidget(self.hint)
         layout.addLayout(switch)
         layout.addStretch(1)
         session.events.model.connect(self._refresh)
+        session.events.model.connect(self._show_compacted)
+        session.events.evaluation.connect(self._show_compacted)
         session.settings.events["threshold"].connect(self._refresh)
         # The switch and the settings' L1 method are one setting.
         session.settings.events["l1_method"].connect(self.set_method)
         self.set_method(session.settings["l1_method"])
+
+    def _show_compacted(self, model: CurrentModel | None) -> None:
+        """What the current model compacts to, once measured (with its evaluation)."""
+        small = model.compacted if model is not None else None
+        self.compacted.setText("" if small is None else f"Compacts to {small.describe().split(' -> ')[1]}")
 
     def set_method(self, method: str) -> None:
         """Show the L1 method the settings hold (the switch and the settings stay as one)."""

@@ -131,8 +131,11 @@ def test_train_save_load_and_prune(run, tmp_path):
     code, out, err = run("prune", second)
     assert code == 0, err
     assert out.startswith(f"{second}: trained with {load_model(second)[2]['schedule']}, penalty")
-    rows = re.findall(r"^\s+([\d.]+)%\s+([\d.]+)%$", out, re.M)
+    rows = re.findall(r"^\s+([\d.]+)%\s+([\d.]+)%  ([\d-]+), ([\d,]+) weights$", out, re.M)
     assert len(rows) == 14 and float(rows[0][0]) == 0.0 and float(rows[-1][0]) == 99.0
+    sizes = [int(r[3].replace(",", "")) for r in rows]
+    assert rows[0][2] == "784-64-32-10" and sizes[0] == 52_544  # nothing pruned: nothing to take out
+    assert sizes[-1] < sizes[0] // 10 and sizes == sorted(sizes, reverse=True)
 
 
 @pytest.mark.parametrize("command", ["train", "prune"])

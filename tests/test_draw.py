@@ -7,6 +7,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from l1_trainer.core.files.modelfile import save_model
+from l1_trainer.core.training.compaction import compact
 from l1_trainer.core.training.inference import model_from_state
 
 from test_gui import evaluated, make_window, run_to_end
@@ -174,6 +175,10 @@ def test_pruning_tab_adds_a_curve_per_click(qtbot, window, model_file):
     x, y = window.pruning.curves[0].getData()
     assert len(x) == 14 and x[0] == 0 and x[-1] == pytest.approx(99, abs=0.1)
     assert y[0] == pytest.approx(100 * points[0].accuracy)
+    window.pruning.by_size.setChecked(True)  # accuracy against the compacted network's size
+    x, y = window.pruning.curves[0].getData()
+    assert list(x) == [p.compacted.weight_count / 1000 for p in points] and x[0] == 52.544
+    assert window.pruning.plot.plotItem.getAxis("bottom").labelText.startswith("weights left after compaction")
     qtbot.mouseClick(window.pruning.clear_button, Qt.MouseButton.LeftButton)
     assert not window.pruning.curves and not window.session.pruning
 
@@ -259,3 +264,19 @@ def test_weights_tab_shows_which_input_pixels_are_still_used(qtbot, window, mode
     assert f"still looks at: {784 - ignored} of 784" in column.mask_caption.text()
     mask = column.input_mask.pixmap().toImage()
     assert mask.pixelColor(0, 0).value() == 0  # a corner pixel: black, ignored
+
+
+def test_the_readout_says_what_the_current_model_compacts_to(qtbot, window, balanced, tmp_path):
+    config, state, ended = balanced
+    sparse = {name: t.clone() for name, t in state.items()}
+    sparse["layers.1.weight"][:, :100] = 0  # 100 pixels no unit looks at
+    sparse["layers.1.weight"][5] = 0  # and a first-layer unit with no input left
+    path = tmp_path / "sparse.safetensors"
+    save_model(path, model_from_state(sparse), config, {"step": ended.step, "epoch": 3.0})
+    assert window.sparsity.compacted.text() == ""
+    load(qtbot, window, path)
+    qtbot.waitUntil(lambda: window.sparsity.compacted.text() != "", timeout=10_000)
+    small = compact(sparse)
+    assert small.sizes[:2] == (684, 63)
+    assert window.sparsity.compacted.text() == f"Compacts to {'-'.join(map(str, small.sizes))}: " \
+        f"{small.weight_count:,} weights, {small.nonzero:,} of them non-zero"

@@ -45,3 +45,8 @@ def test_curve_starts_at_the_models_accuracy_and_falls(mnist, trained):
     assert points[0].accuracy == pytest.approx(evaluate(trained, mnist.test_x, mnist.test_y).accuracy)
     assert points[-1].accuracy < points[0].accuracy - 0.3
     assert all(abs(p.removed - p.target) < 1e-3 for p in points)
+    # Each pruned network compacts: never more weights than its non-zero ones need, fewer as
+    # more are removed.
+    counts = [p.compacted.weight_count for p in points]
+    assert counts[0] == 52_544 and counts == sorted(counts, reverse=True) and counts[-1] < 52_544 // 10
+    assert all(p.compacted.nonzero <= round((1 - p.removed) * 52_544) for p in points)

@@ -30,6 +30,7 @@ from .settings import Settings
 if TYPE_CHECKING:  # the window imports this module before PyTorch has loaded
     import torch
 
+    from ..training.compaction import Compacted
     from ..training.inference import Evaluation
     from ..training.model import MLP
 
@@ -92,6 +93,7 @@ class CurrentModel:
     epoch: float = 0.0
     evaluation: Evaluation | None = None  # on the test set, once measured
     colour: int | None = None  # its line's place in the palette, when it is one of a comparison
+    compacted: Compacted | None = None  # with what cannot change an output taken out, once measured
 
     @classmethod
     def from_file(cls, model: MLP, config: TrainConfig, summary: Mapping[str, object], origin: str,
@@ -285,10 +287,10 @@ class Session:
             self._set_diagnosis("")
         self.events.model.emit(model)
 
-    def evaluated(self, model: CurrentModel, evaluation: Evaluation) -> None:
+    def evaluated(self, model: CurrentModel, evaluation: Evaluation, compacted: Compacted | None = None) -> None:
         """An evaluation finished; it counts only if that model is still the current one."""
         if self.current is not None and self.current.state is model.state:
-            self.current = replace(self.current, evaluation=evaluation)
+            self.current = replace(self.current, evaluation=evaluation, compacted=compacted)
             self.events.evaluation.emit(self.current)
 
     def sparsity(self) -> SparsityReport | None:

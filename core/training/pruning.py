@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .compaction import Compacted, compact
 from .inference import evaluate, model_from_state
 from .model import MLP
 from .sparsity import sparsity
@@ -19,6 +20,7 @@ class PrunePoint:
     target: float  # share of weights asked to be removed
     removed: float  # share actually zero after pruning (ties at the cut are removed together)
     accuracy: float
+    compacted: Compacted  # the pruned network with its idle pixels and units taken out
 
 
 def prune(model: MLP, fraction: float) -> MLP:
@@ -37,10 +39,12 @@ def prune(model: MLP, fraction: float) -> MLP:
 def pruning_curve(
     model: MLP, images: torch.Tensor, labels: torch.Tensor, fractions: tuple[float, ...] = FRACTIONS
 ) -> list[PrunePoint]:
-    """Test accuracy after pruning each share of the weights, smallest magnitudes first."""
+    """Test accuracy after pruning each share of the weights, smallest magnitudes first, and
+    the network each pruning compacts to."""
     points = []
     for fraction in fractions:
         pruned = prune(model, fraction)
         zeros = sparsity(weight_matrices(pruned.state_dict()), threshold=0.0)  # the exact zeros
-        points.append(PrunePoint(fraction, zeros.fraction, evaluate(pruned, images, labels).accuracy))
+        points.append(PrunePoint(fraction, zeros.fraction, evaluate(pruned, images, labels).accuracy,
+                                 compact(pruned.state_dict())))
     return points
