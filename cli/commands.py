@@ -26,7 +26,7 @@ from ..core import lazy
 from ..core.app.records import SUMMARY_FIELDS, Kind, RunRecord
 from ..core.files.export import summary_rows, write_csv, write_runs
 from ..core.files.store import RunStore, StoreError
-from ..core.files.writing import TargetError, check_target
+from ..core.files.writing import TargetError, check_target, write_atomic
 from ..core.training.config import (
     COMPARED_PRESETS,
     DEVICE_NAMES,
@@ -44,6 +44,7 @@ from ..core.training.threads import default_threads
 from . import interrupts
 
 if TYPE_CHECKING:  # these import PyTorch, which --help and bad arguments should not wait for
+    from ..core.files.onnx_export import OnnxExport
     from ..core.training.dataset import MnistTensors
     from ..core.training.engine import Trainer
 
@@ -89,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--csv", help="also write the results table here")
     runs = sub.add_parser("runs", help="list the kept runs, newest first (the window's Runs tab)")
     runs.add_argument("--csv", help="write them all to this CSV file instead")
+    export = sub.add_parser("export", help="a saved model as ONNX (compacted), or its run as a PyTorch script")
+    export.add_argument("model", type=Path, help="a model file saved with --save or the window")
+    export.add_argument("--onnx", help="write the model here as ONNX (needs: pip install 'l1-trainer[export]')")
+    export.add_argument("--no-compact", action="store_true",
+                        help="keep every input pixel and unit in the ONNX file")
+    export.add_argument("--script", help="write the run here as one plain PyTorch script")
+    export.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root (to check the ONNX file)")
     prune = sub.add_parser("prune", help="test accuracy of a saved model as its smallest weights are removed")
     prune.add_argument("model", type=Path, help="a model file saved with --save or the window")
     prune.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root")
@@ -140,7 +148,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     commands = {"train": train_command, "sweep": sweep_command, "prune": prune_command,
-                "runs": runs_command}
+                "runs": runs_command, "export": export_command}
     try:
         args = parser.parse_args(argv)
         if args.command not in commands:
@@ -232,7 +240,8 @@ def _save(path: Path, trainer: Trainer, record: RunRecord) -> None:
     summary = {key: record.summary()[key] for key in ("status", "epochs_done", "schedule")}
     report = record.sparsity()
     summary.update(step=snapshot.step, epoch=snapshot.epoch, test_accuracy=record.test_accuracy(),
-                   sparsity=report.fraction if report else None)
+                   sparsity=report.fraction if report else None,
+                   changes=[list(change) for change in record.live_changes()])
     model = lazy.model_from_state(snapshot.state)
     try:
         _written_or_rescued(path, "the model", lambda p: lazy.save_model(p, model, trainer.config, summary))
@@ -323,6 +332,40 @@ def prune_command(args: argparse.Namespace) -> int:
         say(f"{point.removed:14.1%}  {point.accuracy:13.2%}  {'-'.join(map(str, small.sizes))}, "
             f"{small.weight_count:,} weights")
     return EXIT_OK
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """Write a saved model as ONNX (checked by ONNX Runtime), or its run as a script, or both."""
+    if args.onnx is None and args.script is None:
+        raise CliError("give --onnx PATH, --script PATH or both", EXIT_USAGE)
+    onnx_path = _checked_target(args.onnx, "--onnx", _model_bytes(TrainConfig()))
+    script_path = _checked_target(args.script, "--script", 65_536)
+    try:
+        model, config, summary = lazy.load_model(args.model)
+    except lazy.ModelFileError as exc:
+        raise CliError(str(exc)) from exc
+    if script_path is not None:
+        text = lazy.run_script(config, lazy.live_changes(summary), f"the run saved in {args.model.name}",
+                               str(args.model), script_path.name)
+        _written_or_rescued(script_path, "the script", lambda p: write_atomic(p, text.encode()))
+        say(f"Wrote {script_path}: the run as a plain PyTorch script "
+            f"(python {script_path.name} --data-dir FOLDER_WITH_MNIST)")
+    if onnx_path is not None:
+        export_model = _onnx_exporter()
+        data = _load_data("cpu", args.data_dir)
+        result = export_model(model, _trained_with(config, summary), data.test_x, not args.no_compact)
+        _written_or_rescued(onnx_path, "the ONNX model", lambda p: write_atomic(p, result.data))
+        say(f"Wrote {onnx_path}: {result.describe()}")
+    return EXIT_OK
+
+
+def _onnx_exporter() -> Callable[..., OnnxExport]:
+    """core/files/onnx_export.export_model, or one line saying how to install what it needs."""
+    try:
+        return lazy.export_model
+    except ImportError as exc:
+        raise CliError(f"ONNX export needs {exc.name or 'onnx'}, which is not installed: "
+                       "pip install 'l1-trainer[export]'") from exc
 
 
 def runs_command(args: argparse.Namespace) -> int:

@@ -23,7 +23,9 @@ if TYPE_CHECKING:  # the names this module gives, for the checker (ruff: they ar
     from torchvision.datasets import MNIST
 
     from .files.data import DataError, load_mnist
-    from .files.modelfile import ModelFileError, load_model, model_bytes, save_model
+    from .files.modelfile import ModelFileError, live_changes, load_model, model_bytes, save_model
+    from .files.onnx_export import export_model
+    from .files.script_export import run_script
     from .training.compaction import compact
     from .training.devices import DeviceUnavailableError, available_devices, resolve_device
     from .training.engine import Control, Trainer
@@ -40,6 +42,9 @@ _HOMES = {
     "load_model": ".files.modelfile",
     "model_bytes": ".files.modelfile",
     "save_model": ".files.modelfile",
+    "live_changes": ".files.modelfile",
+    "export_model": ".files.onnx_export",
+    "run_script": ".files.script_export",
     "compact": ".training.compaction",
     "DeviceUnavailableError": ".training.devices",
     "available_devices": ".training.devices",

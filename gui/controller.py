@@ -14,6 +14,7 @@ from ..core.app.numbers import short
 from ..core.app.records import Kind, RunRecord
 from ..core.app.session import AppState, CurrentModel, Session
 from ..core.errors import describe
+from ..core.files.writing import write_atomic
 from ..core.training.config import TrainConfig
 from ..core.training.events import Event, RunEnded, RunStatus, coalesced
 from ..core.training.threads import default_threads
@@ -21,6 +22,7 @@ from .history import History
 from .jobs import JobRunner
 
 if TYPE_CHECKING:  # for the checker only: these modules import PyTorch
+    from ..core.files.onnx_export import OnnxExport
     from ..core.training.compaction import Compacted
     from ..core.training.dataset import MnistTensors
     from ..core.training.devices import DeviceInfo
@@ -211,7 +213,8 @@ class Controller:
         snapshot = record.snapshots[model]
         config = record.config.replace(l1_weight=record.l1_weights[model], l2_weight=record.l2_weights[model])
         self.use(CurrentModel(snapshot.state, config, f"{record.title}: {record.model_name(model)}",
-                              record.schedule(model), snapshot.step, snapshot.epoch))
+                              record.schedule(model), snapshot.step, snapshot.epoch,
+                              changes=tuple(record.live_changes(model))))
         return True
 
     def use(self, model: CurrentModel, compared: tuple[CurrentModel, ...] = (),
@@ -227,6 +230,7 @@ class Controller:
             return False
         report = self.session.sparsity()
         summary = {"step": model.step, "epoch": model.epoch, "schedule": model.trained_with,
+                   "changes": [list(change) for change in model.changes],
                    "test_accuracy": model.evaluation.accuracy if model.evaluation else None,
                    "sparsity": report.fraction if report else None}
         try:
@@ -237,8 +241,50 @@ class Controller:
         self.session.notify(f"Saved the model to {path}", "info")
         return True
 
+    def export_onnx(self, path: Path) -> None:
+        """The current model as ONNX, compacted and checked by ONNX Runtime on the test images,
+        in the background; the message bar says how it went."""
+        model, data = self.session.current, self.data
+        if model is None or data is None:
+            self.session.notify("There is no model to export yet: train or load one first.")
+            return
+        try:
+            export_model = lazy.export_model
+        except ImportError as exc:
+            self.session.notify(f"ONNX export needs {exc.name or 'onnx'}, which is not installed: "
+                                "pip install 'l1-trainer[export]'")
+            return
+
+        def work() -> OnnxExport:
+            result = export_model(lazy.model_from_state(model.state), model.trained_with, data.test_x)
+            write_atomic(path, result.data)
+            return result
+
+        self.runner.call("export", work,
+                         done=lambda result: self.session.notify(f"Exported {path}: {result.describe()}", "info"),
+                         fail=lambda exc: self.session.notify(f"Could not export to {path}: {_reason(exc)}"))
+
+    def export_script(self, path: Path, model: CurrentModel | None = None) -> bool:
+        """A model's run (the current model's by default) as one plain PyTorch script."""
+        model = model or self.session.current
+        if model is None:
+            self.session.notify("There is no run to export yet: train or load a model first.")
+            return False
+        text = lazy.run_script(model.config, model.changes, model.origin, model.origin, path.name)
+        try:
+            write_atomic(path, text.encode())
+        except OSError as exc:
+            self.session.notify(f"Could not export to {path}: {_reason(exc)}")
+            return False
+        self.session.notify(f"Exported {path}: run it with python {path.name} --data-dir FOLDER_WITH_MNIST", "info")
+        return True
+
     def shutdown(self) -> None:
         self.runner.shutdown()
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or describe(exc)
 
 
 def _training(trainer: Trainer) -> Generator[Event, None, RunEnded]:

@@ -46,7 +46,7 @@ class Exports:
         path, _ = QFileDialog.getSaveFileName(self.parent, title, str(Path.home() / name), pattern)
         return Path(path) if path else None
 
-    def dialog(self, title: str, name: str, pattern: str, export: Callable[[Path], int]) -> None:
+    def dialog(self, title: str, name: str, pattern: str, export: Callable[[Path], object]) -> None:
         """Ask where, then export there (with the suffix `name` has)."""
         if path := self.ask_path(title, name, pattern):
             export(path.with_suffix(Path(name).suffix))

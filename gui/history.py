@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from ..core import lazy
@@ -102,6 +103,18 @@ class History:
         self.session.notify(f"Opened comparison #{ids[0]}: " + ", ".join(m.trained_with for m in models)
                             + ", side by side", "info")
         return True
+
+    def export_script(self, run_id: int, path: Path) -> bool:
+        """A kept run as one plain PyTorch script, from its model file (settings, live changes)."""
+        if self.store is None:
+            return False
+        try:
+            model = CurrentModel.from_file(*lazy.load_model(self.store.weights_file(run_id)),
+                                           f"run #{run_id}", "")
+        except (StoreError, lazy.ModelFileError) as exc:
+            self.session.notify(f"Could not export run #{run_id}: {exc}")
+            return False
+        return self.models.export_script(path, model)
 
     def delete(self, run_id: int) -> None:
         if self.store is None:

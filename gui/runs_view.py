@@ -57,6 +57,7 @@ class RunsView(QWidget):
     openRequested = Signal(int)
     deleteRequested = Signal(int)
     exportRequested = Signal()
+    scriptRequested = Signal(int)  # run id: export it as a script
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,10 +83,13 @@ class RunsView(QWidget):
                                           "and its weights from the history", self._delete)
         self.export_button = named_button("runsExportButton", "Export CSV…", "Write every kept "
                                           "run to a CSV file", self.exportRequested.emit)
+        self.script_button = named_button("runsScriptButton", "As script…", "Write the selected "
+                                          "run as one plain PyTorch script that trains it again",
+                                          self._script)
         self.summary = plain_label("")
         self.summary.setObjectName("runsSummary")
         buttons = QHBoxLayout()
-        for widget in (self.open_button, self.delete_button, self.export_button):
+        for widget in (self.open_button, self.delete_button, self.script_button, self.export_button):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         buttons.addWidget(self.summary)
@@ -131,6 +135,11 @@ class RunsView(QWidget):
     def _open(self) -> None:
         if (run_id := self.selected_id()) is not None:
             self.openRequested.emit(run_id)
+
+    @Slot()
+    def _script(self) -> None:
+        if (run_id := self.selected_id()) is not None:
+            self.scriptRequested.emit(run_id)
 
     @Slot()
     def _delete(self) -> None:

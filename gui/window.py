@@ -120,18 +120,25 @@ class MainWindow(QMainWindow):
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.open_action = self._action("&Open model…", self.open_model_dialog, QKeySequence.StandardKey.Open)
-        self.save_action = self._action("&Save model…", self.save_model_dialog, QKeySequence.StandardKey.Save)
+        self.open_action = _action(self, "&Open model…", self.open_model_dialog, QKeySequence.StandardKey.Open)
+        self.save_action = _action(self, "&Save model…", self.save_model_dialog, QKeySequence.StandardKey.Save)
         file_menu.addActions([self.open_action, self.save_action])
         file_menu.addSeparator()
+        actions = {}
         for text, name, pattern, export in (
                 ("Export loss curves (CSV)…", "curves.csv", "CSV (*.csv)", self.exports.curves),
                 ("Export run summaries (CSV)…", "runs.csv", "CSV (*.csv)", self.exports.summaries),
-                ("Export plots (three PNG files)…", "plots", "PNG (*.png)", self.exports.plots_png)):
-            file_menu.addAction(self._action(
-                text, lambda _=False, t=text, n=name, p=pattern, e=export: self.exports.dialog(t, n, p, e)))
+                ("Export plots (three PNG files)…", "plots", "PNG (*.png)", self.exports.plots_png),
+                ("Export model as &ONNX…", "model.onnx", "ONNX (*.onnx)", self.controller.export_onnx),
+                ("Export run as &script…", "train_run.py", "Python (*.py)", self.controller.export_script)):
+            if name == "model.onnx":
+                file_menu.addSeparator()
+            actions[name] = _action(self,
+                text, lambda _=False, t=text, n=name, p=pattern, e=export: self.exports.dialog(t, n, p, e))
+            file_menu.addAction(actions[name])
+        self.onnx_action, self.script_action = actions["model.onnx"], actions["train_run.py"]
         file_menu.addSeparator()
-        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+        file_menu.addAction(_action(self, "&Quit", self.close, QKeySequence.StandardKey.Quit))
         self.menuBar().addMenu("&Run").addActions(list(self.controls.menu_actions.values()))
         self.presentation = self._presentation.action
         self.menuBar().addMenu("&View").addAction(self.presentation)
@@ -139,14 +146,7 @@ class MainWindow(QMainWindow):
         for title, html in (("What is L1 regularization?", WHAT_IS_L1),
                             ("Keyboard shortcuts", shortcuts_text()),
                             ("About L1 Trainer", about_text())):
-            help_menu.addAction(self._action(title, lambda _=False, t=title, h=html: show_help_box(self, t, h)))
-
-    def _action(self, text: str, slot: Callable, shortcut: str | QKeySequence.StandardKey | None = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(shortcut)
-        action.triggered.connect(slot)
-        return action
+            help_menu.addAction(_action(self, title, lambda _=False, t=title, h=html: show_help_box(self, t, h)))
 
     def _connect(self) -> None:
         session, controller, controls = self.session, self.controller, self.controls
@@ -172,6 +172,9 @@ class MainWindow(QMainWindow):
         self.runs_view.showRequested.connect(controller.history.show)
         self.runs_view.openRequested.connect(controller.history.open_run)
         self.runs_view.deleteRequested.connect(self.delete_stored)
+        self.runs_view.scriptRequested.connect(lambda run_id: self.exports.dialog(
+            f"Export run #{run_id} as script", f"train_run_{run_id}.py", "Python (*.py)",
+            lambda path: controller.history.export_script(run_id, path)))
         self.runs_view.exportRequested.connect(
             lambda: self.exports.dialog("Export kept runs", "runs.csv", "CSV (*.csv)", self.exports.runs))
         session.events.notice.connect(self.message.show_message)
@@ -201,6 +204,8 @@ class MainWindow(QMainWindow):
         self.sparsity.set_enabled_method(can.settings)
         self.open_action.setEnabled(can.open_model)
         self.save_action.setEnabled(can.save_model)
+        self.onnx_action.setEnabled(can.save_model)
+        self.script_action.setEnabled(can.save_model)
         self.pruning.prune_button.setEnabled(can.prune)
         sweeping = self.session.active is not None and self.session.active.sweep
         self.sweep_view.set_enabled(can.start, sweeping and can.stop)
@@ -347,3 +352,12 @@ class MainWindow(QMainWindow):
         self.shutdown()
         event.accept()
         self.closed.emit()
+
+
+def _action(parent: QMainWindow, text: str, slot: Callable,
+            shortcut: str | QKeySequence.StandardKey | None = None) -> QAction:
+    action = QAction(text, parent)
+    if shortcut is not None:
+        action.setShortcut(shortcut)
+    action.triggered.connect(slot)
+    return action

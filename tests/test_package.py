@@ -43,11 +43,12 @@ def test_wheel_installs_only_the_l1_trainer_package(wheel):
         assert f"l1_trainer/{path.relative_to(REPO).as_posix()}" in wheel.namelist(), path
 
 
-def test_wheel_carries_mnist_and_the_icons_unchanged(wheel):
+def test_wheel_carries_mnist_the_icons_and_the_script_template_unchanged(wheel):
     shipped = sorted((REPO / "resources" / "mnist").iterdir())
     shipped += sorted((REPO / "resources" / "icons").glob("*.png"))
     shipped.append(REPO / "resources" / "icons" / "l1-trainer.svg")
-    assert len(shipped) == 6 + 7
+    shipped.append(REPO / "resources" / "script" / "train.py.template")
+    assert len(shipped) == 6 + 7 + 1
     for path in shipped:
         inside = f"l1_trainer/{path.relative_to(REPO).as_posix()}"
         assert wheel.read(inside) == path.read_bytes(), inside

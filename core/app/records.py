@@ -245,6 +245,15 @@ class RunRecord:
         return (f"L1 {self.l1_schedule(model)}, " + (f"L2 {l2}, " if self.uses_l2(model) else "")
                 + f"lr {lr}" + (", augmented" if self.config.augment else ""))
 
+    def live_changes(self, model: int = 0) -> list[tuple[int, float, float, float]]:
+        """Each live change as (first step, L1 weight, L2 weight, lr): what a model file and an
+        exported script carry (at most MAX_LIVE_CHANGES, evenly thinned, the last kept)."""
+        changes = [(c.step, c.l1_weights[model], c.l2_weights[model], c.lr) for c in self.changes]
+        if len(changes) <= MAX_LIVE_CHANGES:
+            return changes
+        picks = np.linspace(0, len(changes) - 1, MAX_LIVE_CHANGES).round().astype(int)
+        return [changes[i] for i in picks]
+
     def label(self, differing: tuple[str, ...] = (), model: int = 0) -> str:
         """The schedule, and the settings in `differing` that tell it apart from other runs."""
         extra = [DISTINGUISHING[name](self.config) for name in differing]
@@ -284,6 +293,7 @@ def differing(records: list[RunRecord]) -> tuple[str, ...]:
 
 
 SHOWN_CHANGES = 8  # live changes written out in a schedule; the rest are counted
+MAX_LIVE_CHANGES = 500  # live changes a model file carries (each a few dozen bytes)
 
 MIN_STEPS = 200  # the evidence a collapse needs: an untrained net also sits at ln 10 at first
 TAIL_STEPS = 100

@@ -94,15 +94,18 @@ class CurrentModel:
     evaluation: Evaluation | None = None  # on the test set, once measured
     colour: int | None = None  # its line's place in the palette, when it is one of a comparison
     compacted: Compacted | None = None  # with what cannot change an output taken out, once measured
+    changes: tuple[tuple[int, float, float, float], ...] = ()  # its live changes: RunRecord.live_changes
 
     @classmethod
     def from_file(cls, model: MLP, config: TrainConfig, summary: Mapping[str, object], origin: str,
                   trained_with: str, colour: int | None = None) -> CurrentModel:
         """A model read from a model file (core/files/modelfile.load_model's three parts)."""
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        step, epoch = summary.get("step"), summary.get("epoch")
+        step, epoch, changes = summary.get("step"), summary.get("epoch"), summary.get("changes")
         return cls(state, config, origin, trained_with, int(step) if isinstance(step, (int, float)) else 0,
-                   float(epoch) if isinstance(epoch, (int, float)) else 0.0, colour=colour)
+                   float(epoch) if isinstance(epoch, (int, float)) else 0.0, colour=colour,
+                   changes=tuple((int(c[0]), float(c[1]), float(c[2]), float(c[3])) for c in changes)
+                   if isinstance(changes, list) else ())  # each checked when the file was read
 
     def weights(self) -> dict[str, torch.Tensor]:
         return weight_matrices(self.state)
@@ -315,14 +318,15 @@ class Session:
                 self.use_model(*self._before_run)
             return
         self.use_model(CurrentModel(snapshot.state, record.config, record.title,
-                                    record.schedule(), snapshot.step, snapshot.epoch))
+                                    record.schedule(), snapshot.step, snapshot.epoch,
+                                    changes=tuple(record.live_changes())))
 
     def _show_comparison(self, record: RunRecord) -> None:
         """The comparison's latest weights, side by side; its L1 model (the last) is current."""
         models = tuple(CurrentModel(s.state, record.config.replace(l1_weight=record.l1_weights[m],
                                                                    l2_weight=record.l2_weights[m]),
                                     record.line_name(m), record.model_name(m), s.step, s.epoch,
-                                    colour=record.colour + m)
+                                    colour=record.colour + m, changes=tuple(record.live_changes(m)))
                        for m, s in sorted(record.snapshots.items()))
         self.use_model(models[-1], models)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeGuard
 
@@ -17,6 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
+from ..app.records import MAX_LIVE_CHANGES
 from ..errors import ExplainedError
 from ..training.config import IMAGE_PIXELS, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS, NUM_CLASSES, TrainConfig
 from ..training.model import MLP
@@ -178,8 +179,24 @@ _SUMMARY_FIELDS: dict[str, tuple[Callable[[object], bool], str]] = {
     "test_accuracy": (_fraction, "a fraction from 0 to 1"),
     "sparsity": (_fraction, "a fraction from 0 to 1"),
     "schedule": (lambda v: isinstance(v, str), "text"),
+    "changes": (lambda v: _changes(v), f"at most {MAX_LIVE_CHANGES} live changes, each [step, L1, L2, lr]"),
     "status": (lambda v: isinstance(v, str), "text"),
 }
+
+
+def live_changes(summary: Mapping[str, object]) -> list[tuple[int, float, float, float]]:
+    """The live changes a model file's summary carries (checked when it was read), as tuples."""
+    changes = summary.get("changes")
+    if not isinstance(changes, list):
+        return []
+    return [(int(c[0]), float(c[1]), float(c[2]), float(c[3])) for c in changes]
+
+
+def _changes(value: object) -> bool:
+    """[[first step, L1 weight, L2 weight, lr], ...], as RunRecord.live_changes gives them."""
+    return isinstance(value, list) and len(value) <= MAX_LIVE_CHANGES and all(
+        isinstance(c, list) and len(c) == 4 and _count(c[0]) and all(_real(v) and v >= 0 for v in c[1:])
+        and c[3] > 0 for c in value)
 
 
 def _non_finite(state: dict[str, torch.Tensor]) -> str:

@@ -406,7 +406,8 @@ def _weights_bytes(one: RunRecord) -> bytes | None:
     if snapshot is None:
         return None
     return lazy.model_bytes(lazy.model_from_state(snapshot.state), one.config,
-                            {"step": snapshot.step, "epoch": snapshot.epoch, "schedule": one.schedule()})
+                            {"step": snapshot.step, "epoch": snapshot.epoch, "schedule": one.schedule(),
+                             "changes": [list(change) for change in one.live_changes()]})
 
 
 def _thinned(items: list | np.ndarray, most: int) -> list | np.ndarray:

@@ -78,13 +78,26 @@ class CompactMLP(nn.Module):
         return h
 
 
-def compact(state: Mapping[str, torch.Tensor]) -> Compacted:
-    """The smallest equivalent network of an MLP's state dict (weights first, then biases, in
-    the layers' order, as MLP.state_dict gives them)."""
+def uncompacted(state: Mapping[str, torch.Tensor]) -> Compacted:
+    """The full network in the same form: every pixel and unit kept."""
+    weights, biases = _layers(state)
+    original = (weights[0].shape[1], *(w.shape[0] for w in weights))
+    return Compacted(torch.arange(original[0]), tuple(zip(weights, biases)), original)
+
+
+def _layers(state: Mapping[str, torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Copies of the weight matrices and their biases, input layer first, on the CPU."""
     names = list(weight_matrices(dict(state)))
     weights = [state[name].detach().to("cpu", torch.float32).clone() for name in names]
     biases = [state[name.removesuffix("weight") + "bias"].detach().to("cpu", torch.float32).clone()
               for name in names]
+    return weights, biases
+
+
+def compact(state: Mapping[str, torch.Tensor]) -> Compacted:
+    """The smallest equivalent network of an MLP's state dict (weights first, then biases, in
+    the layers' order, as MLP.state_dict gives them)."""
+    weights, biases = _layers(state)
     original = (weights[0].shape[1], *(w.shape[0] for w in weights))
     inputs = torch.arange(weights[0].shape[1])
     while True:
