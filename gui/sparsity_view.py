@@ -106,7 +106,12 @@ class SparsityReadout(QGroupBox):
     def _show_compacted(self, model: CurrentModel | None) -> None:
         """What the current model compacts to, once measured (with its evaluation)."""
         small = model.compacted if model is not None else None
-        self.compacted.setText("" if small is None else f"Compacts to {small.describe().split(' -> ')[1]}")
+        if small is None:
+            self.compacted.setText("")
+        elif small.sizes == small.original:
+            self.compacted.setText("No input pixel or unit is idle yet: nothing to compact")
+        else:
+            self.compacted.setText(f"Compacts to {small.describe().split(' -> ')[1]}")
 
     def set_method(self, method: str) -> None:
         """Show the L1 method the settings hold (the switch and the settings stay as one)."""

@@ -266,7 +266,7 @@ def test_weights_tab_shows_which_input_pixels_are_still_used(qtbot, window, mode
     assert mask.pixelColor(0, 0).value() == 0  # a corner pixel: black, ignored
 
 
-def test_the_readout_says_what_the_current_model_compacts_to(qtbot, window, balanced, tmp_path):
+def test_the_readout_says_what_the_current_model_compacts_to(qtbot, window, balanced, model_file, tmp_path):
     config, state, ended = balanced
     sparse = {name: t.clone() for name, t in state.items()}
     sparse["layers.1.weight"][:, :100] = 0  # 100 pixels no unit looks at
@@ -274,6 +274,8 @@ def test_the_readout_says_what_the_current_model_compacts_to(qtbot, window, bala
     path = tmp_path / "sparse.safetensors"
     save_model(path, model_from_state(sparse), config, {"step": ended.step, "epoch": 3.0})
     assert window.sparsity.compacted.text() == ""
+    load(qtbot, window, model_file)  # the dense Balanced model: every pixel is read
+    assert window.sparsity.compacted.text() == "No input pixel or unit is idle yet: nothing to compact"
     load(qtbot, window, path)
     qtbot.waitUntil(lambda: window.sparsity.compacted.text() != "", timeout=10_000)
     small = compact(sparse)

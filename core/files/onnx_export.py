@@ -7,7 +7,8 @@ nodes, exact and fast, where the PyTorch exporter traced for seconds. It takes t
     probabilities   float32 [N, 10], the softmax of
     logits          float32 [N, 10]
 
-and, compacted, selects the pixels it reads inside (Gather), so a caller need not know which.
+and, compacted, gives the pixels it does not read a weight of zero inside, so a caller need
+not know which.
 onnx and onnxruntime come with the optional extra: pip install 'l1-trainer[export]'.
 """
 
@@ -69,10 +70,6 @@ def onnx_model(compacted: Compacted, description: str) -> onnx.ModelProto:
     nodes = [helper.make_node("Reshape", ["images", "flat_shape"], ["pixels"])]
     tensors = [numpy_helper.from_array(np.array([-1, SIDE * SIDE], np.int64), "flat_shape")]
     h = "pixels"
-    if len(compacted.inputs) < SIDE * SIDE:
-        tensors.append(numpy_helper.from_array(compacted.inputs.numpy().astype(np.int64), "kept_pixels"))
-        nodes.append(helper.make_node("Gather", ["pixels", "kept_pixels"], ["kept"], axis=1))
-        h = "kept"
     for j, (weight, bias) in enumerate(compacted.layers):
         if j:
             nodes.append(helper.make_node("Relu", [h], [f"relu{j}"]))
@@ -80,7 +77,10 @@ def onnx_model(compacted: Compacted, description: str) -> onnx.ModelProto:
         out = "logits" if j == len(compacted.layers) - 1 else f"layer{j + 1}"
         tensors += [numpy_helper.from_array(weight.numpy().astype(np.float32), f"weight{j + 1}"),
                     numpy_helper.from_array(bias.numpy().astype(np.float32), f"bias{j + 1}")]
-        nodes.append(helper.make_node("Gemm", [h, f"weight{j + 1}", f"bias{j + 1}"], [out], transB=1))
+        first = f"weight{j + 1}"
+        if j == 0 and len(compacted.inputs) < SIDE * SIDE:
+            first = _spread_over_the_image(compacted, nodes, tensors)
+        nodes.append(helper.make_node("Gemm", [h, first, f"bias{j + 1}"], [out], transB=1))
         h = out
     nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1))
     classes = compacted.sizes[-1]
@@ -97,6 +97,23 @@ def onnx_model(compacted: Compacted, description: str) -> onnx.ModelProto:
     return model
 
 
+def _spread_over_the_image(compacted: Compacted, nodes: list[onnx.NodeProto],
+                           tensors: list[onnx.TensorProto]) -> str:
+    """The first layer's weights for the kept pixels, placed in a (units, 784) matrix of zeros
+    inside the graph. Every input of these nodes is a constant, so ONNX Runtime computes the
+    matrix once when it loads the model; the file stores only the kept pixels' weights, and each
+    image is read in one product (selecting its pixels with a Gather was 5x slower)."""
+    units = compacted.sizes[1]
+    tensors += [numpy_helper.from_array(compacted.inputs.numpy().astype(np.int64)[None], "kept_pixels"),
+                numpy_helper.from_array(np.array([units, SIDE * SIDE], np.int64), "image_weights_shape"),
+                numpy_helper.from_array(np.array([units, len(compacted.inputs)], np.int64), "kept_shape")]
+    nodes += [helper.make_node("ConstantOfShape", ["image_weights_shape"], ["no_weights"]),
+              helper.make_node("Expand", ["kept_pixels", "kept_shape"], ["kept_columns"]),
+              helper.make_node("ScatterElements", ["no_weights", "kept_columns", "weight1"], ["image_weight1"],
+                               axis=1)]
+    return "image_weight1"
+
+
 def export_onnx(compacted: Compacted, description: str, images: torch.Tensor,
                 expected: torch.Tensor, tolerance: float = 1e-5) -> OnnxExport:
     """The file's bytes, once ONNX Runtime has run it on `images` (N, 784) and given
@@ -109,5 +126,5 @@ def export_onnx(compacted: Compacted, description: str, images: torch.Tensor,
     if not difference <= tolerance:
         raise ExportError(f"the exported model's probabilities differ from the app's by {difference:.2g} "
                           f"(at most {tolerance:g} allowed); nothing was written")
-    numbers = sum(int(np.prod(t.dims)) for t in model.graph.initializer if t.name != "flat_shape")
+    numbers = sum(int(np.prod(t.dims)) for t in model.graph.initializer if not t.name.endswith("_shape"))
     return OnnxExport(data, compacted, numbers, difference, len(images))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import datetime
+import json
 from collections.abc import Sequence
 from importlib.resources import files
 from string import Template
@@ -30,8 +31,8 @@ def run_script(config: TrainConfig, changes: Sequence[Change], title: str, sourc
         TITLE=_one_line(title[:1].upper() + title[1:]), VERSION=app_version(),
         DATE=datetime.date.today().isoformat(), SOURCE=_one_line(source), FILE=_one_line(file_name),
         HIDDEN_TEXT="-".join(map(str, config.hidden_sizes)),
-        L1_WEIGHT=repr(config.l1_weight), L2_WEIGHT=repr(config.l2_weight), L1_METHOD=repr(config.l1_method),
-        PENALIZE_BIASES=repr(config.penalize_biases), LR=repr(config.lr), OPTIMIZER=repr(config.optimizer),
+        L1_WEIGHT=repr(config.l1_weight), L2_WEIGHT=repr(config.l2_weight), L1_METHOD=json.dumps(config.l1_method),
+        PENALIZE_BIASES=repr(config.penalize_biases), LR=repr(config.lr), OPTIMIZER=json.dumps(config.optimizer),
         WEIGHT_DECAY=repr(config.weight_decay), MOMENTUM=repr(config.momentum),
         BATCH_SIZE=repr(config.batch_size), EPOCHS=repr(config.epochs), TRAIN_IMAGES=repr(config.train_size),
         HIDDEN_SIZES=repr(tuple(config.hidden_sizes)), SEED=repr(config.seed), AUGMENT=repr(config.augment),
