@@ -34,7 +34,7 @@ IMPORTED = time.perf_counter()
 
 from l1_trainer.core.files.data import load_mnist  # noqa: E402
 from l1_trainer.core.training.config import PRESETS, TrainConfig  # noqa: E402
-from l1_trainer.core.training.dataset import MnistTensors  # noqa: E402
+from l1_trainer.core.training.dataset import MnistTensors, unit_float  # noqa: E402
 from l1_trainer.core.training.devices import available_devices  # noqa: E402
 from l1_trainer.core.training.engine import Trainer  # noqa: E402
 from l1_trainer.core.training.events import EpochMetrics  # noqa: E402
@@ -95,9 +95,9 @@ def steps_epoch(step: FastStep | ReferenceStep, batches: list[tuple[torch.Tensor
 def eager_against_graphed(data: MnistTensors, config: TrainConfig, device: torch.device, epochs: int) -> None:
     on_device = data.to(device, train_subset=config.train_subset)
     n = config.steps_per_epoch * config.batch_size
-    order = torch.randperm(len(on_device.train_x), generator=torch.Generator().manual_seed(0)).to(device)
-    batches = [(on_device.train_x[order[i:i + config.batch_size]], on_device.train_y[order[i:i + config.batch_size]])
-               for i in range(0, min(n, len(order)), config.batch_size)]
+    order = torch.randperm(len(on_device.train_images), generator=torch.Generator().manual_seed(0)).to(device)
+    picks = [order[i:i + config.batch_size] for i in range(0, min(n, len(order)), config.batch_size)]
+    batches = [(unit_float(on_device.train_images[pick]), on_device.train_y[pick]) for pick in picks]
     template = build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed))
     lr = torch.tensor(config.lr, device=device)
     kinds = {"eager (written out)": FastStep(template, config, [config.l1_weight], [0.0], device, lr=lr),

@@ -16,6 +16,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from l1_trainer.core.files.data import load_mnist
 from l1_trainer.core.training.config import PRESETS
+from l1_trainer.core.training.dataset import unit_float
 from l1_trainer.core.training.fast_step import FastStep
 from l1_trainer.core.training.model import build_model
 
@@ -31,7 +32,7 @@ def main() -> None:
     device = torch.device(args.device)
     config = PRESETS["balanced"].replace(device=args.device)
     data = load_mnist("cpu").to(device)
-    x, y = data.train_x[: config.batch_size], data.train_y[: config.batch_size]
+    x, y = unit_float(data.train_images[: config.batch_size]), data.train_y[: config.batch_size]
     template = build_model(config.hidden_sizes, torch.Generator().manual_seed(0))
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     for k in args.models:

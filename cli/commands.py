@@ -118,6 +118,9 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
                         help="randomly rotate, shift, scale, slant and thicken the training digits")
     parser.add_argument("--autograd", action="store_true",
                         help="train with autograd and torch.optim, the readable reference step (slower)")
+    parser.add_argument("--notebook-exact", action="store_true",
+                        help="AdamW computed as the notebook's loop computes it, to the last digits "
+                        "(slower; the seed preset's); otherwise PyTorch's fused AdamW")
     parser.add_argument("--data-dir", type=Path, help="a torchvision-style MNIST root")
     parser.add_argument("--threads", type=int,
                         help=f"CPU threads for PyTorch, 1 to {_cores()} (default: 1, or half the cores "
@@ -136,7 +139,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     }
     if getattr(args, "weights_only", False):
         changes["penalize_biases"] = False
-    for flag in ("augment", "autograd"):
+    for flag in ("augment", "autograd", "notebook_exact"):
         if getattr(args, flag, False):
             changes[flag] = True
     try:
@@ -576,4 +579,5 @@ def _describe(c: TrainConfig, l1_weight: bool = True) -> str:
                  if l1_weight else "")
     return (penalties + f"lr {c.lr:g}, {c.epochs} epoch(s), batch {c.batch_size}, {c.optimizer}, "
             f"{c.l1_method}, seed {c.seed}, {c.train_size:,} training images"
-            + (", augmented" if c.augment else "") + (", autograd step" if c.autograd else ""))
+            + (", augmented" if c.augment else "") + (", autograd step" if c.autograd else "")
+            + (", notebook-exact" if c.notebook_exact else ""))

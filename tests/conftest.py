@@ -13,6 +13,8 @@ os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="l1-trainer-test-config-
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="l1-trainer-test-data-")
 # The run history too: runs the tests make never reach the user's.
 os.environ["L1_TRAINER_DATA"] = tempfile.mkdtemp(prefix="l1-trainer-test-runs-")
+# And the unpacked MNIST (core/files/mnist_cache.py).
+os.environ["L1_TRAINER_CACHE"] = tempfile.mkdtemp(prefix="l1-trainer-test-cache-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

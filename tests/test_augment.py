@@ -12,6 +12,7 @@ from l1_trainer.core.app.records import RunRecord
 from l1_trainer.core.training import augment
 from l1_trainer.core.training.augment import Augmenter
 from l1_trainer.core.training.batches import Batches, shuffled_indices
+from l1_trainer.core.training.dataset import unit_float
 from l1_trainer.core.training.engine import Trainer
 from l1_trainer.core.training.events import EpochMetrics
 
@@ -34,7 +35,7 @@ def augmented(images, monkeypatch, **shares):
 
 
 def test_strokes_grow_in_one_share_and_shrink_in_another(mnist, monkeypatch):
-    original = mnist.train_x[:1000]
+    original = unit_float(mnist.train_images[:1000])
     x = augmented(original, monkeypatch, WARPED=0.0, THICKER=0.3, THINNER=0.2)
     ink = x.sum(1) - original.sum(1)
     assert (ink[:300] >= 0).all() and ink[:300].mean() > 10
@@ -43,7 +44,7 @@ def test_strokes_grow_in_one_share_and_shrink_in_another(mnist, monkeypatch):
 
 
 def test_warps_move_ink_without_losing_it(mnist, monkeypatch):
-    original = mnist.train_x[:1000]
+    original = unit_float(mnist.train_images[:1000])
     x = augmented(original, monkeypatch, WARPED=0.6, THICKER=0.0, THINNER=0.0)
     kept = x[:600].sum(1) / original[:600].sum(1)
     assert 0.8 < kept.median() < 1.2  # a digit, not a blur or a blank
@@ -70,7 +71,8 @@ def test_batches_keep_the_notebooks_shuffle_with_augmentation_on_or_off(mnist, s
         parts = [[t.clone() for t in batches.batch(b)] for b in range(config.steps_per_epoch)]
         seen[on] = (torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts]))
     perm = shuffled_indices(torch.Generator().manual_seed(7), 1000)
-    assert torch.equal(seen[False][0], mnist.train_x[perm]) and torch.equal(seen[False][1], mnist.train_y[perm])
+    assert torch.equal(seen[False][0], unit_float(mnist.train_images[perm]))
+    assert torch.equal(seen[False][1], mnist.train_y[perm])
     assert torch.equal(seen[True][1], mnist.train_y[perm])  # same digits in the same order
     assert not torch.equal(seen[True][0], seen[False][0])
 

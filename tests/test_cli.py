@@ -446,3 +446,10 @@ def test_train_with_the_autograd_step(run):
     code, out, err = run("train", "--autograd", "--epochs", "1", "--train-subset", "640", "--lr", "1e-3")
     assert code == 0, err
     assert "autograd step" in out.splitlines()[0] and "Training process has finished." in out
+
+
+@pytest.mark.parametrize(("argv", "exact"), [(["train"], False), (["train", "--notebook-exact"], True),
+                                             (["train", "--preset", "seed"], True),
+                                             (["sweep", "--notebook-exact"], True)])
+def test_notebook_exact_arithmetic_is_the_seed_presets_or_asked_for(argv, exact):
+    assert cli.config_from_args(cli.build_parser().parse_args(argv)).notebook_exact is exact

@@ -27,6 +27,7 @@ from l1_trainer.core.training.config import PRESETS, TrainConfig
         ("train_subset", 0),
         ("train_subset", 70_000),
         ("log_every", 0),
+        ("notebook_exact", 1),
         ("hidden_sizes", ()),
         ("hidden_sizes", (64, 0)),
         ("hidden_sizes", (30_000, 30_000)),  # a crafted model file's claim: 4 GB to build
@@ -62,6 +63,8 @@ def test_seed_preset_is_the_notebooks_settings():
     assert (seed.seed, seed.batch_size, seed.lr, seed.l1_weight, seed.epochs) == (42, 64, 1e-4, 1.0, 5)
     assert (seed.optimizer, seed.weight_decay, seed.penalize_biases) == ("adamw", 0.01, True)
     assert seed.hidden_sizes == (64, 32)
+    # Only the Seed preset pays for the notebook's own AdamW arithmetic.
+    assert [key for key, preset in PRESETS.items() if preset.notebook_exact] == ["seed"]
 
 
 def test_replace_validates_and_counts_steps():

@@ -1,3 +1,4 @@
+import errno
 import gzip
 import os
 import shutil
@@ -5,12 +6,24 @@ import shutil
 import pytest
 import torch
 
-from l1_trainer.core.files.data import BUNDLED_MNIST, RAW_FILES, DataError, load_mnist
+from l1_trainer.core.files import mnist_cache
+from l1_trainer.core.files.data import BUNDLED_MNIST, RAW_FILES, DataError, expected_sums, load_mnist
+from l1_trainer.core.files.mnist_cache import CACHE_ENV
+from l1_trainer.core.training.dataset import unit_float
 
 
 @pytest.fixture()
-def bundle(tmp_path):
-    """A writable copy of the bundled files, to damage one at a time."""
+def cache(tmp_path, monkeypatch):
+    """An empty cache folder of this test's own."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_ENV, str(folder))
+    return folder
+
+
+@pytest.fixture()
+def bundle(tmp_path, cache):
+    """A writable copy of the bundled files, to damage one at a time (with a cache that does
+    not hold them yet)."""
     target = tmp_path / "bundle"
     target.mkdir()
     for name in [*(f"{f}.gz" for f in RAW_FILES), "SHA256SUMS"]:
@@ -30,15 +43,16 @@ def raw_root(tmp_path_factory):
 
 
 def test_bundled_splits_have_mnist_shapes_and_tensors_like_to_tensor(mnist, raw_root):
-    assert mnist.train_x.shape == (60_000, 784) and mnist.test_x.shape == (10_000, 784)
-    assert mnist.train_x.dtype == torch.float32 and mnist.train_y.dtype == torch.int64
-    assert 0.0 == mnist.train_x.min().item() and mnist.train_x.max().item() == 1.0
+    assert mnist.train_images.shape == (60_000, 784) and mnist.test_x.shape == (10_000, 784)
+    assert mnist.train_images.dtype == torch.uint8 and mnist.test_x.dtype == torch.float32
+    assert mnist.train_y.dtype == torch.int64
+    assert 0 == mnist.train_images.min().item() and mnist.train_images.max().item() == 255
     assert set(mnist.train_y.unique().tolist()) == set(range(10))
 
     from torchvision.datasets import MNIST
     from torchvision.transforms import ToTensor
 
-    for train, x, y in ((True, mnist.train_x, mnist.train_y), (False, mnist.test_x, mnist.test_y)):
+    for train, x, y in ((True, unit_float(mnist.train_images), mnist.train_y), (False, mnist.test_x, mnist.test_y)):
         reference = MNIST(str(raw_root), train=train, transform=ToTensor())
         assert torch.equal(reference.targets, y)
         for i in (0, 1234, 9999):
@@ -136,6 +150,68 @@ def test_user_data_dir_odd_files_fail_at_once(tmp_path, raw_root, kind):
 
 def test_subset_and_device_copy(mnist):
     small = mnist.to("cpu", train_subset=100)
-    assert small.train_x.shape == (100, 784) and small.train_y.shape == (100,)
-    assert torch.equal(small.train_x, mnist.train_x[:100])
+    assert small.train_images.shape == (100, 784) and small.train_y.shape == (100,)
+    assert torch.equal(small.train_images, mnist.train_images[:100])
     assert small.test_x.shape == (10_000, 784)
+
+
+def _same(a, b):
+    return all(torch.equal(getattr(a, f), getattr(b, f)) for f in ("train_images", "train_y", "test_x", "test_y"))
+
+
+def test_a_start_after_the_first_reads_the_unpacked_cache(bundle, cache, mnist):
+    sums = expected_sums(bundle)
+    assert _same(load_mnist(bundle=bundle), mnist)
+    assert sorted(p.name for p in cache.iterdir()) == sorted(f"{sums[n]}.idx" for n in RAW_FILES)
+    for name in RAW_FILES:  # the bundle gone: the cache alone gives the same tensors
+        (bundle / f"{name}.gz").write_bytes(b"")
+    assert _same(load_mnist(bundle=bundle), mnist)
+
+
+def test_a_damaged_cache_file_is_not_used_but_replaced(bundle, cache, mnist):
+    load_mnist(bundle=bundle)
+    damaged = cache / f"{expected_sums(bundle)['train-labels-idx1-ubyte']}.idx"
+    data = bytearray(damaged.read_bytes())
+    data[100] = (data[100] + 1) % 10  # one label changed
+    damaged.write_bytes(bytes(data))
+    assert _same(load_mnist(bundle=bundle), mnist)
+    assert damaged.read_bytes() != bytes(data)  # written afresh from the bundle
+
+
+def test_links_in_the_cache_are_not_followed(bundle, cache, tmp_path, mnist):
+    load_mnist(bundle=bundle)
+    name = f"{expected_sums(bundle)['t10k-labels-idx1-ubyte']}.idx"
+    elsewhere = tmp_path / "elsewhere.idx"
+    (cache / name).rename(elsewhere)
+    (cache / name).symlink_to(elsewhere)  # the right bytes, behind a link
+    (bundle / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz is missing"):
+        load_mnist(bundle=bundle)  # the link was not read
+    shutil.copy(BUNDLED_MNIST / "t10k-labels-idx1-ubyte.gz", bundle)
+    assert _same(load_mnist(bundle=bundle), mnist)
+    assert not (cache / name).is_symlink() and elsewhere.read_bytes() == (cache / name).read_bytes()
+
+
+def test_a_cache_folder_that_is_a_link_is_neither_read_nor_written(bundle, cache, tmp_path, mnist):
+    real = tmp_path / "real"
+    real.mkdir()
+    cache.symlink_to(real)
+    assert _same(load_mnist(bundle=bundle), mnist)
+    assert list(real.iterdir()) == []
+
+
+def test_a_full_disk_under_the_cache_costs_nothing_but_time(bundle, cache, mnist, monkeypatch):
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(mnist_cache, "write_private", full)
+    assert _same(load_mnist(bundle=bundle), mnist)
+    assert list(cache.iterdir()) == []
+
+
+def test_files_of_another_bundle_are_removed(bundle, cache):
+    cache.mkdir()
+    stale = cache / f"{'0' * 64}.idx"
+    stale.write_bytes(b"old")
+    load_mnist(bundle=bundle)
+    assert not stale.exists() and len(list(cache.iterdir())) == len(RAW_FILES)

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from l1_trainer.core.training.batches import shuffled_indices
 from l1_trainer.core.training.config import PRESETS
+from l1_trainer.core.training.dataset import unit_float
 from l1_trainer.core.training.engine import Control, Trainer
 from l1_trainer.core.training.events import (
     Diverged,
@@ -234,7 +235,7 @@ def test_live_values_are_validated(mnist, small_config):
 def test_non_finite_loss_fails_and_keeps_the_last_finite_weights(mnist, small_config, l1, l2, advice):
     config = small_config.replace(epochs=1, l1_weight=l1, l2_weight=l2)
     poisoned_sample = 1000
-    train_x = mnist.train_x[: config.train_size].clone()
+    train_x = unit_float(mnist.train_images[: config.train_size])
     train_x[poisoned_sample, 0] = math.nan
     data = type(mnist)(train_x, mnist.train_y[: config.train_size], mnist.test_x, mnist.test_y)
     rng = torch.Generator().manual_seed(config.seed)
@@ -291,7 +292,7 @@ def test_engine_follows_the_notebook_loop_step_by_step(mnist, preset):
     images instead of 64 passed this comparison."""
     config = PRESETS[preset].replace(epochs=2, train_subset=3200, device="cpu")
     n = config.train_size
-    dataset = TensorDataset(mnist.train_x[:n].reshape(n, 1, 28, 28), mnist.train_y[:n])
+    dataset = TensorDataset(unit_float(mnist.train_images[:n]).reshape(n, 1, 28, 28), mnist.train_y[:n])
     expected = []
     notebook_loop(lambda: DataLoader(dataset, batch_size=64, shuffle=True), epochs=2,
                   on_step=lambda loss, l1: expected.append((loss, l1)), l1_weight=config.l1_weight,
@@ -438,7 +439,7 @@ def test_train_accuracy_is_measured_on_the_training_images(mnist, small_config):
     model.load_state_dict(trainer.latest_weights().state)
     n = config.train_size
     with torch.no_grad():
-        train = (model(mnist.train_x[:n]).argmax(1) == mnist.train_y[:n]).float().mean().item()
+        train = (model(unit_float(mnist.train_images[:n])).argmax(1) == mnist.train_y[:n]).float().mean().item()
         test = (model(mnist.test_x).argmax(1) == mnist.test_y).float().mean().item()
     assert metrics.train_accuracy[0] == pytest.approx(train, abs=1.5 / n)  # a tie may round apart
     assert metrics.test_accuracy[0] == pytest.approx(test, abs=1.5 / len(mnist.test_y))

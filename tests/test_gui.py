@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QWidget
 from l1_trainer.core.app.records import Kind
 from l1_trainer.core.app.session import AppState
 from l1_trainer.core.training.config import PRESETS
-from l1_trainer.core.training.dataset import MnistTensors
+from l1_trainer.core.training.dataset import MnistTensors, unit_float
 from l1_trainer.core.training.engine import Trainer
 from l1_trainer.core.training.events import RunEnded
 from l1_trainer.gui.window import MainWindow
@@ -323,6 +323,17 @@ def test_presets_fill_the_controls(window):
     assert controls.l1_weight.value() == pytest.approx(1e-3) and select.currentData() == "sparse"
 
 
+def test_the_seed_preset_ticks_notebook_exact_and_the_box_sets_it(window):
+    box = named(window, "notebookExactCheck")
+    assert not box.isChecked() and not window.session.settings.config().notebook_exact
+    select = named(window, "presetSelect")
+    select.setCurrentIndex(select.findData("seed"))
+    assert box.isChecked() and window.session.settings.config().notebook_exact
+    box.setChecked(False)
+    assert not window.session.settings.config().notebook_exact
+    assert window.session.settings["preset"] == ""  # custom: no longer the Seed preset's settings
+
+
 def test_augment_is_a_setting_and_off_in_the_notebook_preset(window):
     box = named(window, "augmentCheck")
     assert not window.session.settings.config().augment
@@ -334,7 +345,7 @@ def test_augment_is_a_setting_and_off_in_the_notebook_preset(window):
 
 
 def test_failed_run_shows_its_reason_and_keeps_the_curves(qtbot, tmp_path, mnist):
-    train_x = mnist.train_x[:1280].clone()
+    train_x = unit_float(mnist.train_images[:1280])
     train_x[:, 0] = float("nan")  # every batch is poisoned: the loss is NaN at step 1
     data = MnistTensors(train_x, mnist.train_y[:1280], mnist.test_x, mnist.test_y)
     window = make_window(qtbot, tmp_path / "fail.ini", data)

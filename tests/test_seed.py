@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from l1_trainer.cli import commands as cli
+from l1_trainer.core.training.dataset import unit_float
 
 from seed_notebook import notebook_loop, shuffled_batches
 
@@ -49,7 +50,7 @@ def test_seed_preset_reproduces_the_notebooks_own_loop_and_table(capsys, mnist, 
 
     # The notebook's cell 6 on the same images (the values ToTensor gives, tests/test_data.py),
     # in its DataLoader's order (the next test).
-    images = mnist.train_x.reshape(-1, 1, 28, 28)
+    images = unit_float(mnist.train_images).reshape(-1, 1, 28, 28)
     reference = _losses("\n".join(notebook_loop(lambda: shuffled_batches(images, mnist.train_y))))
 
     threads = torch.get_num_threads()
@@ -66,7 +67,7 @@ def test_seed_preset_reproduces_the_notebooks_own_loop_and_table(capsys, mnist, 
 
 
 def test_the_reference_gets_the_notebooks_dataloader_batches(mnist):
-    x, y = mnist.train_x[:1000].reshape(-1, 1, 28, 28), mnist.train_y[:1000]
+    x, y = unit_float(mnist.train_images[:1000]).reshape(-1, 1, 28, 28), mnist.train_y[:1000]
     torch.manual_seed(42)
     theirs = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)
     expected = [batch for _ in range(2) for batch in theirs]

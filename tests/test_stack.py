@@ -80,9 +80,9 @@ def test_models_are_checked_and_restored_one_by_one():
     with torch.no_grad():
         stack.blocks["layers.3.weight"][1, 0, 0] = float("nan")
         stack.blocks["layers.1.bias"][2, 0] = 5.0
-    assert stack.finite().tolist() == [True, False, True]
+    assert stack.checks(1e-3)[0].tolist() == [1.0, 0.0, 1.0]
     stack.copy_models(stack.param.data, saved, torch.tensor([False, True, False]))
-    assert stack.finite().all()
+    assert stack.checks(1e-3)[0].tolist() == [1.0, 1.0, 1.0]
     assert stack.blocks["layers.1.bias"][2, 0] == 5.0  # model 2 was not restored
 
 
@@ -92,3 +92,20 @@ def test_without_l2_the_step_does_no_l2_work():
     assert not terms.uses_l2 and terms.values()[1].tolist() == [0.0]
     terms.set_weights([1e-3], [1e-4])
     assert terms.uses_l2 and terms.values()[1].item() > 0
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_checks_count_each_models_zeros_and_spot_a_non_finite_parameter(k):
+    stack = _stack(k, hidden=(8, 5))
+    with torch.no_grad():
+        stack.blocks["layers.1.weight"][-1, :3] = 0.0  # three whole rows of the last model
+        stack.blocks["layers.3.weight"][0, 0, :4] = 1e-4  # near zero, not zero
+        stack.blocks["layers.5.bias"][-1, 2] = float("inf")  # a bias: no weight count changes
+    checks = stack.checks(1e-3)
+    assert checks.shape == (3, k)
+    for m, state in enumerate(stack.state_dicts()):
+        weights = list(weight_matrices(state).values())
+        assert checks[0, m] == float(all(torch.isfinite(t).all() for t in state.values()))
+        assert checks[1, m] == sum(int((w.abs() <= 1e-3).sum()) for w in weights)
+        assert checks[2, m] == sum(int((w == 0).sum()) for w in weights) >= (3 * 784 if m == k - 1 else 0)
+    assert checks[0].tolist() == [1.0] * (k - 1) + [0.0]

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from l1_trainer.core.training.config import PRESETS
+from l1_trainer.core.training.dataset import unit_float
 from l1_trainer.core.training.fast_step import FastStep
 from l1_trainer.core.training.graphed_step import GraphedStep
 from l1_trainer.core.training.model import build_model
@@ -16,13 +17,14 @@ from l1_trainer.core.training.reference_step import ReferenceStep
 
 def notebook_run(config, l1, l2, batches):
     """The notebook's way, written as it writes it: nn.Linear, autograd and torch.optim over
-    each parameter, one model."""
+    each parameter, one model; AdamW fused unless the config asks for the notebook's arithmetic."""
     model = build_model(config.hidden_sizes, torch.Generator().manual_seed(config.seed))
     if config.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                               weight_decay=config.weight_decay)
     else:
-        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                fused=not config.notebook_exact)
     for x, y in batches:
         opt.zero_grad()
         params = torch.cat([p.view(-1) for p in model.parameters()])
@@ -34,7 +36,7 @@ def notebook_run(config, l1, l2, batches):
 
 def batches(mnist, n, sizes=(64, 64, 64, 17)):
     starts = [sum(sizes[:i]) for i in range(len(sizes))]
-    return [(mnist.train_x[s : s + k], mnist.train_y[s : s + k]) for s, k in zip(starts, sizes)][:n]
+    return [(unit_float(mnist.train_images[s : s + k]), mnist.train_y[s : s + k]) for s, k in zip(starts, sizes)][:n]
 
 
 def trained(step_type, config, pairs, data, **kwargs):
@@ -45,9 +47,10 @@ def trained(step_type, config, pairs, data, **kwargs):
     return step, outputs
 
 
+@pytest.mark.parametrize("exact", [True, False])
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
-def test_the_reference_step_is_the_notebooks_loop(mnist, optimizer):
-    config = PRESETS["balanced"].replace(optimizer=optimizer, l2_weight=1e-3)
+def test_the_reference_step_is_the_notebooks_loop(mnist, optimizer, exact):
+    config = PRESETS["balanced"].replace(optimizer=optimizer, l2_weight=1e-3, notebook_exact=exact)
     data = batches(mnist, 4)  # the last one partial, as an epoch's last batch
     step, _ = trained(ReferenceStep, config, [(1e-4, 1e-3)], data)
     for name, value in notebook_run(config, 1e-4, 1e-3, data).items():

@@ -117,7 +117,7 @@ def test_a_penalty_that_overflows_is_a_divergence_even_with_finite_loss_and_weig
     MNIST, they leave the cross-entropy finite: only the penalty tells."""
     config = PRESETS["balanced"].replace(epochs=1, train_subset=640, device="cpu")
     trainer = Trainer(config, mnist, l1_weights=[1e-4, 1e-4])
-    assert not mnist.train_x[:, 0].any()
+    assert not mnist.train_images[:, 0].any()
     with torch.no_grad():
         trainer.stack.blocks["layers.1.weight"][1, :2, 0] = 3e38
     events = _run(trainer)

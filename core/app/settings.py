@@ -39,6 +39,7 @@ class Values:
     seed: int = 42
     penalize_biases: bool = True
     augment: bool = False
+    notebook_exact: bool = False  # the Seed preset's: the notebook's arithmetic, slower
     threshold: float = 1e-3  # |w| at or below it counts as near zero
 
     @classmethod
@@ -47,7 +48,7 @@ class Values:
         c = PRESETS[key]
         return cls(key, key in COMPARED_PRESETS, c.l1_weight, c.l1_method, c.l2_weight, c.lr, c.epochs,
                    c.train_size, c.batch_size, c.weight_decay, c.optimizer, device, c.seed,
-                   c.penalize_biases, c.augment, c.l1_threshold)
+                   c.penalize_biases, c.augment, c.notebook_exact, c.l1_threshold)
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Values))
@@ -100,7 +101,8 @@ class Settings:
             epochs=v.epochs, batch_size=v.batch_size,
             train_subset=None if v.train_images >= MNIST_TRAIN_SIZE else v.train_images,
             optimizer=v.optimizer, device=v.device, seed=v.seed, penalize_biases=v.penalize_biases,
-            augment=v.augment, l1_method=v.l1_method, l1_threshold=v.threshold)
+            augment=v.augment, notebook_exact=v.notebook_exact, l1_method=v.l1_method,
+            l1_threshold=v.threshold)
 
     def _check(self, name: str, value: Any) -> None:
         if name not in TYPES:
@@ -133,7 +135,7 @@ def batch_problem(v: Values) -> str:
 # The settings that are a TrainConfig field (checked by it), by that field's name.
 _CONFIG_FIELDS = {name: name for name in ("l1_weight", "l1_method", "l2_weight", "lr", "epochs", "batch_size",
                                           "weight_decay", "optimizer", "device", "seed", "penalize_biases",
-                                          "augment")} | {"threshold": "l1_threshold"}
+                                          "augment", "notebook_exact")} | {"threshold": "l1_threshold"}
 
 
 def _typed(value: Any, kind: type) -> Any:

@@ -1,9 +1,9 @@
 """MNIST as tensors, from the files shipped in resources/mnist or a torchvision-style folder.
 
-The bundled `.gz` files hold MNIST's original bytes (recompressed). They are unpacked in
-memory, checked against the published SHA-256 of the decompressed files and parsed (IDX
-format) straight into tensors. Nothing is written to disk, so there is no cache folder that
-could be missing, read-only, full or half-written.
+The bundled `.gz` files hold MNIST's original bytes (recompressed). They are unpacked,
+checked against the published SHA-256 of the decompressed files and parsed (IDX format)
+straight into tensors. The unpacked bytes are kept in the user's cache folder (mnist_cache.py),
+so that later starts read and hash them instead of gunzipping; the bundle stays the source.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import torch
 
 from .. import lazy
 from ..errors import ExplainedError
-from ..training.dataset import MnistTensors
+from ..training.dataset import MnistTensors, unit_float
+from . import mnist_cache
 from .reading import NotAFile, TooLarge, read_regular
 from .resources import resource
 
@@ -87,6 +88,8 @@ def load_mnist(
         read, advice = _read_raw, "replace it with MNIST's own file"
 
     def verified(name: str, source: Traversable) -> torch.Tensor:
+        if data_dir is None and (cached := mnist_cache.read_cached(sums[name], MAX_RAW_BYTES)) is not None:
+            return _parse_idx(cached, source)
         data = read(source)
         actual = hashlib.sha256(data).hexdigest()
         if actual != sums[name]:
@@ -94,15 +97,17 @@ def load_mnist(
                 f"{source} does not hold the original MNIST bytes: SHA-256 {actual[:16]}..., "
                 f"expected {sums[name][:16]}... (file truncated or altered); {advice}"
             )
+        if data_dir is None:
+            mnist_cache.store(sums[name], data, set(sums.values()))
         return _parse_idx(data, source)
 
     # zlib and hashlib release the GIL: the four files unpack and verify side by side.
     with ThreadPoolExecutor(max_workers=len(RAW_FILES)) as pool:
-        train_x, train_y, test_x, test_y = pool.map(verified, RAW_FILES, sources)
+        train_images, train_y, test_images, test_y = pool.map(verified, RAW_FILES, sources)
     return MnistTensors(
-        train_x=_as_float_images(train_x, device),
+        train_images=_flat(train_images).to(device),
         train_y=train_y.long().to(device),
-        test_x=_as_float_images(test_x, device),
+        test_x=unit_float(_flat(test_images).to(device)),
         test_y=test_y.long().to(device),
     )
 
@@ -117,8 +122,9 @@ def _download(root: Path) -> None:
         raise DataError(f"downloading MNIST into {root} failed: {reason}") from exc
 
 
-def _parse_idx(data: bytes, source: Traversable) -> torch.Tensor:
-    """An IDX file of unsigned bytes as a tensor of its declared shape."""
+def _parse_idx(data: bytes | bytearray, source: Traversable) -> torch.Tensor:
+    """An IDX file of unsigned bytes as a tensor of its declared shape (sharing a bytearray's
+    memory; copied out of read-only bytes)."""
     ndim = data[3] if len(data) >= 4 else 0
     header = 4 + 4 * ndim
     if len(data) < header or data[:3] != bytes([0, 0, _IDX_UBYTE]):
@@ -127,12 +133,12 @@ def _parse_idx(data: bytes, source: Traversable) -> torch.Tensor:
     array = np.frombuffer(data, dtype=np.uint8, offset=header)
     if array.size != int(np.prod(shape)):
         raise DataError(f"{source} holds {array.size} values, its header says {shape}")
-    return torch.from_numpy(array.reshape(shape).copy())  # a copy: the bytes are read-only
+    return torch.from_numpy(array.reshape(shape) if array.flags.writeable else array.reshape(shape).copy())
 
 
-def _as_float_images(images: torch.Tensor, device: torch.device | str) -> torch.Tensor:
-    # Same values as torchvision's ToTensor (float, then / 255), flattened once for the MLP.
-    return images.to(device).reshape(images.shape[0], -1).float().div_(255)
+def _flat(images: torch.Tensor) -> torch.Tensor:
+    """(N, 28, 28) -> (N, 784), as the MLP takes them."""
+    return images.reshape(images.shape[0], -1)
 
 
 def _gunzip(path: Traversable) -> bytes:

@@ -33,6 +33,7 @@ def run_script(config: TrainConfig, changes: Sequence[Change], title: str, sourc
         HIDDEN_TEXT="-".join(map(str, config.hidden_sizes)),
         L1_WEIGHT=repr(config.l1_weight), L2_WEIGHT=repr(config.l2_weight), L1_METHOD=json.dumps(config.l1_method),
         PENALIZE_BIASES=repr(config.penalize_biases), LR=repr(config.lr), OPTIMIZER=json.dumps(config.optimizer),
+        FUSED_ADAMW=repr(not config.notebook_exact),
         WEIGHT_DECAY=repr(config.weight_decay), MOMENTUM=repr(config.momentum),
         BATCH_SIZE=repr(config.batch_size), EPOCHS=repr(config.epochs), TRAIN_IMAGES=repr(config.train_size),
         HIDDEN_SIZES=repr(tuple(config.hidden_sizes)), SEED=repr(config.seed), AUGMENT=repr(config.augment),

@@ -234,6 +234,7 @@ class Trainer:
         cfg = self.config
         # Each step's CE, L1 and L2 terms and unweighted sums, on the device until read back.
         self._buf = torch.zeros(cfg.log_every, len(STEP_VALUES), self.k, device=self.device)
+        self._rows = list(self._buf)  # views made once
         self._batches = Batches(self.data, cfg, self._rng)
         for epoch in range(1, cfg.epochs + 1):
             yield EpochStarted(epoch, cfg.epochs)
@@ -269,7 +270,7 @@ class Trainer:
                 yield self._apply(changes)
             x, y = self._batches.batch(b)
             # Kept on the device; read back every log_every steps, so no host sync here.
-            torch.stack(self.compute(x, y), out=self._buf[len(window)])
+            self._rows[len(window)].copy_(self.compute(x, y))
             self.steps_done += 1
             window.append((self.steps_done, b + 1))
             if len(window) == cfg.log_every or b == cfg.steps_per_epoch - 1:
@@ -292,10 +293,9 @@ class Trainer:
         if not window:
             return None
         n, rows = len(window), len(STEP_VALUES)
-        weights_ok = self.stack.finite().to(self._buf.dtype).unsqueeze(0)
-        zeros = self.stack.zero_counts(self.config.l1_threshold).to(self._buf.dtype)
-        readout = torch.cat((self._buf[:n].transpose(0, 1).reshape(rows * n, self.k), weights_ok,
-                             zeros)).cpu().numpy()  # one host read for the whole window
+        checks = self.stack.checks(self.config.l1_threshold)  # finite, near zero, exactly zero
+        readout = torch.cat((self._buf[:n].transpose(0, 1).reshape(rows * n, self.k),
+                             checks)).cpu().numpy()  # one host read for the whole window
         ce, l1, l2, abs_sum, square_sum = (readout[i * n : (i + 1) * n] for i in range(rows))
         finite_weights, (near, exact) = readout[rows * n] == 1, readout[rows * n + 1 :].astype(np.int64)
         finite_steps = np.isfinite(ce + l1 + l2)
@@ -368,7 +368,7 @@ class Trainer:
         start = self._now()
         data = self.data
         # Train accuracy for one model only: for a sweep it would cost K passes over 60,000.
-        train = self._accuracy(data.train_x, data.train_y) if self.k == 1 else (math.nan,) * self.k
+        train = self._accuracy(data.train_images, data.train_y) if self.k == 1 else (math.nan,) * self.k
         test = self._accuracy(data.test_x, data.test_y)
         self._snapshots = self._take_snapshots()
         rate = self.config.train_size / max(train_seconds, 1e-9)

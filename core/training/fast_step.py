@@ -23,13 +23,17 @@ from functools import partial
 import torch
 
 from .config import TrainConfig
+from .dataset import unit_float
 from .model import MLP
-from .optim import SGD, AdamW
+from .optim import SGD, AdamW, uses_fused_adamw
 from .stack import ParamStack, Penalties
 
 EVAL_CHUNK = 2_500  # test images per forward pass when evaluating K models at once
 _relu_backward = torch.ops.aten.threshold_backward.grad_input  # autograd's own backward kernels
 _log_softmax_backward = torch._log_softmax_backward_data
+_nll_loss = torch._C._nn.nll_loss
+_nll_loss_backward = torch.ops.aten.nll_loss_backward.grad_input
+_NO_REDUCTION, _NO_IGNORED = 0, -100  # ATen's Reduction::None, and an ignore_index no label has
 
 
 class FastStep:
@@ -41,7 +45,9 @@ class FastStep:
         """`lr`: a 0-d device tensor for a CUDA graph to read; by default the config's float."""
         self.k = len(l1_weights)
         self.stack = stack = ParamStack(template, self.k, config.penalize_biases, device)
-        self.penalties = Penalties(stack, l1_weights, l2_weights)
+        # What a step gives back, (5, K): CE, the L1 and L2 terms, sum(|p|), sum(p^2).
+        self.values = torch.zeros(5, self.k, device=device)
+        self.penalties = Penalties(stack, l1_weights, l2_weights, out=self.values[1:])
         self.proximal = config.l1_method == "proximal"
         self.lr = config.lr if lr is None else lr
         names = stack.names  # the state dict's order: weight, bias of each layer in turn
@@ -54,7 +60,7 @@ class FastStep:
             self.optimizer: AdamW | SGD = SGD(stack.param.data, grad, self.lr, config.weight_decay,
                                               config.momentum)
         else:
-            fused = (self.k > 1 and device.type == "cpu") or device.type == "cuda" or lr is not None
+            fused = uses_fused_adamw(config, self.k, device) or lr is not None
             self.optimizer = AdamW(stack.param.data, grad, self.lr, config.weight_decay, fused)
         self._plans: dict[int, _Plan] = {}  # by batch size: the full one and the last
 
@@ -67,22 +73,24 @@ class FastStep:
         else:
             self.lr = self.optimizer.lr = lr
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One step on a batch; returns `values`, (5, K): each model's cross-entropy, L1 and L2
+        terms, and sum(|p|) and sum(p^2) of the weights the step started from."""
         n = len(x)
         plan = self._plans.get(n) or self._plans.setdefault(n, _Plan(self, n, x.device))
-        ce = plan.run(x, y)
-        l1, l2, abs_sum, square_sum = self.penalties.values()
+        plan.run(x, y)
+        self.penalties.values()
         # Their gradients are added directly: loss = CE + l1 * sum(|p|) + l2 * sum(p^2) as a whole.
         self.penalties.add_gradients(l1=not self.proximal)
         self.optimizer.step()
         if self.proximal:
             self.penalties.shrink(self.lr)
-        return ce, l1, l2, abs_sum, square_sum
+        return self.values
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """(K, N) predicted digits, a chunk of images at a time."""
-        return torch.cat([self.logits(part).argmax(2) for part in x.split(EVAL_CHUNK)], dim=1)
+        """(K, N) predicted digits for images (N, 784) (bytes or floats), a chunk at a time."""
+        return torch.cat([self.logits(unit_float(part)).argmax(2) for part in x.split(EVAL_CHUNK)], dim=1)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(K, N, 10) for inputs (N, 784), in fresh tensors (for evaluation, not the step)."""
@@ -113,11 +121,18 @@ class _Plan:
         self.w1_grad = step.weight_grads[0].view(k * outs[0], -1).t()
         self.b1_grad = step.bias_grads[0]
         self.act1 = acts[0]
-        self.log_p = torch.empty(k, n, outs[-1], **empty)
-        self.nll_grad = torch.empty(k, n, outs[-1], **empty)
-        self.target = torch.empty(k, n, 1, dtype=torch.long, **empty)
-        self.picked = torch.empty(k, n, 1, **empty)
-        self.minus_inv_n = torch.full((k, n, 1), -1.0 / n, **empty)
+        self.logits_rows = self.logits.view(k * n, -1)  # the K models' rows one after another
+        self.logits_grad = deltas[-1].view(k * n, -1)
+        self.log_p = torch.empty(k * n, outs[-1], **empty)
+        self.target = torch.empty(k, n, dtype=torch.long, **empty)
+        self.picked = torch.empty(k * n, **empty)  # -log p(label), each image of each model
+        self.picked_by_model = self.picked.view(k, n)
+        self.ce = step.values[0]
+        self.nll_grad = torch.empty(k * n, outs[-1], **empty)
+        # d(mean)/d(each image's term), divided in float32 as autograd divides by the batch size
+        self.inv_n = torch.ones(k * n, **empty).div_(n)
+        self.inv_n_one = self.inv_n[:n]  # the mean as one product (a mean kernel was 4x slower)
+        self.total_weight = torch.empty((), **empty)
         self.forward_ops, backward = [], []  # backward: each layer's kernels, first layer first
         for j in range(1, len(w)):
             a, out, delta, below = acts[j - 1], acts[j], deltas[j], deltas[j - 1]
@@ -140,29 +155,30 @@ class _Plan:
         self.backward_ops = [op for ops in reversed(backward) for op in ops]  # last layer first
         self.backward_ops.append(partial(torch.sum, deltas[0], 1, out=self.b1_grad))
 
-    def run(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Forward and backward; returns the (K,) cross-entropy, leaves the gradients."""
+    def run(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Forward and backward: the (K,) cross-entropy into the step's values, the gradients
+        into the stack's."""
         torch.addmm(self.b1, x, self.w1, out=self.first)
         if self.k > 1:
             self.act1.copy_(self.first.view(self.n, self.k, -1).transpose(0, 1))
         self.act1.relu_()
         for op in self.forward_ops:
             op()
-        ce = self._cross_entropy(y)
+        self._cross_entropy(y)
         for op in self.backward_ops:
             op()
         if self.k > 1:
             self.first.view(self.n, self.k, -1).copy_(self.deltas[0].transpose(0, 1))
         torch.mm(x.t(), self.delta1, out=self.w1_grad)
-        return ce
 
-    def _cross_entropy(self, y: torch.Tensor) -> torch.Tensor:
-        """(K,) mean cross-entropy; leaves its gradient w.r.t. the logits in the last delta."""
-        log_p = torch._log_softmax(self.logits, 2, False, out=self.log_p)
-        target = self.target.copy_(y.view(1, -1, 1).expand_as(self.target))
-        ce = torch.gather(log_p, 2, target, out=self.picked).view(self.k, -1).mean(1).neg_()
-        # d(mean CE)/d(logits) = (softmax - onehot) / n, by autograd's own kernels: the mean's
-        # -1/n at each target, then log_softmax's backward (its rounding is the notebook's).
-        nll_grad = self.nll_grad.zero_().scatter_(2, target, self.minus_inv_n)
-        _log_softmax_backward(nll_grad, log_p, 2, log_p.dtype, out=self.deltas[-1])
-        return ce
+    def _cross_entropy(self, y: torch.Tensor) -> None:
+        """Each model's mean cross-entropy into `ce`; leaves its gradient w.r.t. the logits in
+        the last delta. The kernels are autograd's for F.cross_entropy (log_softmax, NLL and
+        their backwards), per image, so that the K models' means stay apart."""
+        log_p = torch._log_softmax(self.logits_rows, 1, False, out=self.log_p)
+        target = y if self.k == 1 else self.target.copy_(y.expand_as(self.target)).view(-1)
+        _nll_loss(log_p, target, None, _NO_REDUCTION, _NO_IGNORED, out=self.picked)
+        torch.mv(self.picked_by_model, self.inv_n_one, out=self.ce)
+        _nll_loss_backward(self.inv_n, log_p, target, None, _NO_REDUCTION, _NO_IGNORED, self.total_weight,
+                           grad_input=self.nll_grad)
+        _log_softmax_backward(self.nll_grad, log_p, 1, log_p.dtype, out=self.logits_grad)

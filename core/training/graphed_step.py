@@ -22,10 +22,10 @@ from .model import MLP
 
 WARMUP_STEPS = 3  # eager steps before capture, on a side stream, as PyTorch's recipe asks
 
-Replay = Callable[[], tuple[torch.Tensor, ...]]
+Replay = Callable[[], torch.Tensor]
 
 
-def cuda_graph(step: Callable[..., tuple[torch.Tensor, ...]], x: torch.Tensor, y: torch.Tensor) -> Replay:
+def cuda_graph(step: Callable[..., torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> Replay:
     """Capture one step on x and y (static buffers) and return what replays it."""
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
@@ -62,7 +62,7 @@ class GraphedStep(FastStep):
         if self.penalties.uses_l2 != uses_l2:
             self._replay = None  # the graph has (or lacks) the L2 kernels: capture again
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if len(x) != self.batch_size or self.eager_only:
             return super().__call__(x, y)
         self._x.copy_(x)
@@ -81,7 +81,7 @@ class GraphedStep(FastStep):
                 return super().__call__(x, y)
         return self._replay()
 
-    def _warm_up(self) -> tuple[torch.Tensor, ...]:
+    def _warm_up(self) -> torch.Tensor:
         if self._side is None:
             return super().__call__(self._x, self._y)
         self._side.wait_stream(torch.cuda.current_stream())

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import torch
 
+from .config import TrainConfig
+
+
+def uses_fused_adamw(config: TrainConfig, models: int, device: torch.device) -> bool:
+    """Whether AdamW runs as PyTorch's one-pass kernel: everywhere it exists (the CPU and CUDA)
+    unless a single run asks for the notebook's own arithmetic (the Seed preset)."""
+    return device.type in ("cpu", "cuda") and not (config.notebook_exact and models == 1)
+
 
 class AdamW:
     """`fused`: PyTorch's one-pass kernel (3x faster on a flat tensor here, and the one that
     takes the learning rate as a device tensor); its rounding differs from the for-loop
-    kernels', which the collapsed Seed run amplifies to 0.2% in five epochs. So a single run on
-    the CPU takes the for-loop arithmetic, the notebook's own."""
+    kernels' (the notebook's), which the collapsed Seed run amplifies to 0.2% in five epochs."""
 
     def __init__(self, param: torch.Tensor, grad: torch.Tensor, lr: float | torch.Tensor,
                  weight_decay: float, fused: bool, betas: tuple[float, float] = (0.9, 0.999),
@@ -29,12 +36,14 @@ class AdamW:
         self.steps = 0
         self._steps_t = torch.zeros((), device=param.device)  # the fused kernel reads it there
         self._denom = None if fused else torch.empty_like(param)
+        # The fused kernel's arguments, made once.
+        self._lists: tuple[list[torch.Tensor], ...] = ([param], [grad], [self.exp_avg], [self.exp_avg_sq], [],
+                                                       [self._steps_t])
 
     def step(self) -> None:
         if self.fused:
             self._steps_t.add_(1)  # PyTorch's optimizer counts the step before the kernel
-            torch._fused_adamw_([self.param], [self.grad], [self.exp_avg], [self.exp_avg_sq], [],
-                                [self._steps_t], lr=self.lr, beta1=self.beta1, beta2=self.beta2,
+            torch._fused_adamw_(*self._lists, lr=self.lr, beta1=self.beta1, beta2=self.beta2,
                                 weight_decay=self.weight_decay, eps=self.eps, amsgrad=False,
                                 maximize=False)
             return

@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from .config import TrainConfig
+from .dataset import unit_float
 from .model import MLP
+from .optim import uses_fused_adamw
 from .stack import ParamStack
 
 
@@ -42,7 +44,8 @@ class ReferenceStep:
             self.optimizer: torch.optim.Optimizer = torch.optim.SGD(
                 [stack.param], lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
         else:
-            self.optimizer = torch.optim.AdamW([stack.param], lr=config.lr, weight_decay=config.weight_decay)
+            self.optimizer = torch.optim.AdamW([stack.param], lr=config.lr, weight_decay=config.weight_decay,
+                                               fused=uses_fused_adamw(config, self.k, device))
 
     def set_penalties(self, l1_weights: list[float], l2_weights: list[float]) -> None:
         self.l1 = torch.tensor(l1_weights, device=self.stack.param.device)
@@ -52,8 +55,8 @@ class ReferenceStep:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """One step on a batch; returns (K,) tensors: the cross-entropy, the L1 and L2 terms,
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One step on a batch; returns (5, K): each model's cross-entropy, L1 and L2 terms,
         and sum(|p|) and sum(p^2) of the weights the step started from."""
         penalized = torch.cat([self.params[n].reshape(self.k, -1) for n in self.stack.penalized_names], 1)
         abs_sum, square_sum = penalized.abs().sum(1), penalized.square().sum(1)
@@ -66,7 +69,7 @@ class ReferenceStep:
         self.optimizer.step()
         if self.proximal:
             self._shrink()
-        return ce.detach(), l1_term.detach(), l2_term.detach(), abs_sum.detach(), square_sum.detach()
+        return torch.stack((ce, l1_term, l2_term, abs_sum, square_sum)).detach()
 
     def forward(self, m: int, x: torch.Tensor) -> torch.Tensor:
         """Model m's logits: Linear, then ReLU and Linear for each further layer."""
@@ -86,8 +89,8 @@ class ReferenceStep:
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """(K, N) predicted digits."""
-        return self.logits(x).argmax(2)
+        """(K, N) predicted digits for images (N, 784) (bytes or floats)."""
+        return self.logits(unit_float(x)).argmax(2)
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:

@@ -40,16 +40,35 @@ class ParamStack:
                 self.grads[name] = self.param.grad[offset : offset + n].view(k, *p.shape)
                 self.blocks[name].copy_(p.detach().expand(k, *p.shape))
                 offset += n
+        self.num_weights = sum(self.blocks[name].numel() for name, p in ordered if p.dim() > 1)  # a prefix
+        # checks(): three rows of per-element flags (the last two stay 0 past the weights), and
+        # each block's view of them, (3, K, its size); with one model, one view of the whole.
+        self._flags = torch.zeros(3, size, device=device)
+        sizes = [block.numel() for block in self.blocks.values()] if k > 1 else [size]
+        self._flag_views = [part.view(3, k, -1) for part in self._flags.split(sizes, 1)]
+        self._block_flags = torch.empty(len(sizes), 3, k, device=device)
+        self._checks = torch.empty(3, k, device=device)
         penalized = [name for name, p in ordered if p.dim() > 1 or penalize_biases]
         self.penalized_names = penalized
         self.num_penalized = sum(self.blocks[name].numel() for name in penalized)  # prefix length
 
-    def zero_counts(self, threshold: float) -> torch.Tensor:
-        """(2, K): each model's weight-matrix entries with |w| <= threshold, and exactly 0."""
-        weights = [block.reshape(self.k, -1) for block in self.blocks.values() if block.dim() > 2]
-        near = sum((w.abs() <= threshold).sum(1) for w in weights)
-        exact = sum((w == 0).sum(1) for w in weights)
-        return torch.stack((near, exact))
+    def checks(self, threshold: float) -> torch.Tensor:
+        """(3, K) float: whether each model's parameters are all finite (1 or 0), and how many
+        of its weight-matrix entries have |w| <= threshold, and how many are exactly 0.
+
+        A dozen kernels whatever K and the number of layers: three elementwise passes (p * 0 is
+        0 where p is finite, NaN elsewhere), then each block's sums per model."""
+        p, flags = self.param.data, self._flags
+        weights = p[: self.num_weights]
+        torch.mul(p, 0, out=flags[0])
+        torch.abs(weights, out=flags[1, : self.num_weights])
+        torch.le(flags[1, : self.num_weights], threshold, out=flags[1, : self.num_weights])
+        torch.eq(weights, 0, out=flags[2, : self.num_weights])
+        for view, out in zip(self._flag_views, self._block_flags):
+            torch.sum(view, 2, out=out)
+        torch.sum(self._block_flags, 0, out=self._checks)
+        torch.eq(self._checks[0], 0, out=self._checks[0])
+        return self._checks
 
     def zero_grad(self) -> None:
         self.param.grad.zero_()
@@ -93,81 +112,86 @@ class Penalties:
     parameters: their values, their gradients (added as the notebook adds L1's), and L1's
     proximal step (which lands on exact zeros). Written once for a run and a sweep.
 
-    `l1` and `l2` hold each model's weights; they may change between steps (`set_weights`)."""
+    `l1` and `l2` hold each model's weights; they may change between steps (`set_weights`).
+    `out`: a (4, K) tensor that `values()` writes into (by default one of its own)."""
 
-    def __init__(self, stack: ParamStack, l1: list[float], l2: list[float]) -> None:
+    def __init__(self, stack: ParamStack, l1: list[float], l2: list[float],
+                 out: torch.Tensor | None = None) -> None:
         self.stack = stack
-        n = stack.num_penalized
+        n, k = stack.num_penalized, stack.k
+        device = stack.param.device
         self.penalized = stack.param.data[:n]
         self._grad = stack.param.grad[:n]
         self._sign = torch.empty_like(self.penalized)
-        self._amount = torch.empty_like(self.penalized)
         self._blocks = [stack.blocks[name] for name in stack.penalized_names]
-        device = stack.param.device
-        if stack.k > 1:
+        self.out = torch.zeros(4, k, device=device) if out is None else out
+        self._sums = self.out[2:]  # sum(|p|) and sum(p^2), (2, K)
+        self._sum_views = (self._sums[0, 0], self._sums[1, 0])  # one model's, made once
+        self._terms = self.out[:2]
+        if k > 1:
             # |p| and p^2 side by side, each block's (2, K) sums, their total: a few kernels a
             # step whatever the number of blocks (per-block abs, sum and add were three dozen).
             self._values = torch.empty(2, n, device=device)
-            self._block_sums = torch.empty(len(self._blocks), 2, stack.k, device=device)
-            self._sums = torch.empty(2, stack.k, device=device)
+            self._block_sums = torch.empty(len(self._blocks), 2, k, device=device)
             self._block_views = self._views_by_block(self._values)
         # Made once and written into by set_weights: a captured CUDA graph reads them there.
-        self.l1 = torch.zeros(stack.k, device=device)
-        self.l2 = torch.zeros(stack.k, device=device)
-        self._l1_scale = torch.zeros(n, device=device)  # each penalized element's model's l1
-        self._l2_slope = torch.zeros(n, device=device)  # d(l2 * p^2)/dp = 2 * l2 * p, per element
+        self._weights = torch.zeros(2, k, device=device)
+        self.l1, self.l2 = self._weights
+        # Each penalized element's model's l1, and d(l2 * p^2)/dp = 2 * l2 * p per element; one
+        # model's weight broadcasts over all its elements.
+        self._l1_scale = torch.zeros(n if k > 1 else 1, device=device)
+        self._l2_slope = torch.zeros_like(self._l1_scale)
+        self._amount = torch.zeros_like(self._l1_scale)  # lr * l1, the proximal step's
         self.uses_l2 = False
         self.set_weights(l1, l2)
 
     def set_weights(self, l1: list[float], l2: list[float]) -> None:
         """New weights, written into the same tensors."""
-        self.l1.copy_(torch.tensor(l1, dtype=torch.float32))
-        self.l2.copy_(torch.tensor(l2, dtype=torch.float32))
+        self._weights.copy_(torch.tensor([l1, l2], dtype=torch.float32))
         self._l1_scale.copy_(self._per_element(self.l1))
         self._l2_slope.copy_(self._per_element(2 * self.l2))
         self.uses_l2 = any(w != 0 for w in l2)  # without it, no L2 work at all in the step
 
-    def values(self) -> tuple[torch.Tensor, ...]:
-        """(K,) each model's L1 and L2 terms, and the unweighted sum(|p|) and sum(p^2) (which
-        compare models of any weights, 0 included), leaving sign(p) in a buffer for the
-        gradient."""
-        with torch.no_grad():
-            torch.sign(self.penalized, out=self._sign)
-            abs_sum, square_sum = self._sums_per_model()
-            return abs_sum * self.l1, square_sum * self.l2, abs_sum, square_sum
+    def values(self) -> torch.Tensor:
+        """(4, K): each model's L1 and L2 terms, and the unweighted sum(|p|) and sum(p^2)
+        (which compare models of any weights, 0 included), in `out`; leaves sign(p) in a buffer
+        for the gradient. (Here and below: views of the parameters' .data, which autograd does not see.)"""
+        torch.sign(self.penalized, out=self._sign)
+        self._sum_per_model()
+        torch.mul(self._sums, self._weights, out=self._terms)
+        return self.out
 
     def add_gradients(self, l1: bool = True) -> None:
         """Add the terms' gradients: l1 * sign(p), as autograd gives it for abs (sign(0) = 0),
         unless `l1` is False (the proximal step stands for it), and 2 * l2 * p.
 
         Call after values(), which leaves sign(p) in its buffer."""
-        with torch.no_grad():
-            if l1:
-                self._grad.addcmul_(self._sign, self._l1_scale)
-            if self.uses_l2:
-                self._grad.addcmul_(self.penalized, self._l2_slope)
+        if l1:
+            self._grad.addcmul_(self._sign, self._l1_scale)
+        if self.uses_l2:
+            self._grad.addcmul_(self.penalized, self._l2_slope)
 
-    def shrink(self, lr: float) -> None:
+    def shrink(self, lr: float | torch.Tensor) -> None:
         """L1's proximal step: p <- sign(p) * max(|p| - lr * l1, 0).
 
         Unlike the subgradient, it lands weights on exactly zero instead of jittering around it."""
-        with torch.no_grad():
-            torch.sign(self.penalized, out=self._sign)
-            torch.mul(self._l1_scale, lr, out=self._amount)
-            self.penalized.abs_().sub_(self._amount).clamp_(min=0).mul_(self._sign)
+        torch.sign(self.penalized, out=self._sign)
+        torch.mul(self._l1_scale, lr, out=self._amount)
+        self.penalized.abs_().sub_(self._amount).clamp_(min=0).mul_(self._sign)
 
-    def _sums_per_model(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(K,) each model's sum(|p|) and sum(p^2) over its penalized parameters."""
+    def _sum_per_model(self) -> None:
+        """Each model's sum(|p|) and sum(p^2) over its penalized parameters, into `_sums`."""
         p = self.penalized
         if self.stack.k == 1:
             # Two BLAS dots (sign(p) . p = sum(|p|), p . p = sum(p^2)).
-            return torch.dot(self._sign, p).view(1), torch.dot(p, p).view(1)
+            torch.dot(self._sign, p, out=self._sum_views[0])
+            torch.dot(p, p, out=self._sum_views[1])
+            return
         torch.mul(self._sign, p, out=self._values[0])
         torch.mul(p, p, out=self._values[1])
         for view, out in zip(self._block_views, self._block_sums):
             torch.sum(view, 2, out=out)
         torch.sum(self._block_sums, 0, out=self._sums)
-        return self._sums[0].clone(), self._sums[1].clone()
 
     def _views_by_block(self, values: torch.Tensor) -> list[torch.Tensor]:
         """(2, K, n) views of `values` (laid out as the penalized buffer), one per block."""
@@ -179,4 +203,6 @@ class Penalties:
         return views
 
     def _per_element(self, weights: torch.Tensor) -> torch.Tensor:
+        if self.stack.k == 1:
+            return weights
         return torch.cat([weights.repeat_interleave(b[0].numel()) for b in self._blocks])
