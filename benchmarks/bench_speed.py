@@ -10,7 +10,8 @@ ever adds time), and an epoch is 938 of its steps:
 - floor: the step's matrix products alone at the step's shapes (3 forward, 5 backward), with
   MKL: no training is faster than its products;
 - engine: L1 Trainer's loop (core/training/engine.py) as the app and the CLI run it, readouts
-  included; and with the "Seed notebook" preset's notebook-exact arithmetic;
+  included; with the "Seed notebook" preset's notebook-exact arithmetic; and with its readable
+  autograd twin of the step (`--autograd`), which credits the written-out step;
 - notebook: the seed notebook's loop unchanged (DataLoader, ToTensor, six workers, .item() every step);
 - expert eager: what an expert writes in 30 lines: the whole set as one tensor, randperm,
   autograd, fused AdamW;
@@ -191,6 +192,7 @@ def main() -> None:
 
     single = {"floor (products alone)": floor(1), "engine": engine(data),
               "engine, notebook-exact (Seed)": engine(data, CONFIG.replace(notebook_exact=True)),
+              "engine, autograd twin": engine(data, CONFIG.replace(autograd=True)),
               "expert eager loop": expert(data)}
     if not args.skip_compiled:
         single["expert loop, torch.compile"] = expert(data, compiled=True)
