@@ -782,7 +782,9 @@ def test_l1_vs_l2_trains_side_by_side_and_shows_exact_zeros_only_for_l1(qtbot, w
     assert exact[-1, 2] > 0 and exact[-1, 1] == 0 and near[-1, 1] > near[-1, 0]  # L2 shrinks, no zeros
     named(window, "unweightedCheck").setChecked(True)
     assert all(set(line.curves) == {"ce", "abs_sum", "square_sum"} for line in window.plots.lines.values())
-    window.controller.history.open_run(record.number + 1)  # reopened from the Runs tab: side by side
+    # Reopened from the Runs tab, once the history holds it (written by a job): side by side.
+    qtbot.waitUntil(lambda: record.number + 1 in {run.id for run in window.session.stored}, timeout=30_000)
+    window.controller.history.open_run(record.number + 1)
     assert [m.trained_with for m in window.session.compared] == ["no penalty", "L2 1e-3", "L1 0.1"]
 
 

@@ -5,15 +5,16 @@ For a model this small the arithmetic is a few hundred microseconds and autograd
 intermediate lives in a buffer allocated once per batch size, and each step is the same short
 list of kernels: three matrix products forward, five backward, the softmax and the ReLU masks.
 It computes what autograd computes for the notebook's loss, with the same kernels in the same
-order for a single model (addmm, mm, threshold_backward, log_softmax's backward), so a run
-matches the notebook's loop to the last bit or close to it (tests/test_seed.py checks 0.1%).
+order for a single model (addmm, mm, threshold_backward, NLL's and log_softmax's backwards), so
+a run matches autograd and torch.optim to the last bit (tests/test_steps.py), and with the
+notebook's AdamW arithmetic the notebook's loop (tests/test_seed.py checks 0.1%).
 
 K models that differ only in their penalty weights train on the same batches at once: the
 first layer of all K is one matrix product over the shared batch, the others are batched
 products, and the penalties and the optimizer are elementwise passes over one flat buffer,
 which makes it exactly K independent runs. Each step's cross-entropy, L1 and L2 terms, and the
-unweighted sum(|p|) and sum(p^2), come back as (K,) tensors left on the device, read back once
-per logging window.
+unweighted sum(|p|) and sum(p^2), come back as one (5, K) tensor left on the device, read back
+once per logging window.
 """
 
 from __future__ import annotations
