@@ -211,10 +211,12 @@ class ControlsPanel(QWidget):
                       ("Images", self.train_images)])
         main.addRow(self.field_problem)
         extra = QWidget()
+        # Labels no wider than the main form's and the boxes across both columns: the panel's
+        # width fits the main form, and a wider row would cut every field off at its right.
         extra_form = _form([("Batch size", self.batch_size), ("Weight decay", self.weight_decay),
                             ("Optimizer", self.optimizer), ("Device", self.device), ("Seed", self.seed),
                             ("", self.penalize_biases), ("", self.augment), ("", self.notebook_exact),
-                            ("Sparsity threshold", self.threshold)])
+                            ("Threshold", self.threshold)])
         extra_form.setContentsMargins(0, 0, 0, 0)
         extra.setLayout(extra_form)
         extra.hide()
@@ -359,5 +361,8 @@ def _form(rows: list[tuple[str, QWidget]]) -> QFormLayout:
     form = QFormLayout()
     form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
     for label, widget in rows:
-        form.addRow(plain_label(label), widget)
+        if label:
+            form.addRow(plain_label(label), widget)
+        else:
+            form.addRow(widget)
     return form

@@ -795,6 +795,10 @@ def test_the_window_fits_with_nothing_cut_off(window, size):
     window.resize(*size)
     assert window.minimumSizeHint().width() <= size[0] and window.minimumSizeHint().height() <= size[1]
     assert not window.controls.form_area.horizontalScrollBar().isVisible()
+    window.controls.more.setChecked(True)  # every setting in view: still no field cut off at the right
+    area = window.controls.form_area
+    assert area.widget().minimumSizeHint().width() <= area.viewport().width()
+    window.controls.more.setChecked(False)
     tabs = window.tabs.tabBar()
     assert tabs.sizeHint().width() <= window.tabs.width()  # every tab seen, no scroll arrows
     for button in window.controls.findChildren(QPushButton):
