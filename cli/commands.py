@@ -24,6 +24,7 @@ import numpy as np
 
 from ..core import lazy
 from ..core.app.records import SUMMARY_FIELDS, Kind, RunRecord
+from ..core.errors import missing_for_onnx
 from ..core.files.export import summary_rows, write_csv, write_runs
 from ..core.files.store import RunStore, StoreError
 from ..core.files.writing import TargetError, check_target, write_atomic
@@ -367,8 +368,7 @@ def _onnx_exporter() -> Callable[..., OnnxExport]:
     try:
         return lazy.export_model
     except ImportError as exc:
-        raise CliError(f"ONNX export needs {exc.name or 'onnx'}, which is not installed: "
-                       "pip install 'l1-trainer[export]'") from exc
+        raise CliError(missing_for_onnx(exc)) from exc
 
 
 def runs_command(args: argparse.Namespace) -> int:

@@ -28,7 +28,10 @@ def data_home() -> Path:
 
 
 def launcher() -> str:
-    """The Exec line: the installed GUI launcher if there is one, else this Python with -m."""
+    """The Exec line: the standalone app's own executable (it opens the window when given no
+    arguments), the installed GUI launcher if there is one, else this Python with -m."""
+    if getattr(sys, "frozen", False):  # PyInstaller's bundle: sys.executable is the app
+        return _quote(sys.executable)
     gui = Path(sys.executable).with_name("l1-trainer-gui")
     found = str(gui) if gui.exists() else shutil.which("l1-trainer-gui")
     if found:

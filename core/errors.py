@@ -22,3 +22,13 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, (ExplainedError, ValueError)):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def missing_for_onnx(exc: ImportError) -> str:
+    """What to do when ONNX export's optional packages are not there: in a pip install, the
+    extra; the standalone app is built without them."""
+    what = exc.name or "onnx"
+    if getattr(sys, "frozen", False):
+        return (f"ONNX export needs {what}, which this standalone copy of L1 Trainer leaves out: "
+                "export from a pip install of L1 Trainer with its extra, pip install 'l1-trainer[export]'")
+    return f"ONNX export needs {what}, which is not installed: pip install 'l1-trainer[export]'"

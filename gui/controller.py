@@ -13,7 +13,7 @@ from ..core import lazy
 from ..core.app.numbers import short
 from ..core.app.records import Kind, RunRecord
 from ..core.app.session import AppState, CurrentModel, Session
-from ..core.errors import describe
+from ..core.errors import describe, missing_for_onnx
 from ..core.files.writing import write_atomic
 from ..core.training.config import TrainConfig
 from ..core.training.events import Event, RunEnded, RunStatus, coalesced
@@ -251,8 +251,7 @@ class Controller:
         try:
             export_model = lazy.export_model
         except ImportError as exc:
-            self.session.notify(f"ONNX export needs {exc.name or 'onnx'}, which is not installed: "
-                                "pip install 'l1-trainer[export]'")
+            self.session.notify(missing_for_onnx(exc))
             return
 
         def work() -> OnnxExport:

@@ -453,3 +453,16 @@ def test_train_with_the_autograd_step(run):
                                              (["sweep", "--notebook-exact"], True)])
 def test_notebook_exact_arithmetic_is_the_seed_presets_or_asked_for(argv, exact):
     assert cli.config_from_args(cli.build_parser().parse_args(argv)).notebook_exact is exact
+
+
+def test_download_without_torchvision_says_so_in_one_line(run, tmp_path, monkeypatch):
+    """The standalone app is built without torchvision: --download names what to do instead."""
+    from l1_trainer.core import lazy
+
+    for name in ("torchvision", "torchvision.datasets"):
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError, as when absent
+    monkeypatch.delitem(vars(lazy), "MNIST", raising=False)  # not found earlier in this process
+    code, out, err = run("train", "--data-dir", tmp_path, "--download", "--epochs", "1")
+    assert code != 0 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "has no torchvision, which --download needs" in err
+    assert str(tmp_path / "MNIST" / "raw") in err

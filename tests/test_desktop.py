@@ -69,6 +69,15 @@ def test_desktop_entry_is_written_validated_and_removed(tmp_path, monkeypatch):
     assert set(removed) == set(written) and not entry.exists()
 
 
+def test_the_standalone_apps_entry_starts_its_own_executable(tmp_path, monkeypatch):
+    """In the unpacked bundle sys.executable is the app itself: no Python, no -m."""
+    app = tmp_path / "unpacked folder" / "l1-trainer"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(app))
+    assert desktop.launcher() == f'"{app}"'
+    assert f'Exec="{app}"\n' in desktop.entry_text(desktop.launcher())
+
+
 def test_desktop_entry_from_the_command_line(tmp_path):
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-m", "l1_trainer.main", "--install-desktop-entry"], cwd=REPO,

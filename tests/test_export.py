@@ -81,7 +81,7 @@ def test_onnx_export_compacted_and_full_compute_the_apps_probabilities(run, spar
 def test_onnx_export_without_its_extra_says_how_to_install_it(run, sparse_file, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
     monkeypatch.delitem(sys.modules, "l1_trainer.core.files.onnx_export", raising=False)
-    monkeypatch.delattr(lazy, "export_model", raising=False)
+    monkeypatch.delitem(vars(lazy), "export_model", raising=False)  # not found earlier in this process
     code, out, err = run("export", sparse_file, "--onnx", tmp_path / "m.onnx")
     assert code == 1 and not (tmp_path / "m.onnx").exists()
     assert err == ("l1-trainer: error: ONNX export needs onnxruntime, which is not installed: "
@@ -161,3 +161,13 @@ def test_a_kept_run_exports_as_a_script_with_its_live_changes(qtbot, window, tmp
     text = script.read_text()
     assert f"run #{record.stored_ids[0]}" in text and "TRAIN_IMAGES = 640" in text and "EPOCHS = 1" in text
     compile(text, str(script), "exec")
+
+
+def test_the_standalone_app_says_it_leaves_onnx_out(run, sparse_file, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    monkeypatch.delitem(sys.modules, "l1_trainer.core.files.onnx_export", raising=False)
+    monkeypatch.delitem(vars(lazy), "export_model", raising=False)  # not found earlier in this process
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # as in the PyInstaller bundle
+    code, out, err = run("export", sparse_file, "--onnx", tmp_path / "m.onnx")
+    assert code == 1 and len(err.splitlines()) == 1
+    assert "this standalone copy of L1 Trainer leaves out" in err and "l1-trainer[export]" in err

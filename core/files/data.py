@@ -113,10 +113,15 @@ def load_mnist(
 
 
 def _download(root: Path) -> None:
-
     try:
-        lazy.MNIST(str(root), train=True, download=True)
-        lazy.MNIST(str(root), train=False, download=True)
+        mnist = lazy.MNIST
+    except ImportError as exc:  # the standalone app leaves torchvision out: it is only for this
+        raise DataError(f"this copy of L1 Trainer has no torchvision, which --download needs; put MNIST's "
+                        f"four files in {root / 'MNIST' / 'raw'} and leave out --download, or leave out "
+                        "--data-dir to use the bundled copy") from exc
+    try:
+        mnist(str(root), train=True, download=True)
+        mnist(str(root), train=False, download=True)
     except (OSError, RuntimeError) as exc:
         reason = " ".join(str(exc).split())  # torchvision's message spans several lines
         raise DataError(f"downloading MNIST into {root} failed: {reason}") from exc
