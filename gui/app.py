@@ -28,7 +28,8 @@ def app_icon() -> QIcon:
     icon = QIcon()
     for size in ICON_SIZES:
         pixmap = QPixmap()
-        pixmap.loadFromData(resource("icons", f"l1-trainer-{size}.png").read_bytes(), "PNG")
+        # No format argument: Qt reads it from the data (PySide6 6.8's stub types it as bytes, 6.11's as str).
+        pixmap.loadFromData(resource("icons", f"l1-trainer-{size}.png").read_bytes())
         icon.addPixmap(pixmap)
     return icon
 

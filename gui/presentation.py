@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 import pyqtgraph as pg
@@ -43,7 +44,9 @@ class Presentation:
         app.setFont(font)
         # The tabs keep their size: the room reads the plots, and seven larger tabs would not fit.
         self.tabs.setFont(self._normal_font)
-        for plot in self.window.findChildren(pg.PlotWidget):
+        # Annotated: PySide6 6.8's stub does not tie findChildren's result type to its argument.
+        plots: Iterable[pg.PlotWidget] = self.window.findChildren(pg.PlotWidget)
+        for plot in plots:
             scale_text(plot, factor, self._normal_font.pointSizeF())
         self.plots.set_presenting(on)
         for panel in self.panels:

@@ -50,6 +50,16 @@ def mosaic(first_layer: np.ndarray) -> tuple[np.ndarray, int]:
 MASK_PX = 112
 
 
+def white_grid() -> tuple[pg.GraphicsView, pg.GraphicsLayout]:
+    """A white view holding a grid: pg.GraphicsLayoutWidget without its mkQApp() call, which in
+    pyqtgraph 0.13.7 asks for a unique connection to a Python function, refused by Qt with a
+    warning ("unique connections require a pointer to member function") on every widget."""
+    view = pg.GraphicsView(background="w")
+    grid = pg.GraphicsLayout()
+    view.setCentralItem(grid)
+    return view, grid
+
+
 class ModelColumn(QWidget):
     """One model's first layer as tiles (crossed: dead units), and the input pixels it uses."""
 
@@ -57,14 +67,13 @@ class ModelColumn(QWidget):
         super().__init__(parent)
         self.title = plain_label()
         self.title.setObjectName("weightsModelTitle")
-        self.images = pg.GraphicsLayoutWidget()
-        self.images.setBackground("w")
+        self.images, grid = white_grid()
         self.images.setObjectName("weightImages")
         self.images.setAccessibleName("First-layer weights as images")
         self.images.setToolTip("Each tile: the 784 weights into one hidden unit, as a 28x28 "
                                "image. Red positive, blue negative, white zero. Crossed tiles: "
                                "dead units, every weight at or below the threshold.")
-        view = self.images.addViewBox(row=0, col=0, lockAspect=True, invertY=True)
+        view = grid.addViewBox(row=0, col=0, lockAspect=True, invertY=True)
         view.setMouseEnabled(False, False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(DIVERGING)  # red positive, blue negative, white zero
@@ -128,10 +137,9 @@ class WeightsView(QWidget):
         self._columns = QHBoxLayout()
         self.colour_bar = pg.ColorBarItem(values=(-0.1, 0.1), colorMap=DIVERGING, interactive=False,
                                           label="weight", orientation="horizontal")
-        bar = pg.GraphicsLayoutWidget()
-        bar.setBackground("w")
+        bar, grid = white_grid()
         bar.setFixedHeight(70)
-        bar.addItem(self.colour_bar)
+        grid.addItem(self.colour_bar)
         self.histogram = titled_plot("weightHistogram", "|w| per layer", "log10 |w|",
                                      "share of the weights (%)")
         item = self.histogram.plotItem

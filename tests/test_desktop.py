@@ -8,7 +8,7 @@ from importlib import metadata
 
 import pytest
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 
 from l1_trainer.cli import desktop
 from l1_trainer.gui.help import MNIST_ATTRIBUTION, HelpDialog
@@ -109,7 +109,8 @@ def test_first_run_guide_appears_once_and_not_after_dismissal(qtbot, tmp_path, m
 
 def test_about_shows_version_license_and_mnist_attribution(qtbot, tmp_path, mnist):
     window = make_window(qtbot, tmp_path / "about.ini", mnist)
-    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    # The menu itself, not QAction.menu(): under PySide6 6.8.0 that wrapper dies with the action's.
+    help_menu = next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&Help")
     about = next(a for a in help_menu.actions() if a.text() == "About L1 Trainer")
     about.trigger()
     box = window.findChild(HelpDialog, "helpDialog")
