@@ -26,6 +26,7 @@ import argparse
 import datetime
 import platform
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -197,7 +198,7 @@ def main() -> None:
     if not args.skip_compiled:
         single["expert loop, torch.compile"] = expert(data, compiled=True)
     if not args.skip_notebook:
-        root = torchvision_root(Path(__import__("tempfile").mkdtemp(prefix="l1-trainer-bench-")))
+        root = torchvision_root(Path(tempfile.mkdtemp(prefix="l1-trainer-bench-")))
         single["notebook's loop"] = notebook(root)
     best = best_step_seconds(single, args.rounds)
     base, ours = best["floor (products alone)"], best["engine"]

@@ -38,15 +38,7 @@ fi
 # The app's other dependencies as pyproject.toml declares them (torch is in; torchvision only
 # for --cuda), then the app itself, installed for real: PyInstaller follows imports along
 # sys.path, not an editable install's finder.
-mapfile -t deps < <("$env/bin/python" - "$cuda" <<'EOF'
-import sys, tomllib
-from pip._vendor.packaging.requirements import Requirement
-for text in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]:
-    req = Requirement(text)
-    if req.name != "torch" and (req.name != "torchvision" or sys.argv[1] == "1"):
-        print(text)
-EOF
-)
+mapfile -t deps < <("$env/bin/python" packaging/dependencies.py bundle $([ "$cuda" = 1 ] && echo cuda || true))
 "${pip[@]}" "${deps[@]}" "pyinstaller>=6"
 "${pip[@]}" --no-deps .
 "$env/bin/python" -m PyInstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller \

@@ -10,19 +10,7 @@ cd "$(dirname "$0")/.."
 folder="${1:-$(mktemp -d)}"
 python3 -m venv "$folder/venv"
 py="$folder/venv/bin/python"
-# "torch>=2.10" -> "torch==2.10" (pip reads 2.10 as 2.10.0), for this Python's markers only.
-mapfile -t floors < <("$py" - <<'EOF'
-import re, sys, tomllib
-from pip._vendor.packaging.requirements import Requirement
-for text in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]:
-    req = Requirement(text)
-    if req.marker is None or req.marker.evaluate():
-        low = [s.version for s in req.specifier if s.operator == ">="]
-        if len(low) != 1:
-            sys.exit(f"{text}: no single '>=' floor to test")
-        print(f"{req.name}=={low[0]}")
-EOF
-)
+mapfile -t floors < <("$py" packaging/dependencies.py floors)
 echo "floors: ${floors[*]}"
 "$py" -m pip install -q "${floors[@]}"
 # The project and its test extra; the floors stay as they are (pip would report a conflict).

@@ -26,6 +26,22 @@ torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture()
+def run(capsys):
+    """The CLI in this process: (exit code, stdout, stderr). Thread settings are put back."""
+    from l1_trainer import main as entry
+
+    threads = torch.get_num_threads()
+
+    def call(*args):
+        code = entry.main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield call
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """Both MNIST splits on the CPU, loaded once for the whole run."""

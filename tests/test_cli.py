@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from l1_trainer import main as entry
 from l1_trainer.cli import commands as cli
 from l1_trainer.core.app.records import SUMMARY_FIELDS
 from l1_trainer.core.files.modelfile import load_model, save_model
@@ -22,20 +21,6 @@ from l1_trainer.core.training.config import TrainConfig
 from l1_trainer.core.training.model import build_model
 
 SMALL = ["--epochs", "1", "--train-subset", "2000", "--lr", "1e-3"]
-
-
-@pytest.fixture()
-def run(capsys, monkeypatch):
-    """The CLI in this process: (exit code, stdout, stderr). Thread settings are put back."""
-    threads = torch.get_num_threads()
-
-    def call(*args):
-        code = entry.main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield call
-    torch.set_num_threads(threads)
 
 
 def _spawn(*args, **kwargs):

@@ -10,9 +10,7 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
-import torch
 
-from l1_trainer import main as entry
 from l1_trainer.core import lazy
 from l1_trainer.core.app.records import RunRecord
 from l1_trainer.core.files.modelfile import load_model, save_model
@@ -24,19 +22,6 @@ from l1_trainer.core.training.inference import model_from_state, probabilities
 
 from conftest import REPO
 from test_gui import evaluated, make_window
-
-
-@pytest.fixture()
-def run(capsys):
-    threads = torch.get_num_threads()
-
-    def call(*args):
-        code = entry.main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield call
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
